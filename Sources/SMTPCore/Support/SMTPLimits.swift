@@ -1,0 +1,46 @@
+/// Every limit the SMTP codec and server enforce, with its default, in one place.
+///
+/// The defaults follow RFC 5321 §4.5.3.1 minimums and what Postfix ships with; a role may
+/// tighten or loosen each one through its configuration.
+public struct SMTPLimits: Hashable, Sendable {
+    /// Longest command line, CRLF included (RFC 5321 §4.5.3.1.4: at least 512).
+    public var maxCommandLineLength: Int = 512
+    /// Longest AUTH response line, CRLF included (RFC 4954 §4: 12288 recommended).
+    public var maxAuthLineLength: Int = 12_288
+    /// Longest text line of message data, CRLF included (RFC 5321 §4.5.3.1.6: 1000).
+    public var maxTextLineLength: Int = 1_000
+    /// Largest message in octets, advertised as `SIZE` (RFC 1870). Postfix: 10240000.
+    public var maxMessageSize: Int = 50 * 1024 * 1024
+    /// Recipients per message (RFC 5321 §4.5.3.1.8: at least 100).
+    public var maxRecipients: Int = 1_000
+    /// Commands per session before `421` and close.
+    public var maxCommandsPerSession: Int = 10_000
+    /// Commands rejected with 5xx per session before `421` and close (Postfix: 20 hard errors).
+    public var maxErrorsPerSession: Int = 20
+    /// Longest session, in seconds, before `421` and close.
+    public var maxSessionDuration: Int64 = 30 * 60
+    /// Seconds of silence while waiting for a command before `421 4.4.2`
+    /// (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+    public var commandTimeout: Int64 = 5 * 60
+    /// Seconds of silence while receiving message data (RFC 5321 §4.5.3.2.7 on the server side).
+    public var dataTimeout: Int64 = 5 * 60
+    /// Failed AUTH attempts per session before `421` and close.
+    public var maxAuthFailures: Int = 3
+    /// Unprocessed pipelined input held in memory before reading pauses (back-pressure).
+    public var maxBufferedInput: Int = 256 * 1024
+
+    public init() {}
+}
+
+/// What to do with a bare CR or bare LF inside message data (SMTP smuggling defense).
+///
+/// Whatever the policy, only `CRLF.CRLF` ends the data: `\n.\n`, `\r.\r`, `\r\n.\n` and
+/// `\n.\r\n` never do. The policy only decides whether such a message is accepted.
+public enum BareLineEndingPolicy: String, Hashable, Sendable, CaseIterable {
+    /// Reject the message at end of data with `550 5.5.2` (default on public listeners).
+    case reject
+    /// Accept the message and pass the bytes on unchanged (internal hops, legacy peers).
+    case accept
+    /// Accept the message and rewrite each bare CR or LF to CRLF.
+    case normalize
+}
