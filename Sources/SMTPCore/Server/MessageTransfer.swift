@@ -1,0 +1,114 @@
+import NIOCore
+import Logging
+
+/// Feeds one message's chunks to its ``MessageWriter`` one at a time, off the event loop, and
+/// commits or aborts it once the queue is empty. Lives on the channel's event loop.
+final class MessageTransfer {
+    enum Final {
+        case none
+        case commit(MessageDataSummary, (CommitResult?) -> Void)
+        case abort
+    }
+
+    let writer: any MessageWriter
+    let eventLoop: any EventLoop
+    private var queue = CircularBuffer<ByteBuffer>()
+    private(set) var queuedBytes = 0
+    private var inFlight = false
+    private var failed = false
+    private var final: Final = .none
+    private let logger: Logger
+    /// Called on the event loop whenever queued bytes drop (to resume reading).
+    var onDrain: () -> Void = {}
+
+    init(writer: any MessageWriter, eventLoop: any EventLoop, logger: Logger) {
+        self.writer = writer
+        self.eventLoop = eventLoop
+        self.logger = logger
+    }
+
+    func append(_ chunk: ByteBuffer) {
+        guard !failed else { return }
+        queue.append(chunk)
+        queuedBytes += chunk.readableBytes
+        pump()
+    }
+
+    /// Commits after all queued writes; `completion` gets nil when a write or the commit failed.
+    func commit(summary: MessageDataSummary, completion: @escaping (CommitResult?) -> Void) {
+        final = .commit(summary, completion)
+        pump()
+    }
+
+    func abort() {
+        queue.removeAll()
+        queuedBytes = 0
+        final = .abort
+        pump()
+    }
+
+    private func pump() {
+        guard !inFlight else { return }
+        let writer = self.writer
+        if let chunk = queue.popFirst() {
+            inFlight = true
+            let promise = eventLoop.makePromise(of: Bool.self)
+            let logger = self.logger
+            promise.completeWithTask {
+                do {
+                    try await writer.write(chunk)
+                    return true
+                } catch {
+                    logger.error("message write failed", metadata: ["error": "\(error)"])
+                    return false
+                }
+            }
+            promise.futureResult.assumeIsolated().whenSuccess { ok in
+                self.inFlight = false
+                self.queuedBytes -= chunk.readableBytes
+                if !ok {
+                    self.failed = true
+                    self.queue.removeAll()
+                    self.queuedBytes = 0
+                }
+                self.onDrain()
+                self.pump()
+            }
+            return
+        }
+        switch final {
+        case .none:
+            return
+        case .abort:
+            final = .none
+            inFlight = true
+            let promise = eventLoop.makePromise(of: Void.self)
+            promise.completeWithTask { await writer.abort() }
+            promise.futureResult.assumeIsolated().whenComplete { _ in self.inFlight = false }
+        case .commit(let summary, let completion):
+            final = .none
+            inFlight = true
+            if failed {
+                let promise = eventLoop.makePromise(of: Void.self)
+                promise.completeWithTask { await writer.abort() }
+                promise.futureResult.assumeIsolated().whenComplete { _ in completion(nil) }
+                return
+            }
+            let promise = eventLoop.makePromise(of: CommitResult?.self)
+            let logger = self.logger
+            promise.completeWithTask {
+                do {
+                    return try await writer.commit(summary: summary)
+                } catch {
+                    logger.error("message commit failed", metadata: ["error": "\(error)"])
+                    await writer.abort()
+                    return nil
+                }
+            }
+            promise.futureResult.assumeIsolated().whenSuccess { result in completion(result) }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension MessageTransfer: Sendable {}

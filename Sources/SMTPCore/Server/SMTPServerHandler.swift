@@ -1,0 +1,383 @@
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+
+/// The services one listener's sessions use.
+public struct SMTPServerServices: Sendable {
+    public var receiver: any MessageReceiver
+    public var hooks: any SessionHooks
+    public var authenticator: (any Authenticator)?
+    public var logger: Logger
+
+    public init(receiver: any MessageReceiver, hooks: any SessionHooks = NoHooks(),
+                authenticator: (any Authenticator)? = nil, logger: Logger = Logger(label: "mailnode.smtp")) {
+        self.receiver = receiver
+        self.hooks = hooks
+        self.authenticator = authenticator
+        self.logger = logger
+    }
+}
+
+/// Asks every session of a server to wind down (sent as a user inbound event).
+public struct SMTPShutdownEvent: Sendable {
+    public init() {}
+}
+
+/// Performs an ``SMTPSession``'s actions on a channel: the only place that touches sockets,
+/// timers and the async services. One instance per connection, confined to its event loop.
+final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = Never
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var session: SMTPSession
+    private let services: SMTPServerServices
+    private let tlsContext: NIOSSLContext?
+    private let implicitTLS: Bool
+    /// Wait for a PROXY header before greeting.
+    private let awaitProxyHeader: Bool
+    private var logger: Logger
+    private var inbound = ByteBuffer()
+    private var context: ChannelHandlerContext?
+    private var transfer: MessageTransfer?
+    private var readHeld = false
+    private var needsFlush = false
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    private var started = false
+
+    init(configuration: SMTPSessionConfiguration, services: SMTPServerServices, tlsContext: NIOSSLContext?,
+         implicitTLS: Bool, awaitProxyHeader: Bool, listenerName: String) {
+        let id = SMTPServerHandler.makeSessionID()
+        self.session = SMTPSession(configuration: configuration,
+                                   context: SessionContext(sessionID: id, listenerName: listenerName),
+                                   now: .now())
+        self.services = services
+        self.tlsContext = tlsContext
+        self.implicitTLS = implicitTLS
+        self.awaitProxyHeader = awaitProxyHeader
+        var logger = services.logger
+        logger[metadataKey: "session"] = "\(id)"
+        logger[metadataKey: "listener"] = "\(listenerName)"
+        self.logger = logger
+    }
+
+    static func makeSessionID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(generator.next() & 0xFFFF_FFFF_FFFF, radix: 36, uppercase: true)
+    }
+
+    // MARK: - Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { channelBecameActive(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        channelBecameActive(context)
+        context.fireChannelActive()
+    }
+
+    private func channelBecameActive(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        session.setAddresses(remote: context.channel.remoteAddress, local: context.channel.localAddress)
+        if !awaitProxyHeader { begin(context) }
+    }
+
+    private func begin(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        logger[metadataKey: "client"] = "\(session.context.remoteAddress.map { "\($0)" } ?? "-")"
+        logger.info("connect")
+        perform(session.start(), context: context)
+        armTimer(context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        if let transfer {
+            transfer.abort()
+            self.transfer = nil
+        }
+        logger.info("disconnect")
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // TLS handshake failures, resets: this connection ends, the node goes on.
+        logger.notice("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case let tlsEvent as TLSUserEvent:
+            if case .handshakeCompleted = tlsEvent {
+                let tlsHandler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+                let version = tlsHandler?.tlsVersion.map { "\($0)" } ?? "TLS"
+                session.tlsEstablished(TLSDetails(version: version, implicit: implicitTLS))
+                logger[metadataKey: "tls"] = "\(version)"
+                logger.debug("tls established")
+                process(context)
+            }
+        case let proxy as ProxyHeader:
+            session.setAddresses(remote: proxy.source ?? context.channel.remoteAddress,
+                                 local: proxy.destination ?? context.channel.localAddress)
+            begin(context)
+        case is SMTPShutdownEvent:
+            perform(session.requestShutdown(), context: context)
+            flush(context)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    // MARK: - Input
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        guard !session.isClosed else { return }
+        if inbound.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            inbound.writeBuffer(&bytes)
+        }
+        session.noteActivity(now: .now())
+        process(context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush(context)
+    }
+
+    /// Runs the session over buffered input until it suspends, closes or needs more bytes.
+    private func process(_ context: ChannelHandlerContext) {
+        while started, !session.isSuspended, !session.isClosed {
+            guard let actions = session.step(&inbound, now: .now()) else { break }
+            perform(actions, context: context)
+        }
+        if inbound.readableBytes == 0 {
+            inbound.clear()
+        } else if inbound.readerIndex > 65_536 {
+            inbound.discardReadBytes()
+        }
+        flush(context)
+        resumeReadingIfPossible(context)
+        rearmTimerIfEarlier(context)
+    }
+
+    // MARK: - Back-pressure
+
+    private var shouldHoldReads: Bool {
+        inbound.readableBytes >= session.configuration.limits.maxBufferedInput
+            || (transfer?.queuedBytes ?? 0) >= session.configuration.limits.maxBufferedInput
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if shouldHoldReads {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func resumeReadingIfPossible(_ context: ChannelHandlerContext) {
+        if readHeld, !shouldHoldReads {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ actions: [SMTPSession.Action], context: ChannelHandlerContext) {
+        for action in actions {
+            perform(action, context: context)
+        }
+    }
+
+    private func perform(_ action: SMTPSession.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .reply(let reply):
+            if !reply.code.isPositiveCompletion, !reply.code.isPositiveIntermediate {
+                logger.info("reply", metadata: ["reply": "\(reply)"])
+            } else {
+                logger.trace("reply", metadata: ["reply": "\(reply)"])
+            }
+            var buffer = context.channel.allocator.buffer(capacity: 64)
+            reply.write(into: &buffer)
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            needsFlush = true
+
+        case .close:
+            needsFlush = false
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+            promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+
+        case .startTLS:
+            flush(context)
+            inbound.clear()   // RFC 3207 §4: drop plaintext pipelined behind STARTTLS
+            guard let tlsContext else { context.close(promise: nil); return }
+            do {
+                try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+            } catch {
+                logger.error("cannot start TLS", metadata: ["error": "\(error)"])
+                context.close(promise: nil)
+            }
+
+        case .runHook(let call):
+            let hooks = services.hooks
+            let sessionContext = session.context
+            run(context, {
+                switch call {
+                case .connected: return await hooks.connected(sessionContext)
+                case .helo(let host): return await hooks.helo(host, session: sessionContext)
+                case .mailFrom(let path, let parameters):
+                    return await hooks.mailFrom(path, parameters: parameters, session: sessionContext)
+                case .rcptTo(let recipient, let envelope):
+                    return await hooks.rcptTo(recipient, envelope: envelope, session: sessionContext)
+                case .dataStart(let envelope): return await hooks.dataStart(envelope, session: sessionContext)
+                case .dataEnd(let envelope, let summary):
+                    return await hooks.dataEnd(envelope, summary: summary, session: sessionContext)
+                }
+            }) { handler, decision in
+                if case .reply(let reply) = decision, !reply.code.isPositiveCompletion {
+                    handler.logger.info("hook decision", metadata: ["stage": "\(call.stageName)", "reply": "\(reply)"])
+                }
+                return handler.session.hookCompleted(decision, now: .now())
+            }
+
+        case .authenticate(let credentials):
+            let authenticator = services.authenticator
+            let sessionContext = session.context
+            let username = credentials.username
+            run(context, {
+                await authenticator?.authenticate(credentials, session: sessionContext) ?? .temporaryFailure
+            }) { handler, result in
+                handler.logger.info("auth", metadata: ["user": "\(username)", "result": "\(result)"])
+                return handler.session.authenticationCompleted(result, now: .now())
+            }
+
+        case .openMessage(let envelope):
+            let receiver = services.receiver
+            let sessionContext = session.context
+            let logger = self.logger
+            run(context, { () -> (any MessageWriter)? in
+                do {
+                    return try await receiver.open(envelope: envelope, session: sessionContext)
+                } catch {
+                    logger.error("cannot open message", metadata: ["error": "\(error)"])
+                    return nil
+                }
+            }) { handler, writer in
+                if let writer {
+                    let transfer = MessageTransfer(writer: writer, eventLoop: context.eventLoop, logger: handler.logger)
+                    transfer.onDrain = { [weak handler] in
+                        guard let handler, let context = handler.context else { return }
+                        handler.resumeReadingIfPossible(context)
+                    }
+                    handler.transfer = transfer
+                }
+                return handler.session.messageOpened(success: writer != nil, now: .now())
+            }
+
+        case .writeMessageData(let chunk):
+            transfer?.append(chunk)
+
+        case .commitMessage(let summary):
+            guard let transfer else {
+                perform(session.commitCompleted(nil, now: .now()), context: context)
+                return
+            }
+            self.transfer = nil
+            transfer.commit(summary: summary) { [weak self] result in
+                guard let self, let context = self.context else { return }
+                if let result {
+                    self.logger.info("message accepted", metadata: [
+                        "queue_id": "\(result.queueID ?? "-")", "size": "\(summary.octets)",
+                        "from": "\(self.session.currentEnvelope?.reversePath.description ?? "-")",
+                        "rcpts": "\(self.session.currentEnvelope?.recipients.count ?? 0)",
+                    ])
+                }
+                self.perform(self.session.commitCompleted(result, now: .now()), context: context)
+                self.process(context)
+            }
+
+        case .abortMessage:
+            transfer?.abort()
+            transfer = nil
+        }
+    }
+
+    /// Runs `work` off the event loop, then feeds its result to the session on the event loop.
+    private func run<T: Sendable>(_ context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> T,
+                                  then complete: @escaping (SMTPServerHandler, T) -> [SMTPSession.Action]) {
+        flush(context)
+        let promise = context.eventLoop.makePromise(of: T.self)
+        promise.completeWithTask(work)
+        promise.futureResult.assumeIsolated().whenSuccess { [weak self] value in
+            guard let self, let context = self.context else { return }
+            guard context.channel.isActive else { return }
+            self.perform(complete(self, value), context: context)
+            self.process(context)
+        }
+    }
+
+    private func flush(_ context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+    }
+
+    // MARK: - Timeouts
+
+    private func armTimer(_ context: ChannelHandlerContext) {
+        timer?.cancel()
+        let deadline = session.deadline
+        timerDeadline = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            guard let self, let context = self.context else { return }
+            let actions = self.session.checkTimeout(now: .now())
+            if actions.isEmpty {
+                self.armTimer(context)
+            } else {
+                self.logger.info("timeout")
+                self.perform(actions, context: context)
+                self.flush(context)
+            }
+        }
+    }
+
+    private func rearmTimerIfEarlier(_ context: ChannelHandlerContext) {
+        guard started, !session.isClosed else { return }
+        if let timerDeadline, session.deadline >= timerDeadline { return }
+        armTimer(context)
+    }
+}
+
+@available(*, unavailable)
+extension SMTPServerHandler: Sendable {}
+
+extension SMTPSession.HookCall {
+    /// The stage's name in logs.
+    var stageName: String {
+        switch self {
+        case .connected: return "connect"
+        case .helo: return "helo"
+        case .mailFrom: return "mail"
+        case .rcptTo: return "rcpt"
+        case .dataStart: return "data"
+        case .dataEnd: return "data-end"
+        }
+    }
+}

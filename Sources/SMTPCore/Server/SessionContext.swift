@@ -1,0 +1,81 @@
+import NIOCore
+
+/// What a stage knows about the peer of one SMTP session; passed to hooks, the
+/// authenticator and the message receiver. Never contains credentials.
+public struct SessionContext: Sendable, Hashable {
+    /// A short unique id that every log line of the session carries.
+    public var sessionID: String
+    /// The client, after PROXY protocol resolution when the listener trusts it.
+    public var remoteAddress: SocketAddress?
+    /// Our address the client connected to.
+    public var localAddress: SocketAddress?
+    /// The listener's name from the configuration (e.g. `mx`, `submission`).
+    public var listenerName: String
+    /// The argument of the last HELO/EHLO/LHLO.
+    public var heloName: MailHost?
+    /// True after EHLO or LHLO (ESMTP), false after HELO.
+    public var isExtended: Bool = false
+    /// Set once TLS is established (STARTTLS or implicit TLS).
+    public var tls: TLSDetails?
+    /// The authenticated identity after a successful AUTH.
+    public var authenticatedUser: String?
+
+    public init(sessionID: String, remoteAddress: SocketAddress? = nil, localAddress: SocketAddress? = nil,
+                listenerName: String = "smtp") {
+        self.sessionID = sessionID
+        self.remoteAddress = remoteAddress
+        self.localAddress = localAddress
+        self.listenerName = listenerName
+    }
+
+    /// The `with` protocol keyword for a Received header (RFC 3848): SMTP, ESMTP, ESMTPS,
+    /// ESMTPA, ESMTPSA, LMTP...
+    public func receivedProtocol(lmtp: Bool) -> String {
+        if lmtp { return tls == nil ? "LMTP" : "LMTPS" }
+        guard isExtended else { return "SMTP" }
+        var name = "ESMTP"
+        if tls != nil { name += "S" }
+        if authenticatedUser != nil { name += "A" }
+        return name
+    }
+}
+
+/// What was negotiated for TLS on a session (for Received headers and logs).
+public struct TLSDetails: Sendable, Hashable {
+    /// e.g. `TLSv1.3`.
+    public var version: String
+    /// True when TLS was started by the listener (RFC 8314), false for STARTTLS.
+    public var implicit: Bool
+    /// The client certificate's subject, when one was presented and verified.
+    public var peerCertificateSubject: String?
+
+    public init(version: String, implicit: Bool, peerCertificateSubject: String? = nil) {
+        self.version = version
+        self.implicit = implicit
+        self.peerCertificateSubject = peerCertificateSubject
+    }
+}
+
+/// One accepted recipient of a transaction, with its DSN parameters.
+public struct EnvelopeRecipient: Sendable, Hashable {
+    public var path: ForwardPath
+    public var parameters: RcptParameters
+
+    public init(path: ForwardPath, parameters: RcptParameters = .init()) {
+        self.path = path
+        self.parameters = parameters
+    }
+}
+
+/// The SMTP envelope of one message: reverse-path, parameters, accepted recipients.
+public struct Envelope: Sendable, Hashable {
+    public var reversePath: ReversePath
+    public var parameters: MailParameters
+    public var recipients: [EnvelopeRecipient]
+
+    public init(reversePath: ReversePath, parameters: MailParameters = .init(), recipients: [EnvelopeRecipient] = []) {
+        self.reversePath = reversePath
+        self.parameters = parameters
+        self.recipients = recipients
+    }
+}

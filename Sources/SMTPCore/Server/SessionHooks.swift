@@ -1,0 +1,47 @@
+/// What a hook decides at one stage of a session.
+///
+/// `.continue` lets the session proceed with its own default reply; `.reply` answers the
+/// command with the given reply instead (a 4xx/5xx rejects, a 2xx accepts with that text);
+/// `.disconnect` sends the reply and closes the connection.
+public enum HookDecision: Sendable, Hashable {
+    case `continue`
+    case reply(Reply)
+    case disconnect(Reply)
+}
+
+/// The stages at which defenses run (the `Defenses` module implements them).
+///
+/// Every method has a default that returns `.continue`, so a hook implements only the
+/// stages it cares about. Hooks run off the event loop and may be slow (DNS); a slow hook
+/// delays one session, never the node.
+public protocol SessionHooks: Sendable {
+    /// After the TCP connection (and PROXY header) before the greeting. A rejection becomes
+    /// the greeting (e.g. `554 5.7.1`) and the session then only answers QUIT (RFC 5321 §3.1).
+    func connected(_ session: SessionContext) async -> HookDecision
+    /// After a syntactically valid HELO/EHLO/LHLO.
+    func helo(_ name: MailHost, session: SessionContext) async -> HookDecision
+    /// After a valid MAIL FROM that passed the session's own checks.
+    func mailFrom(_ path: ReversePath, parameters: MailParameters, session: SessionContext) async -> HookDecision
+    /// After a valid RCPT TO that passed the session's own checks. `envelope` holds the
+    /// recipients accepted so far. Return `.continue` only for addresses this stage will take:
+    /// the session's default is to accept.
+    func rcptTo(_ recipient: EnvelopeRecipient, envelope: Envelope, session: SessionContext) async -> HookDecision
+    /// Before `354` (DATA) or the first BDAT chunk.
+    func dataStart(_ envelope: Envelope, session: SessionContext) async -> HookDecision
+    /// After the whole message arrived and passed the session's checks, before it is committed.
+    func dataEnd(_ envelope: Envelope, summary: MessageDataSummary, session: SessionContext) async -> HookDecision
+}
+
+extension SessionHooks {
+    public func connected(_ session: SessionContext) async -> HookDecision { .continue }
+    public func helo(_ name: MailHost, session: SessionContext) async -> HookDecision { .continue }
+    public func mailFrom(_ path: ReversePath, parameters: MailParameters, session: SessionContext) async -> HookDecision { .continue }
+    public func rcptTo(_ recipient: EnvelopeRecipient, envelope: Envelope, session: SessionContext) async -> HookDecision { .continue }
+    public func dataStart(_ envelope: Envelope, session: SessionContext) async -> HookDecision { .continue }
+    public func dataEnd(_ envelope: Envelope, summary: MessageDataSummary, session: SessionContext) async -> HookDecision { .continue }
+}
+
+/// Hooks that decide nothing (every stage `.continue`).
+public struct NoHooks: SessionHooks {
+    public init() {}
+}
