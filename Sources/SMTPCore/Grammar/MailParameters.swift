@@ -1,18 +1,18 @@
 /// `BODY=` values (RFC 6152 8BITMIME, RFC 3030 BINARYMIME).
-public enum BodyType: String, Hashable, Sendable, CaseIterable {
+public enum BodyType: String, Hashable, Sendable, Codable, CaseIterable {
     case sevenBit = "7BIT"
     case eightBitMIME = "8BITMIME"
     case binaryMIME = "BINARYMIME"
 }
 
 /// `RET=` of a DSN request (RFC 3461 §4.3): return the full message or only its headers.
-public enum DSNReturn: String, Hashable, Sendable, CaseIterable {
+public enum DSNReturn: String, Hashable, Sendable, Codable, CaseIterable {
     case full = "FULL"
     case headers = "HDRS"
 }
 
 /// `NOTIFY=` of a DSN request (RFC 3461 §4.1): `NEVER`, or any of SUCCESS, FAILURE, DELAY.
-public enum DSNNotify: Hashable, Sendable {
+public enum DSNNotify: Hashable, Sendable, Codable {
     case never
     case on(success: Bool, failure: Bool, delay: Bool)
 
@@ -30,7 +30,7 @@ public enum DSNNotify: Hashable, Sendable {
 }
 
 /// `ORCPT=addr-type;xtext` (RFC 3461 §4.2): the original recipient, xtext-decoded.
-public struct OriginalRecipient: Hashable, Sendable {
+public struct OriginalRecipient: Hashable, Sendable, Codable {
     /// Usually `rfc822` (or `utf-8`, RFC 6533).
     public var addressType: String
     public var address: String
@@ -47,7 +47,7 @@ public struct OriginalRecipient: Hashable, Sendable {
 /// C: MAIL FROM:<a@example.org> SIZE=1234 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=QQ314159
 /// ```
 /// Unknown keywords are a parse error (555 5.5.4); each keyword may appear once.
-public struct MailParameters: Hashable, Sendable {
+public struct MailParameters: Hashable, Sendable, Codable {
     /// `SIZE=` declared message size in octets (RFC 1870).
     public var size: Int?
     /// `BODY=` (RFC 6152, RFC 3030).
@@ -94,7 +94,7 @@ public struct MailParameters: Hashable, Sendable {
 /// ```
 /// C: RCPT TO:<b@example.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@example.net
 /// ```
-public struct RcptParameters: Hashable, Sendable {
+public struct RcptParameters: Hashable, Sendable, Codable {
     /// `NOTIFY=` (RFC 3461 §4.1).
     public var notify: DSNNotify?
     /// `ORCPT=` (RFC 3461 §4.2).

@@ -5,7 +5,7 @@
 /// address-literal = "[" ( IPv4-address-literal / IPv6-address-literal /
 ///                         General-address-literal ) "]"
 /// ```
-public enum MailHost: Hashable, Sendable, CustomStringConvertible {
+public enum MailHost: Hashable, Sendable, Codable, CustomStringConvertible {
     /// A domain name as written by the peer (ASCII, A-labels, or U-labels under SMTPUTF8).
     case domain(String)
     /// `[192.0.2.1]`: the dotted quad inside the brackets.
@@ -41,7 +41,7 @@ public enum MailHost: Hashable, Sendable, CustomStringConvertible {
 ///
 /// `localPart` holds the *decoded* local part: for `"john doe"@example.org` it is `john doe`.
 /// The wire form quotes it again when it is not a valid dot-string.
-public struct Mailbox: Hashable, Sendable, CustomStringConvertible {
+public struct Mailbox: Hashable, Sendable, Codable, CustomStringConvertible {
     public var localPart: String
     public var host: MailHost
 
@@ -72,7 +72,7 @@ public struct Mailbox: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// `Reverse-path` of MAIL FROM: a mailbox or the null path `<>` (RFC 5321 §4.1.1.2).
-public enum ReversePath: Hashable, Sendable, CustomStringConvertible {
+public enum ReversePath: Hashable, Sendable, Codable, CustomStringConvertible {
     /// `<>`: used by bounces (DSNs) and other automatic mail that must not be answered.
     case null
     case mailbox(Mailbox)
@@ -91,7 +91,7 @@ public enum ReversePath: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// `Forward-path` of RCPT TO: a mailbox or the bare `<Postmaster>` (RFC 5321 §4.1.1.3).
-public enum ForwardPath: Hashable, Sendable, CustomStringConvertible {
+public enum ForwardPath: Hashable, Sendable, Codable, CustomStringConvertible {
     /// `<Postmaster>` without a domain: the local postmaster, which must always be accepted.
     case postmaster
     case mailbox(Mailbox)

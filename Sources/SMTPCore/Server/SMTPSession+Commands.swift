@@ -152,8 +152,9 @@ extension SMTPSession {
             return error(Reply(.badSequence, .badSequence, "Need MAIL before RCPT"))
         }
         if envelope.recipients.count >= configuration.limits.maxRecipients {
-            // RFC 5321 §4.5.3.1.10: 452 lets the client send the rest in another transaction.
-            return error(Reply(.insufficientStorage, .tooManyRecipients, "Too many recipients"))
+            // RFC 5321 §4.5.3.1.10: 452 lets the client send the rest in another transaction;
+            // a normal event for big mailings, so it does not count towards the error limit.
+            return [.reply(Reply(.insufficientStorage, .tooManyRecipients, "Too many recipients"))]
         }
         if parameters != RcptParameters(), !context.isExtended {
             return error(Reply(.parametersNotRecognized, .invalidArguments, "Parameters not available after HELO"))

@@ -57,7 +57,7 @@ public struct TLSDetails: Sendable, Hashable {
 }
 
 /// One accepted recipient of a transaction, with its DSN parameters.
-public struct EnvelopeRecipient: Sendable, Hashable {
+public struct EnvelopeRecipient: Sendable, Hashable, Codable {
     public var path: ForwardPath
     public var parameters: RcptParameters
 
@@ -68,7 +68,7 @@ public struct EnvelopeRecipient: Sendable, Hashable {
 }
 
 /// The SMTP envelope of one message: reverse-path, parameters, accepted recipients.
-public struct Envelope: Sendable, Hashable {
+public struct Envelope: Sendable, Hashable, Codable {
     public var reversePath: ReversePath
     public var parameters: MailParameters
     public var recipients: [EnvelopeRecipient]

@@ -14,7 +14,7 @@ public struct SMTPLimits: Hashable, Sendable {
     /// Recipients per message (RFC 5321 §4.5.3.1.8: at least 100).
     public var maxRecipients: Int = 1_000
     /// Commands per session before `421` and close.
-    public var maxCommandsPerSession: Int = 10_000
+    public var maxCommandsPerSession: Int = 50_000
     /// Commands rejected with 5xx per session before `421` and close (Postfix: 20 hard errors).
     public var maxErrorsPerSession: Int = 20
     /// Longest session, in seconds, before `421` and close.
