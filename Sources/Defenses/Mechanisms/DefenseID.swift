@@ -1,0 +1,11 @@
+/// A defense mechanism's catalog id: `DM01`–`DM36` from the paper, our additions beyond.
+///
+/// Every verdict and log line of a defense carries its id (DESIGN.md §3.6).
+public struct DefenseID: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    /// DM07 Relay access lists: accept mail only for local domains unless the client is trusted.
+    public static let relayAccessLists = DefenseID(rawValue: "DM07")
+}
