@@ -50,6 +50,7 @@ struct Up: AsyncParsableCommand {
         let address = ListenAddress(listen)!
         var logger = Logger(label: "mailnode")
         logger.logLevel = logLevel
+        let openFiles = ResourceLimits.raiseOpenFiles()
         var limits = SMTPLimits()
         limits.maxMessageSize = maxMessageSize
         let node = try EmbeddedNode(
@@ -61,7 +62,7 @@ struct Up: AsyncParsableCommand {
         let bound = try await node.start()
         logger.notice("mailnode up", metadata: [
             "listen": "\(bound.map { "\($0)" }.joined(separator: ","))",
-            "domains": "\(domains.joined(separator: ","))", "spool": "\(spool)",
+            "domains": "\(domains.joined(separator: ","))", "spool": "\(spool)", "open_files": "\(openFiles)",
         ])
         let signal = await TerminationSignal.wait()
         logger.notice("stopping", metadata: ["signal": "\(signal)"])
