@@ -107,7 +107,10 @@ public struct RcptParameters: Hashable, Sendable, Codable {
 
     public var wireParameters: [String] {
         var out: [String] = []
-        if let notify { out.append("NOTIFY=\(notify.wireValue)") }
+        // An empty `.on(false, false, false)` has no wire form; it means "no NOTIFY" (the default).
+        if let notify, notify != .on(success: false, failure: false, delay: false) {
+            out.append("NOTIFY=\(notify.wireValue)")
+        }
         if let orcpt = originalRecipient {
             out.append("ORCPT=\(orcpt.addressType);\(XText.encode(orcpt.address))")
         }

@@ -12,6 +12,12 @@ public struct ReplyCode: RawRepresentable, Hashable, Sendable, CustomStringConve
 
     public init(_ value: Int) { self.init(rawValue: value) }
 
+    /// For codes read from the wire: nil outside 200–599 instead of trapping.
+    public init?(validating value: Int) {
+        guard (200...599).contains(value) else { return nil }
+        self.init(rawValue: value)
+    }
+
     public var description: String { String(rawValue) }
 
     /// 2yz: the requested action was completed.

@@ -13,8 +13,8 @@ public enum XText {
         return out
     }
 
-    /// Decodes xtext; nil when a `+` is not followed by two upper-case hex digits, or on
-    /// characters outside `xchar`.
+    /// Decodes xtext; nil when a `+` is not followed by two hex digits, on characters outside
+    /// `xchar`, or when the decoded bytes are not UTF-8.
     public static func decode<S: StringProtocol>(_ text: S) -> String? {
         var bytes: [UInt8] = []
         var iterator = Array(text.utf8).makeIterator()
@@ -29,7 +29,8 @@ public enum XText {
                 return nil
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        // Invalid UTF-8 is refused rather than silently replaced.
+        return String(validating: bytes, as: UTF8.self)
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

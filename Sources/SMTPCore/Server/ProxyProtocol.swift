@@ -49,7 +49,9 @@ public enum ProxyHeaderParser {
         guard length <= v1MaxLength, length >= 2, view[lf - 1] == UInt8(ascii: "\r") else {
             throw .malformed("v1 header not CRLF-terminated")
         }
-        let line = buffer.readString(length: length)!.dropLast(2)
+        // Read without the CRLF (as bytes: "\r\n" is a single Character in Swift).
+        let line = buffer.readString(length: length - 2)!
+        buffer.moveReaderIndex(forwardBy: 2)
         let fields = line.split(separator: " ", omittingEmptySubsequences: false)
         guard fields.count >= 2 else { throw .malformed("v1 header too short") }
         if fields[1] == "UNKNOWN" { return ProxyHeader(source: nil, destination: nil) }
