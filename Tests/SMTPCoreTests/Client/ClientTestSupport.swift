@@ -1,0 +1,266 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+@testable import SMTPCore
+
+/// Real peers for the client tests, started on loopback by the tests themselves.
+///
+/// Missing tools are a failure naming what to install, never a silent skip.
+enum ClientInterop {
+    struct SetupError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The repository root (this file is Tests/SMTPCoreTests/Client/ClientTestSupport.swift).
+    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    static let sinkScript = repositoryRoot.appendingPathComponent("Tests/interop/client_sink.py").path
+    static let smtpSinkPath = "/usr/sbin/smtp-sink"
+
+    static func requireAiosmtpd() throws {
+        let status = try run("/usr/bin/env", ["python3", "-c", "import aiosmtpd"])
+        guard status == 0 else {
+            throw SetupError(description: "Python aiosmtpd is required for the SMTP client tests: pip install aiosmtpd")
+        }
+    }
+
+    static func requireSMTPSink() throws {
+        guard FileManager.default.isExecutableFile(atPath: smtpSinkPath) else {
+            throw SetupError(description: "Postfix smtp-sink is required for the SMTP client tests: apt-get install postfix (\(smtpSinkPath) missing)")
+        }
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("mailnode-client-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A port nothing listens on right now (bind to 0, read it, close).
+    static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 0
+        try await channel.close()
+        return port
+    }
+
+    /// True once something accepts TCP connections on `port`.
+    static func accepts(port: Int) async -> Bool {
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.milliseconds(200))
+                .connect(host: "127.0.0.1", port: port).get()
+            try? await channel.close()
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// A self-signed certificate for `localhost`, generated once per run. No IP SAN: NIOSSL
+    /// would accept an IP SAN matching the peer address whatever name the client checks.
+    static let certificate: Result<(certificate: String, key: String), SetupError> = {
+        do {
+            let directory = try temporaryDirectory()
+            let certificate = directory.appendingPathComponent("cert.pem").path
+            let key = directory.appendingPathComponent("key.pem").path
+            let status = try run("/usr/bin/env", [
+                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                "-keyout", key, "-out", certificate,
+            ])
+            guard status == 0 else { return .failure(SetupError(description: "openssl req failed (install openssl)")) }
+            return .success((certificate, key))
+        } catch {
+            return .failure(SetupError(description: "cannot run openssl: \(error)"))
+        }
+    }()
+}
+
+/// An external server process; ``stop()`` kills it and removes its files.
+final class ClientTestPeer {
+    let process: Process
+    let port: Int
+    let directory: URL
+
+    init(process: Process, port: Int, directory: URL) {
+        self.process = process
+        self.port = port
+        self.directory = directory
+    }
+
+    func stop() {
+        if process.isRunning {
+            // SIGKILL: the test runner may hand SIGTERM down as ignored, and a sink has
+            // nothing to clean up (every accepted message is on disk before its reply).
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var log: String {
+        (try? String(contentsOf: directory.appendingPathComponent("peer.log"), encoding: .utf8)) ?? ""
+    }
+
+    /// Files in the peer's directory with `suffix`, sorted by name.
+    func files(withSuffix suffix: String) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasSuffix(suffix) }.sorted().map { directory.appendingPathComponent($0) }
+    }
+
+    /// The messages an aiosmtpd sink stored: facts (JSON) and raw bytes.
+    func receivedMessages() throws -> [(facts: [String: Any], content: [UInt8])] {
+        try files(withSuffix: ".json").map { url in
+            let facts = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] ?? [:]
+            let eml = url.deletingPathExtension().appendingPathExtension("eml")
+            return (facts, Array(try Data(contentsOf: eml)))
+        }
+    }
+
+    /// Starts `Tests/interop/client_sink.py` (aiosmtpd) with `options`.
+    static func aiosmtpd(_ options: [String] = []) async throws -> ClientTestPeer {
+        try ClientInterop.requireAiosmtpd()
+        let port = try await ClientInterop.freePort()
+        let directory = try ClientInterop.temporaryDirectory()
+        let peer = try launch("/usr/bin/env",
+                              ["python3", ClientInterop.sinkScript, "--port", String(port), "--dir", directory.path] + options,
+                              port: port, directory: directory)
+        let ready = directory.appendingPathComponent(".ready").path
+        for _ in 0..<300 {
+            if FileManager.default.fileExists(atPath: ready) { return peer }
+            if !peer.process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let log = peer.log
+        peer.stop()
+        throw ClientInterop.SetupError(description: "aiosmtpd sink did not start: \(log)")
+    }
+
+    /// Starts Postfix's `smtp-sink` with `options`, dumping each transaction into its directory.
+    static func smtpSink(_ options: [String] = []) async throws -> ClientTestPeer {
+        try ClientInterop.requireSMTPSink()
+        let port = try await ClientInterop.freePort()
+        let directory = try ClientInterop.temporaryDirectory()
+        var arguments = options + ["-d", directory.path + "/%H%M%S."]
+        if getuid() == 0 { arguments += ["-u", "root"] }
+        arguments += ["127.0.0.1:\(port)", "16"]
+        let peer = try launch(ClientInterop.smtpSinkPath, arguments, port: port, directory: directory)
+        for _ in 0..<100 {
+            if await ClientInterop.accepts(port: port) { return peer }
+            if !peer.process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let log = peer.log
+        peer.stop()
+        throw ClientInterop.SetupError(description: "smtp-sink did not start: \(log)")
+    }
+
+    private static func launch(_ executable: String, _ arguments: [String], port: Int, directory: URL) throws -> ClientTestPeer {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let logURL = directory.appendingPathComponent("peer.log")
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        return ClientTestPeer(process: process, port: port, directory: directory)
+    }
+}
+
+/// A TCP server in this process that accepts, says `greeting` (or nothing) and answers only
+/// what its script says — for timeouts and misbehaving servers.
+final class ClientSilentServer {
+    let channel: any Channel
+    var port: Int { channel.localAddress?.port ?? 0 }
+
+    /// Greets, then answers each received chunk whose text starts with a script key with the
+    /// script's canned bytes; anything else is swallowed.
+    private final class ScriptedHandler: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let greeting: String?
+        let script: [(prefix: String, answer: String)]
+
+        init(greeting: String?, script: [(prefix: String, answer: String)]) {
+            self.greeting = greeting
+            self.script = script
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            if let greeting {
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: greeting)), promise: nil)
+            }
+            context.fireChannelActive()
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let text = String(buffer: unwrapInboundIn(data)).uppercased()
+            if let entry = script.first(where: { text.hasPrefix($0.prefix) }) {
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: entry.answer)), promise: nil)
+            }
+        }
+    }
+
+    init(greeting: String? = nil, script: [(prefix: String, answer: String)] = []) async throws {
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { child in
+                child.eventLoop.makeCompletedFuture {
+                    try child.pipeline.syncOperations.addHandler(ScriptedHandler(greeting: greeting, script: script))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    func stop() async {
+        try? await channel.close()
+    }
+}
+
+// MARK: - Small builders
+
+enum ClientFixtures {
+    static func mailbox(_ address: String) -> Mailbox {
+        let at = address.lastIndex(of: "@")!
+        return Mailbox(localPart: String(address[..<at]), host: .domain(String(address[address.index(after: at)...])))
+    }
+
+    static func envelope(from sender: String, to recipients: [String]) -> OutboundEnvelope {
+        OutboundEnvelope(sender: .mailbox(mailbox(sender)), recipients: recipients.map { .mailbox(mailbox($0)) })
+    }
+
+    static func bytes(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+    /// Client configuration for loopback tests: short timeouts, no TLS unless asked.
+    static func configuration(tls: ClientTLSPolicy = .none, timeout: TimeAmount = .seconds(10)) -> SMTPClientConfiguration {
+        var configuration = SMTPClientConfiguration()
+        configuration.heloName = .domain("client.test")
+        configuration.tls = tls
+        configuration.timeouts = .uniform(timeout)
+        return configuration
+    }
+
+    static func tlsFiles() throws -> (certificate: String, key: String) {
+        try ClientInterop.certificate.get()
+    }
+}
