@@ -72,14 +72,9 @@ public enum ClientAuthMechanism: String, Hashable, Sendable, CaseIterable {
 
 /// Everything a client connection needs besides host and port. Plain data with defaults.
 public struct SMTPClientConfiguration: Hashable, Sendable {
-    /// SMTP (RFC 5321) or LMTP (RFC 2033).
-    public enum ProtocolMode: String, Hashable, Sendable {
-        case smtp
-        /// `LHLO` instead of EHLO, and one reply per accepted recipient after the data.
-        case lmtp
-    }
-
-    public var mode: ProtocolMode = .smtp
+    /// SMTP (RFC 5321), or LMTP (RFC 2033): `LHLO` instead of EHLO, and one reply per accepted
+    /// recipient after the data.
+    public var mode: SessionProtocol = .smtp
     /// Our name in EHLO/HELO/LHLO (RFC 5321 §4.1.1.1: the client's FQDN or an address literal).
     public var heloName: MailHost = .domain("localhost")
     public var tls: ClientTLSPolicy = .opportunistic
@@ -105,7 +100,7 @@ public struct SMTPClientConfiguration: Hashable, Sendable {
 
     public init() {}
 
-    public init(mode: ProtocolMode = .smtp, heloName: MailHost = .domain("localhost"),
+    public init(mode: SessionProtocol = .smtp, heloName: MailHost = .domain("localhost"),
                 tls: ClientTLSPolicy = .opportunistic, credentials: SMTPClientCredentials? = nil,
                 timeouts: SMTPClientTimeouts = SMTPClientTimeouts()) {
         self.mode = mode

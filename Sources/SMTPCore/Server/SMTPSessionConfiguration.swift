@@ -1,4 +1,4 @@
-/// Whether a listener speaks SMTP (RFC 5321) or LMTP (RFC 2033).
+/// Whether a listener or a client speaks SMTP (RFC 5321) or LMTP (RFC 2033).
 public enum SessionProtocol: String, Sendable, Hashable, CaseIterable {
     case smtp
     case lmtp
