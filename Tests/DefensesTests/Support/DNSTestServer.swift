@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+
+@testable import Defenses
+
+/// Paths inside the repository, independent of the working directory.
+enum DNSFixtures {
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var zones: URL { root.appendingPathComponent("Fixtures/dns") }
+    static var serverScript: URL { root.appendingPathComponent("Tests/interop/dns_server.py") }
+}
+
+/// Why the live DNS tests cannot run; the message names what to install.
+struct DNSTestServerUnavailable: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A running `Tests/interop/dns_server.py` (dnslib) serving `Fixtures/dns` on a free loopback port,
+/// logging every query it receives.
+struct DNSTestServer: Sendable {
+    let port: UInt16
+    let logPath: String
+
+    var address: DNSServerAddress { DNSServerAddress(.v4(IPv4Address("127.0.0.1")!), port: port) }
+
+    /// A resolver that asks only this server, with short timeouts.
+    func resolver(
+        timeout: Duration = .seconds(2), attempts: Int = 1,
+        edns: DNSResolverConfiguration.EDNS? = .init(), adTrust: DNSResolverConfiguration.ADTrust = .loopbackOnly
+    ) -> LDNSResolver {
+        LDNSResolver(
+            configuration: DNSResolverConfiguration(
+                nameservers: [address], timeout: timeout, attempts: attempts, edns: edns, adTrust: adTrust))
+    }
+
+    /// The queries received so far, one per line: `<udp|tcp> <name> <type> <edns size|-> <do|->`.
+    func queries() -> [String] {
+        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").map(String.init)
+    }
+
+    /// The queries received for one name and type (any transport).
+    func queries(_ name: String, _ type: String) -> [String] {
+        queries().filter {
+            let fields = $0.split(separator: " ")
+            return fields.count >= 3 && fields[1] == name && fields[2] == type
+        }
+    }
+}
+
+/// Runs `body` with a fresh DNS server and stops the server afterwards, whatever happens.
+/// Fails (never skips) when Python with dnslib is missing.
+@discardableResult
+func withDNSTestServer<T>(_ body: (DNSTestServer) async throws -> T) async throws -> T {
+    let python = try DNSTestPython.interpreter.get()
+    let directory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("mailnode-dns-\(UUID().uuidString)", isDirectory: true)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let stdoutURL = directory.appendingPathComponent("stdout")
+    let stderrURL = directory.appendingPathComponent("stderr")
+    let logURL = directory.appendingPathComponent("queries.log")
+    _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+
+    let process = Process()
+    process.executableURL = python
+    process.arguments = [
+        DNSFixtures.serverScript.path, "--zones", DNSFixtures.zones.path, "--address", "127.0.0.1", "--log", logURL.path,
+    ]
+    process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+    process.standardError = try FileHandle(forWritingTo: stderrURL)
+    try process.run()
+    let result: Result<T, any Error>
+    do {
+        let port = try await waitForReady(process: process, stdout: stdoutURL, stderr: stderrURL)
+        result = .success(try await body(DNSTestServer(port: port, logPath: logURL.path)))
+    } catch {
+        result = .failure(error)
+    }
+    await stop(process)
+    return try result.get()
+}
+
+/// SIGTERM, then SIGKILL if it is still there after two seconds; waits without blocking a thread.
+private func stop(_ process: Process) async {
+    guard process.isRunning else { return }
+    process.terminate()
+    let deadline = ContinuousClock.now + .seconds(2)
+    while process.isRunning, ContinuousClock.now < deadline {
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    if process.isRunning {
+        kill(process.processIdentifier, SIGKILL)
+    }
+}
+
+private func waitForReady(process: Process, stdout: URL, stderr: URL) async throws -> UInt16 {
+    let deadline = ContinuousClock.now + .seconds(15)
+    while ContinuousClock.now < deadline {
+        let output = (try? String(contentsOf: stdout, encoding: .utf8)) ?? ""
+        if let line = output.split(separator: "\n").first(where: { $0.hasPrefix("READY ") }),
+            let port = UInt16(line.dropFirst(6))
+        {
+            return port
+        }
+        if !process.isRunning {
+            let errors = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
+            throw DNSTestServerUnavailable(description: "dns_server.py exited (\(process.terminationStatus)): \(errors)")
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw DNSTestServerUnavailable(description: "dns_server.py did not become ready within 15 s")
+}
+
+/// The Python that runs the test server: `$MAILNODE_PYTHON`, `/usr/bin/python3` (Debian's, where
+/// `python3-dnslib` installs), or the first `python3` on `$PATH` that can import dnslib.
+enum DNSTestPython {
+    static let interpreter: Result<URL, DNSTestServerUnavailable> = {
+        var candidates: [String] = []
+        if let configured = ProcessInfo.processInfo.environment["MAILNODE_PYTHON"] { candidates.append(configured) }
+        candidates.append("/usr/bin/python3")
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            candidates.append("\(directory)/python3")
+        }
+        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
+            let probe = Process()
+            probe.executableURL = URL(fileURLWithPath: candidate)
+            probe.arguments = ["-c", "import dnslib"]
+            probe.standardOutput = FileHandle.nullDevice
+            probe.standardError = FileHandle.nullDevice
+            guard (try? probe.run()) != nil else { continue }
+            probe.waitUntilExit()
+            if probe.terminationStatus == 0 { return .success(URL(fileURLWithPath: candidate)) }
+        }
+        return .failure(
+            DNSTestServerUnavailable(
+                description: """
+                    The live DNS tests need Python 3 with dnslib for Tests/interop/dns_server.py: \
+                    apt-get install -y python3-dnslib (or pip install dnslib; MAILNODE_PYTHON selects the interpreter). \
+                    Tried: \(candidates.joined(separator: ", "))
+                    """))
+    }()
+}
+
+/// A clock for cache tests that moves only when told. `@unchecked Sendable`: `lock` guards `elapsed`.
+final class ManualClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var elapsed: Duration = .seconds(1000)
+
+    var now: Duration {
+        lock.withLock { elapsed }
+    }
+
+    func advance(by duration: Duration) {
+        lock.withLock { elapsed += duration }
+    }
+}
+
+/// Counts the questions that reach the wrapped resolver.
+actor CountingResolver: DNSResolver {
+    let inner: any DNSResolver
+    private(set) var questions: [DNSQuestion] = []
+
+    init(_ inner: any DNSResolver) {
+        self.inner = inner
+    }
+
+    var count: Int { questions.count }
+
+    func resolve(_ question: DNSQuestion) async throws(DNSError) -> DNSResponse {
+        questions.append(question)
+        return try await inner.resolve(question)
+    }
+}
