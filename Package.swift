@@ -53,6 +53,7 @@ let package = Package(
                 "SMTPCore",
                 "CLDNS",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
