@@ -47,7 +47,7 @@ public final class EmbeddedNode: Sendable {
 
     public init(configuration: EmbeddedNodeConfiguration, group: any EventLoopGroup, logger: Logger) throws {
         self.configuration = configuration
-        let spool = try SpoolReceiver(directory: configuration.spoolDirectory)
+        let spool = SpoolReceiver(store: try SpoolStore(directory: configuration.spoolDirectory), hostname: configuration.hostname)
         var tlsContext: NIOSSLContext?
         if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
             let tls = TLSConfiguration.makeServerConfiguration(

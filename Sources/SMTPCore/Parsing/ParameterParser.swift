@@ -39,7 +39,7 @@ enum ParameterParser {
     //   requiretls     = "REQUIRETLS"                              ; RFC 8689 §4.1
     static func mailParameters(_ items: [ArraySlice<UInt8>]) throws(CommandParseError) -> MailParameters {
         var result = MailParameters()
-        var seen: Set<String> = []
+        var seen: [String: [UInt8]?] = [:]
         for item in items {
             let parameter = try parameter(item)
             let keyword = parameter.keyword, value = parameter.value
@@ -47,7 +47,7 @@ enum ParameterParser {
             case "SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH", "REQUIRETLS": break
             default: throw .unknownParameter(keyword)
             }
-            guard seen.insert(keyword).inserted else { throw .duplicateParameter(keyword) }
+            if try isRepeat(keyword, value, &seen) { continue }
             switch keyword {
             case "SIZE":
                 result.size = try decimal(try required(value, keyword), keyword, maxDigits: maxSizeDigits)
@@ -72,6 +72,20 @@ enum ParameterParser {
         return result
     }
 
+    /// A keyword given twice with the same value is tolerated (Python's smtplib sends
+    /// `SMTPUTF8 SMTPUTF8` when the caller asks for it and the library adds it too; Postfix
+    /// accepts that); twice with different values is a `.duplicateParameter`.
+    static func isRepeat(_ keyword: String, _ value: ArraySlice<UInt8>?,
+                         _ seen: inout [String: [UInt8]?]) throws(CommandParseError) -> Bool {
+        let normalized = value.map { Array($0) }
+        guard let previous = seen[keyword] else {
+            seen[keyword] = normalized
+            return false
+        }
+        guard previous == normalized else { throw .duplicateParameter(keyword) }
+        return true
+    }
+
     // Rcpt-parameters = esmtp-param *(SP esmtp-param)
     //   notify-param = "NOTIFY=" ("NEVER" / 1#notify-item)         ; RFC 3461 §4.1
     //   notify-item  = "SUCCESS" / "FAILURE" / "DELAY"
@@ -79,12 +93,12 @@ enum ParameterParser {
     //   addr-type    = atom
     static func rcptParameters(_ items: [ArraySlice<UInt8>]) throws(CommandParseError) -> RcptParameters {
         var result = RcptParameters()
-        var seen: Set<String> = []
+        var seen: [String: [UInt8]?] = [:]
         for item in items {
             let parameter = try parameter(item)
             let keyword = parameter.keyword
             guard keyword == "NOTIFY" || keyword == "ORCPT" else { throw .unknownParameter(keyword) }
-            guard seen.insert(keyword).inserted else { throw .duplicateParameter(keyword) }
+            if try isRepeat(keyword, parameter.value, &seen) { continue }
             let value = try required(parameter.value, keyword)
             if keyword == "NOTIFY" {
                 result.notify = try notify(value)

@@ -1,0 +1,38 @@
+import Foundation
+
+/// Where delivery of one spool entry stands, per recipient. Saved beside the entry after every
+/// attempt (`state/ID`), so a restart resumes exactly where the node stopped.
+public struct DeliveryState: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable, Hashable {
+        /// Not delivered yet; will be tried again.
+        case pending
+        /// Accepted by the next hop (2xx).
+        case delivered
+        /// Permanently refused, or expired; a bounce was queued if the sender wants one.
+        case failed
+    }
+
+    public struct Recipient: Codable, Sendable, Hashable {
+        public var status: Status
+        public var attempts: Int
+        /// The last reply (or error) for this recipient, for logs, queue listings and bounces.
+        public var lastResult: String?
+    }
+
+    /// Parallel to the entry's `envelope.recipients`.
+    public var recipients: [Recipient]
+    public var attempts: Int
+    public var nextAttempt: Date
+    /// Set once a delayed-delivery notice or bounce was queued, so it is never sent twice.
+    public var bounced: Bool
+
+    public init(recipientCount: Int, nextAttempt: Date) {
+        recipients = Array(repeating: Recipient(status: .pending, attempts: 0, lastResult: nil), count: recipientCount)
+        attempts = 0
+        self.nextAttempt = nextAttempt
+        bounced = false
+    }
+
+    public var pendingIndices: [Int] { recipients.indices.filter { recipients[$0].status == .pending } }
+    public var isFinished: Bool { !recipients.contains { $0.status == .pending } }
+}

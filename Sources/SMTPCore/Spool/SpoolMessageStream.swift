@@ -1,0 +1,41 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// The message part of a spool entry as an async sequence of ByteBuffers, read with blocking
+/// I/O on NIO's thread pool (so a 50 MB message is never in memory at once).
+public struct SpoolMessageStream: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+    let entry: SpoolEntry
+    let chunkSize: Int
+    let threadPool: NIOThreadPool
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let stream: SpoolMessageStream
+        var offset: Int
+
+        public mutating func next() async throws -> ByteBuffer? {
+            let end = stream.entry.messageOffset + stream.entry.messageSize
+            guard offset < end else { return nil }
+            let length = Swift.min(stream.chunkSize, end - offset)
+            let path = stream.entry.path
+            let start = offset
+            let chunk = try await stream.threadPool.runIfActive { () throws -> ByteBuffer in
+                guard let handle = FileHandle(forReadingAtPath: path) else {
+                    throw SpoolEntry.ParseError.unreadable("cannot open \(path)")
+                }
+                defer { try? handle.close() }
+                try handle.seek(toOffset: UInt64(start))
+                let data = try handle.read(upToCount: length) ?? Data()
+                guard data.count == length else { throw SpoolEntry.ParseError.unreadable("short read \(path)") }
+                return ByteBuffer(bytes: data)
+            }
+            offset += length
+            return chunk
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(stream: self, offset: entry.messageOffset)
+    }
+}
