@@ -29,12 +29,12 @@ final class LiveServer: Sendable {
     let port: Int
     static let group = MultiThreadedEventLoopGroup.singleton
 
-    init(session: SMTPSessionConfiguration = .init(hostname: "mx.test"), tls: ListenerTLSMode = .none,
+    init(session: SMTPSessionConfiguration = .init(hostname: "mx.test"), port: Int = 0, tls: ListenerTLSMode = .none,
          proxyTrusted: [IPNetwork] = [], hooks: any SessionHooks = NoHooks(),
          authenticator: (any Authenticator)? = nil) async throws {
         let receiver = MemoryMessageReceiver()
         let tlsContext = tls == .none ? nil : try FixturePaths.serverTLSContext()
-        let listener = SMTPListenerConfiguration(name: "test", host: "127.0.0.1", port: 0, session: session,
+        let listener = SMTPListenerConfiguration(name: "test", host: "127.0.0.1", port: port, session: session,
                                                  tls: tls, tlsContext: tlsContext, proxyProtocolTrusted: proxyTrusted)
         let server = SMTPServer(listeners: [listener],
                                 services: SMTPServerServices(receiver: receiver, hooks: hooks, authenticator: authenticator),

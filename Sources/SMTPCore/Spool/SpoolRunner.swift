@@ -1,0 +1,268 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// How a stage forwards what it spooled.
+public struct SpoolRunnerConfiguration: Sendable {
+    public var routing: RoutingTable
+    public var retry: RetryPolicy
+    /// Base client settings; mode and TLS are set per hop.
+    public var client: SMTPClientConfiguration
+    /// Deliveries in flight at once.
+    public var maxConcurrentDeliveries: Int
+    /// Our name in bounces (`Reporting-MTA`) and in EHLO towards the next hop.
+    public var hostname: String
+
+    public init(routing: RoutingTable, retry: RetryPolicy = .init(), client: SMTPClientConfiguration = .init(),
+                maxConcurrentDeliveries: Int = 20, hostname: String) {
+        self.routing = routing
+        self.retry = retry
+        self.client = client
+        self.maxConcurrentDeliveries = maxConcurrentDeliveries
+        self.hostname = hostname
+        self.client.heloName = .domain(hostname)
+    }
+}
+
+/// Hands spooled messages to their next hops: per-recipient results, retries with backoff and
+/// jitter, a maximum lifetime, bounces (RFC 3464) for recipients that failed — never to `<>`.
+///
+/// State lives in the ``SpoolStore``; the runner's memory is only an index of it, rebuilt by
+/// ``start()`` after any restart or crash. Delivery is at-least-once: a crash between the next
+/// hop's 250 and the state save re-sends the message on restart.
+public actor SpoolRunner {
+    public let store: SpoolStore
+    public let configuration: SpoolRunnerConfiguration
+    let group: any EventLoopGroup
+    let logger: Logger
+
+    private var entries: [String: (entry: SpoolEntry, state: DeliveryState)] = [:]
+    private var inFlight: [String: Task<Void, Never>] = [:]
+    private var loop: Task<Void, Never>?
+    private var waiter: CheckedContinuation<Void, Never>?
+    private var workSignalled = false
+    private var stopping = false
+
+    public init(store: SpoolStore, configuration: SpoolRunnerConfiguration,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Recovers the spool and starts forwarding. Newly committed entries are picked up at once.
+    @discardableResult
+    public func start() async throws -> SpoolStore.Recovery {
+        let recovery = try await store.recover(logger: logger)
+        for item in recovery.entries { entries[item.entry.id] = item }
+        logger.notice("spool recovered", metadata: [
+            "entries": "\(recovery.entries.count)", "quarantined": "\(recovery.quarantined.count)",
+            "partials_removed": "\(recovery.discardedPartials)",
+        ])
+        store.onCommit { [weak self] entry in
+            guard let self else { return }
+            Task { await self.add(entry) }
+        }
+        loop = Task { await self.run() }
+        return recovery
+    }
+
+    /// Stops starting deliveries and waits for those in flight.
+    public func stop() async {
+        stopping = true
+        wake()
+        await loop?.value
+        for task in inFlight.values { await task.value }
+    }
+
+    /// Number of entries not yet finished.
+    public var queued: Int { entries.count }
+
+    /// Makes every deferred entry due now (like `postqueue -f`).
+    public func flush() {
+        let now = Date()
+        for id in entries.keys { entries[id]?.state.nextAttempt = now }
+        wake()
+    }
+
+    func add(_ entry: SpoolEntry) {
+        guard entries[entry.id] == nil else { return }
+        entries[entry.id] = (entry, DeliveryState(recipientCount: entry.record.envelope.recipients.count, nextAttempt: Date()))
+        wake()
+    }
+
+    private func wake() {
+        if let waiter {
+            self.waiter = nil
+            waiter.resume()
+        } else {
+            workSignalled = true
+        }
+    }
+
+    private func run() async {
+        while !stopping {
+            let now = Date()
+            let capacity = configuration.maxConcurrentDeliveries - inFlight.count
+            if capacity > 0 {
+                let due = entries.values
+                    .filter { inFlight[$0.entry.id] == nil && $0.state.nextAttempt <= now }
+                    .sorted { $0.state.nextAttempt < $1.state.nextAttempt }
+                    .prefix(capacity)
+                for item in due {
+                    let id = item.entry.id
+                    inFlight[id] = Task { await self.attempt(id) }
+                }
+            }
+            let next = entries.values.filter { inFlight[$0.entry.id] == nil }.map(\.state.nextAttempt).min()
+            await waitForWork(until: next ?? now.addingTimeInterval(60))
+        }
+    }
+
+    private func waitForWork(until deadline: Date) async {
+        if workSignalled || stopping {
+            workSignalled = false
+            return
+        }
+        let delay = max(0, deadline.timeIntervalSinceNow)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            waiter = continuation
+            Task { [weak self] in
+                try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+                await self?.wake()
+            }
+        }
+        workSignalled = false
+    }
+
+    // MARK: - One attempt
+
+    private func attempt(_ id: String) async {
+        defer {
+            inFlight[id] = nil
+            wake()
+        }
+        guard let (entry, startState) = entries[id] else { return }
+        var state = startState
+        let recipients = entry.record.envelope.recipients
+        var log = logger
+        log[metadataKey: "msg"] = "\(id)"
+
+        // Split the pending recipients per next hop (one message, several hops).
+        var byHop: [NextHop: [Int]] = [:]
+        var newlyFailed: [DeliveryStatusNotification.FailedRecipient] = []
+        for index in state.pendingIndices {
+            if let hop = configuration.routing.hop(for: recipients[index].path) {
+                byHop[hop, default: []].append(index)
+            } else {
+                let reply = Reply(.transactionFailed, EnhancedStatusCode(5, 4, 4), "No route to destination")
+                state.recipients[index].status = .failed
+                state.recipients[index].lastResult = "\(reply)"
+                newlyFailed.append(.init(recipient: recipients[index], reply: reply, remoteMTA: nil))
+            }
+        }
+
+        for (hop, indices) in byHop.sorted(by: { $0.key.name < $1.key.name }) {
+            let result = await deliver(entry, indices: indices, to: hop, logger: log)
+            for (position, index) in indices.enumerated() {
+                guard position < result.recipients.count else { continue }
+                let outcome = result.recipients[position]
+                state.recipients[index].attempts += 1
+                state.recipients[index].lastResult = "\(outcome.reply)"
+                switch outcome.status {
+                case .accepted(let reply):
+                    state.recipients[index].status = .delivered
+                    log.info("forwarded", metadata: ["hop": "\(hop)", "rcpt": "\(recipients[index].path)", "reply": "\(reply)"])
+                case .permanentFailure(let error):
+                    state.recipients[index].status = .failed
+                    newlyFailed.append(.init(recipient: recipients[index], reply: error.reply, remoteMTA: hop.host))
+                    log.notice("failed", metadata: ["hop": "\(hop)", "rcpt": "\(recipients[index].path)", "reply": "\(error.reply)"])
+                case .temporaryFailure(let error):
+                    log.info("deferred", metadata: ["hop": "\(hop)", "rcpt": "\(recipients[index].path)", "reason": "\(error)"])
+                }
+            }
+        }
+
+        state.attempts += 1
+        let now = Date()
+        if !state.isFinished {
+            if now.timeIntervalSince(entry.record.arrival) >= configuration.retry.maxLifetime {
+                // RFC 5321 §4.5.4.1: give up after the lifetime; the last reply explains why.
+                for index in state.pendingIndices {
+                    state.recipients[index].status = .failed
+                    let last = state.recipients[index].lastResult ?? "no attempt succeeded"
+                    let reply = Reply(.transactionFailed, EnhancedStatusCode(5, 4, 7), "Delivery time expired: \(last)")
+                    newlyFailed.append(.init(recipient: recipients[index], reply: reply, remoteMTA: nil))
+                    log.notice("expired", metadata: ["rcpt": "\(recipients[index].path)"])
+                }
+            } else {
+                state.nextAttempt = now.addingTimeInterval(configuration.retry.delay(afterAttempts: state.attempts))
+            }
+        }
+
+        if !newlyFailed.isEmpty {
+            await bounce(entry, failures: newlyFailed, logger: log)
+        }
+
+        do {
+            if state.isFinished {
+                try await store.remove(id)
+                entries[id] = nil
+            } else {
+                try await store.save(state, for: id)
+                entries[id]?.state = state
+            }
+        } catch {
+            // The entry stays; at worst it is delivered again (the receiver deduplicates).
+            log.error("cannot save delivery state", metadata: ["error": "\(error)"])
+            entries[id]?.state = state
+        }
+    }
+
+    private func deliver(_ entry: SpoolEntry, indices: [Int], to hop: NextHop, logger: Logger) async -> DeliveryResult {
+        let original = entry.record.envelope
+        let parameters = original.parameters
+        let envelope = OutboundEnvelope(
+            sender: original.reversePath,
+            recipients: indices.map {
+                OutboundRecipient(original.recipients[$0].path, notify: original.recipients[$0].parameters.notify,
+                                  originalRecipient: original.recipients[$0].parameters.originalRecipient)
+            },
+            body: parameters.body, messageIsInternationalized: parameters.smtpUTF8,
+            dsnReturn: parameters.dsnReturn, envelopeID: parameters.envelopeID, requireTLS: parameters.requireTLS)
+        var client = configuration.client
+        client.mode = hop.sessionProtocol
+        switch hop.tls {
+        case .none: client.tls = .none
+        case .opportunistic: client.tls = .opportunistic
+        case .required: client.tls = .required
+        }
+        return await SMTPClient.deliver(envelope: envelope, message: store.message(of: entry, chunkSize: client.chunkSize),
+                                        size: entry.messageSize, host: hop.host, port: hop.port,
+                                        configuration: client, group: group, logger: logger)
+    }
+
+    private func bounce(_ entry: SpoolEntry, failures: [DeliveryStatusNotification.FailedRecipient], logger: Logger) async {
+        guard DeliveryStatusNotification.isWanted(sender: entry.record.envelope.reversePath,
+                                                  failures: failures.map(\.recipient)) else {
+            logger.info("no bounce", metadata: ["reason": "null sender or NOTIFY=NEVER"])
+            return
+        }
+        let wanted = failures.filter { failure in
+            if case .on(_, false, _) = failure.recipient.parameters.notify { return false }
+            return failure.recipient.parameters.notify != .never
+        }
+        let headers = (try? await DeliveryStatusNotification.headerSection(of: store.message(of: entry))) ?? ""
+        let dsn = DeliveryStatusNotification(reportingMTA: configuration.hostname, record: entry.record,
+                                             failures: wanted, originalHeaders: headers)
+        guard let envelope = dsn.envelope else { return }
+        do {
+            let bounce = try await store.inject(envelope: envelope, message: ByteBuffer(string: dsn.message), session: "bounce")
+            logger.notice("bounce queued", metadata: ["bounce": "\(bounce.id)", "to": "\(entry.record.envelope.reversePath)"])
+        } catch {
+            logger.error("cannot queue bounce", metadata: ["error": "\(error)"])
+        }
+    }
+}
