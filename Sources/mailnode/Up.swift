@@ -33,6 +33,12 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Bare CR/LF in message data: reject, accept or normalize.")
     var bareLineEndings: BareLineEndingPolicy = .reject
 
+    @Option(help: "Forward accepted mail to this SMTP server, host:port (default: keep it in the spool).")
+    var nextHop: String?
+
+    @Flag(help: "Speak LMTP to the next hop.")
+    var nextHopLMTP = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -44,6 +50,9 @@ struct Up: AsyncParsableCommand {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
         guard maxMessageSize > 0 else { throw ValidationError("--max-message-size must be positive") }
+        if let nextHop, ListenAddress(nextHop) == nil {
+            throw ValidationError("--next-hop must be host:port, got '\(nextHop)'")
+        }
     }
 
     func run() async throws {
@@ -57,7 +66,10 @@ struct Up: AsyncParsableCommand {
             configuration: EmbeddedNodeConfiguration(
                 hostname: hostname, listenHost: address.host, listenPort: address.port,
                 localDomains: Set(domains), spoolDirectory: spool, limits: limits,
-                bareLineEndings: bareLineEndings, tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey),
+                bareLineEndings: bareLineEndings, tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey,
+                nextHop: nextHop.flatMap(ListenAddress.init).map {
+                    NextHop(name: "next", host: $0.host, port: $0.port, sessionProtocol: nextHopLMTP ? .lmtp : .smtp)
+                }),
             group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let bound = try await node.start()
         logger.notice("mailnode up", metadata: [

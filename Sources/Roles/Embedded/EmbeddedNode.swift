@@ -6,11 +6,8 @@ import NIOSSL
 import SMTPCore
 
 /// The first runnable node (`mailnode up`): one SMTP listener that accepts mail for the local
-/// domains, refuses relaying (DM07), and makes every accepted message durable in the spool
-/// before it answers 250.
-///
-/// Forwarding to the next stage and delivery come with the spool runner; until then accepted
-/// messages stay in `spool/queue/`.
+/// domains, refuses relaying (DM07), makes every accepted message durable in the spool before
+/// it answers 250, and forwards it to the configured next hop (or keeps it in `spool/queue/`).
 public struct EmbeddedNodeConfiguration: Sendable {
     public var hostname: String
     public var listenHost: String
@@ -22,11 +19,15 @@ public struct EmbeddedNodeConfiguration: Sendable {
     /// PEM certificate chain and key; when both are set the listener offers STARTTLS.
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
+    /// Where accepted mail goes next; nil keeps it in the spool (no stage to hand it to yet).
+    public var nextHop: NextHop?
+    public var retry: RetryPolicy
 
     public init(hostname: String, listenHost: String = "127.0.0.1", listenPort: Int = 2525,
                 localDomains: Set<String>, spoolDirectory: String, limits: SMTPLimits = .init(),
                 bareLineEndings: BareLineEndingPolicy = .reject,
-                tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil) {
+                tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil,
+                nextHop: NextHop? = nil, retry: RetryPolicy = .init()) {
         self.hostname = hostname
         self.listenHost = listenHost
         self.listenPort = listenPort
@@ -36,6 +37,8 @@ public struct EmbeddedNodeConfiguration: Sendable {
         self.bareLineEndings = bareLineEndings
         self.tlsCertificatePath = tlsCertificatePath
         self.tlsKeyPath = tlsKeyPath
+        self.nextHop = nextHop
+        self.retry = retry
     }
 }
 
@@ -44,6 +47,9 @@ public final class EmbeddedNode: Sendable {
     public let configuration: EmbeddedNodeConfiguration
     public let server: SMTPServer
     public let spool: SpoolReceiver
+    /// Forwards to the next hop; nil when none is configured.
+    public let runner: SpoolRunner?
+    let logger: Logger
 
     public init(configuration: EmbeddedNodeConfiguration, group: any EventLoopGroup, logger: Logger) throws {
         self.configuration = configuration
@@ -62,18 +68,36 @@ public final class EmbeddedNode: Sendable {
                                                  tlsContext: tlsContext)
         let relay = RelayControl(.init(localDomains: configuration.localDomains), logger: logger)
         self.spool = spool
+        self.logger = logger
+        if let hop = configuration.nextHop {
+            runner = SpoolRunner(store: spool.store,
+                                 configuration: SpoolRunnerConfiguration(routing: RoutingTable(defaultHop: hop),
+                                                                         retry: configuration.retry,
+                                                                         hostname: configuration.hostname),
+                                 group: group, logger: logger)
+        } else {
+            runner = nil
+        }
         self.server = SMTPServer(listeners: [listener],
                                  services: SMTPServerServices(receiver: spool, hooks: relay, logger: logger),
                                  group: group)
     }
 
-    /// Binds the listener; returns its address.
+    /// Recovers the spool, starts forwarding, binds the listener; returns its address.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        try await server.start()
+        if let runner {
+            try await runner.start()
+        } else {
+            let waiting = try spool.store.committedIDs().count
+            logger.warning("no next hop configured: accepted mail stays in the spool", metadata: ["queued": "\(waiting)"])
+        }
+        return try await server.start()
     }
 
+    /// Stops accepting, lets sessions finish, then stops forwarding.
     public func shutdown() async {
         await server.shutdown(gracePeriod: .seconds(30))
+        await runner?.stop()
     }
 }
