@@ -148,7 +148,7 @@ struct LDNSResolverLiveTests {
             }
             let elapsed = ContinuousClock.now - started
             #expect(elapsed >= .milliseconds(550))
-            #expect(elapsed < .seconds(2))
+            #expect(elapsed < .seconds(10))
             #expect(server.queries("silent.example", "A").count == 2)
         }
     }
@@ -175,7 +175,7 @@ struct LDNSResolverLiveTests {
             } catch let error as DNSError {
                 #expect(error.isTemporary)
             }
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(ContinuousClock.now - started < .seconds(10))
 
             let both = LDNSResolver(
                 configuration: DNSResolverConfiguration(nameservers: [dead, server.address], timeout: .milliseconds(500)))
@@ -193,7 +193,7 @@ struct LDNSResolverLiveTests {
             task.cancel()
             let result = await task.result
             #expect(throws: DNSError.cancelled) { try result.get() }
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(ContinuousClock.now - started < .seconds(10))
         }
     }
 

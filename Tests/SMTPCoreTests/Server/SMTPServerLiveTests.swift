@@ -165,7 +165,8 @@ import Testing
     @Test func proxyProtocolFromUntrustedPeerIsRefused() async throws {
         let server = try await LiveServer(proxyTrusted: [IPNetwork("10.0.0.0/8")!])
         let client = try await RawClient.connect(port: server.port)
-        try await client.send("PROXY TCP4 203.0.113.7 127.0.0.1 5555 25\r\n")
+        // The server may already have closed the connection when we write.
+        try? await client.send("PROXY TCP4 203.0.113.7 127.0.0.1 5555 25\r\n")
         #expect(try await client.reply() == nil)
         await server.stop()
     }
