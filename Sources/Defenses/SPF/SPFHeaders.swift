@@ -1,0 +1,116 @@
+/// Header text for a check: `Received-SPF` ([RFC 7208 §9.1](https://www.rfc-editor.org/rfc/rfc7208#section-9.1))
+/// and the `spf` method of `Authentication-Results`
+/// ([RFC 8601 §2.7.2](https://www.rfc-editor.org/rfc/rfc8601#section-2.7.2)).
+///
+/// Both are returned unfolded; whoever writes the header block folds long lines.
+extension SPFCheck {
+    /// The field name and body: `Received-SPF: pass (...) client-ip=...; ...`.
+    public func receivedSPFHeader(receiver: String) -> String {
+        "Received-SPF: " + receivedSPF(receiver: receiver)
+    }
+
+    /// The `Received-SPF` field body (§9.1):
+    ///
+    /// ```
+    /// header-field     = "Received-SPF:" [CFWS] result FWS [comment FWS] [ key-value-list ] CRLF
+    /// key-value-list   = key-value-pair *( ";" [CFWS] key-value-pair ) [";"]
+    /// key-value-pair   = key [CFWS] "=" ( dot-atom / quoted-string )
+    /// ```
+    ///
+    /// With the keys `client-ip`, `envelope-from` (MAIL FROM identity), `helo`, `problem`
+    /// (temperror, permerror), `receiver`, `identity` and `mechanism` (when one decided).
+    public func receivedSPF(receiver: String) -> String {
+        var pairs: [(String, String)] = [("client-ip", clientIP.description)]
+        if identity == .mailFrom { pairs.append(("envelope-from", sender.description)) }
+        pairs.append(("helo", helo))
+        if let problem, result == .temperror || result == .permerror { pairs.append(("problem", problem)) }
+        pairs.append(("receiver", receiver))
+        pairs.append(("identity", identity.rawValue))
+        if let mechanism { pairs.append(("mechanism", mechanism)) }
+        let list = pairs.map { "\($0.0)=\(HeaderText.dotAtomOrQuoted($0.1))" }.joined(separator: "; ")
+        return "\(result.rawValue) (\(HeaderText.comment(receiverComment(receiver)))) \(list);"
+    }
+
+    /// The human-readable comment of §9.1, in the words of the RFC's examples.
+    private func receiverComment(_ receiver: String) -> String {
+        let who = identity == .helo ? helo : sender.description
+        let ipText = clientIP.description
+        switch result {
+        case .pass: return "\(receiver): domain of \(who) designates \(ipText) as permitted sender"
+        case .fail: return "\(receiver): domain of \(who) does not designate \(ipText) as permitted sender"
+        case .softfail: return "\(receiver): transitioning domain of \(who) does not designate \(ipText) as permitted sender"
+        case .neutral: return "\(receiver): \(ipText) is neither permitted nor denied by domain of \(who)"
+        case .none: return "\(receiver): domain of \(who) does not provide an SPF record"
+        case .temperror: return "\(receiver): error in processing during lookup of \(who)"
+        case .permerror: return "\(receiver): permanent error in processing domain of \(who)"
+        }
+    }
+
+    /// The `spf` resinfo of `Authentication-Results` without the leading `;` (RFC 8601 §2.7.2):
+    /// `spf=pass smtp.mailfrom=example.org` or `spf=none smtp.helo=mail.example.org`; for
+    /// temperror and permerror with a `reason`. The `smtp.mailfrom` value is the domain part
+    /// (the `pvalue` grammar of RFC 8601 §2.2 allows omitting the local-part).
+    public var authenticationResultsFragment: String {
+        var text = "spf=\(result.rawValue)"
+        if let problem, result == .temperror || result == .permerror {
+            text += " reason=\(HeaderText.tokenOrQuoted(problem))"
+        }
+        switch identity {
+        case .mailFrom: text += " smtp.mailfrom=\(HeaderText.tokenOrQuoted(sender.domain))"
+        case .helo: text += " smtp.helo=\(HeaderText.tokenOrQuoted(helo))"
+        }
+        return text
+    }
+}
+
+/// Quoting for header values that come from the peer or the DNS: never a CR or LF, so nothing
+/// can end the header early (RFC 5322 §2.2).
+enum HeaderText {
+    /// RFC 5322 §3.2.3 atext.
+    private static func isAtext(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return Array("!#$%&'*+-/=?^_`{|}~".utf8).contains(byte)
+        }
+    }
+
+    /// A dot-atom when the text is one, else a quoted-string (RFC 5322 §3.2.3, §3.2.4).
+    static func dotAtomOrQuoted(_ text: String) -> String {
+        let atoms = text.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        if !text.isEmpty, atoms.allSatisfy({ !$0.isEmpty && $0.allSatisfy(isAtext) }) { return text }
+        return quoted(text)
+    }
+
+    /// An RFC 2045 token when the text is one, else a quoted-string (RFC 8601 §2.2 `value`).
+    static func tokenOrQuoted(_ text: String) -> String {
+        let specials = Array("()<>@,;:\\\"/[]?=".utf8)
+        if !text.isEmpty, text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !specials.contains($0) }) { return text }
+        return quoted(text)
+    }
+
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in clean(text).unicodeScalars {
+            if scalar == "\"" || scalar == "\\" { out += "\\" }
+            out.unicodeScalars.append(scalar)
+        }
+        return out + "\""
+    }
+
+    /// Comment text (RFC 5322 §3.2.2): parentheses and backslashes escaped.
+    static func comment(_ text: String) -> String {
+        var out = ""
+        for scalar in clean(text).unicodeScalars {
+            if scalar == "(" || scalar == ")" || scalar == "\\" { out += "\\" }
+            out.unicodeScalars.append(scalar)
+        }
+        return out
+    }
+
+    /// Control characters (CR and LF among them) become "?".
+    private static func clean(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+    }
+}
