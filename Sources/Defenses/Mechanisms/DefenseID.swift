@@ -8,4 +8,7 @@ public struct DefenseID: RawRepresentable, Hashable, Sendable, CustomStringConve
 
     /// DM07 Relay access lists: accept mail only for local domains unless the client is trusted.
     public static let relayAccessLists = DefenseID(rawValue: "DM07")
+
+    /// DM30 Sender Policy Framework (RFC 7208).
+    public static let senderPolicyFramework = DefenseID(rawValue: "DM30")
 }

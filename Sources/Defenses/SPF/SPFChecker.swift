@@ -73,7 +73,7 @@ public struct SPFConfiguration: Sendable {
 /// ```
 public struct SPFChecker: Sendable {
     /// DM30 "Sender Policy Framework (SPF)" in the defense catalog.
-    public static let defenseID = DefenseID(rawValue: "DM30")
+    public static let defenseID = DefenseID.senderPolicyFramework
 
     public var resolver: any DNSResolver
     public var configuration: SPFConfiguration

@@ -74,7 +74,8 @@ struct SPFCheckerTests {
         let start = ContinuousClock.now
         let check = await spf.checkMailFrom(clientIP: IPAddress("192.0.2.1")!, mailFrom: "a@slow.example.org", helo: "h.example")
         #expect(check.result == .temperror)
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Far below the 30 s the look-up would take: the limit cut it (loose bound, loaded CI).
+        #expect(ContinuousClock.now - start < .seconds(15))
     }
 
     @Test func defaultExplanationIsAMacroString() async throws {

@@ -96,7 +96,7 @@ struct SPFLiveTests {
             let elapsed = ContinuousClock.now - start
             #expect(timedOut.result == .temperror)
             #expect(timedOut.problem?.contains("timeout") == true)
-            #expect(elapsed < .seconds(3))
+            #expect(elapsed < .seconds(10))
             #expect(!server.queries("silent.example", "TXT").isEmpty)
             let servfail = await mailFrom(spf, "192.0.2.1", "x@servfail.spf.test")
             #expect(servfail.result == .temperror)
@@ -108,12 +108,13 @@ struct SPFLiveTests {
     /// when each look-up is within the resolver's own timeout.
     @Test func timeLimitOverRealDNS() async throws {
         try await withDNSTestServer { server in
-            var spf = SPFChecker(resolver: server.resolver(timeout: .seconds(5), attempts: 1))
+            var spf = SPFChecker(resolver: server.resolver(timeout: .seconds(30), attempts: 1))
             spf.configuration.timeLimit = .milliseconds(300)
             let start = ContinuousClock.now
             let check = await spf.checkMailFrom(clientIP: IPAddress("192.0.2.1")!, mailFrom: "x@timeout.spf.test", helo: "h.example")
             #expect(check.result == .temperror)
-            #expect(ContinuousClock.now - start < .seconds(2))
+            // Far below the resolver's 30 s timeout: the overall limit ended it (loose bound).
+            #expect(ContinuousClock.now - start < .seconds(15))
         }
     }
 }
