@@ -6,7 +6,7 @@ import Logging
 final class MessageTransfer {
     enum Final {
         case none
-        case commit(MessageDataSummary, (CommitResult?) -> Void)
+        case commit(MessageDataSummary, (Result<CommitResult, any Error>) -> Void)
         case abort
     }
 
@@ -15,7 +15,8 @@ final class MessageTransfer {
     private var queue = CircularBuffer<ByteBuffer>()
     private(set) var queuedBytes = 0
     private var inFlight = false
-    private var failed = false
+    /// The first write error; the message is then aborted at commit time.
+    private var failure: (any Error)?
     private var final: Final = .none
     private let logger: Logger
     /// Called on the event loop whenever queued bytes drop (to resume reading).
@@ -28,14 +29,14 @@ final class MessageTransfer {
     }
 
     func append(_ chunk: ByteBuffer) {
-        guard !failed else { return }
+        guard failure == nil else { return }
         queue.append(chunk)
         queuedBytes += chunk.readableBytes
         pump()
     }
 
-    /// Commits after all queued writes; `completion` gets nil when a write or the commit failed.
-    func commit(summary: MessageDataSummary, completion: @escaping (CommitResult?) -> Void) {
+    /// Commits after all queued writes; `completion` gets the write or commit error on failure.
+    func commit(summary: MessageDataSummary, completion: @escaping (Result<CommitResult, any Error>) -> Void) {
         final = .commit(summary, completion)
         pump()
     }
@@ -52,22 +53,14 @@ final class MessageTransfer {
         let writer = self.writer
         if let chunk = queue.popFirst() {
             inFlight = true
-            let promise = eventLoop.makePromise(of: Bool.self)
-            let logger = self.logger
-            promise.completeWithTask {
-                do {
-                    try await writer.write(chunk)
-                    return true
-                } catch {
-                    logger.error("message write failed", metadata: ["error": "\(error)"])
-                    return false
-                }
-            }
-            promise.futureResult.assumeIsolated().whenSuccess { ok in
+            let promise = eventLoop.makePromise(of: Void.self)
+            promise.completeWithTask { try await writer.write(chunk) }
+            promise.futureResult.assumeIsolated().whenComplete { result in
                 self.inFlight = false
                 self.queuedBytes -= chunk.readableBytes
-                if !ok {
-                    self.failed = true
+                if case .failure(let error) = result {
+                    self.logger.error("message write failed", metadata: ["error": "\(error)"])
+                    self.failure = error
                     self.queue.removeAll()
                     self.queuedBytes = 0
                 }
@@ -88,24 +81,27 @@ final class MessageTransfer {
         case .commit(let summary, let completion):
             final = .none
             inFlight = true
-            if failed {
+            if let failure {
                 let promise = eventLoop.makePromise(of: Void.self)
                 promise.completeWithTask { await writer.abort() }
-                promise.futureResult.assumeIsolated().whenComplete { _ in completion(nil) }
+                promise.futureResult.assumeIsolated().whenComplete { _ in completion(.failure(failure)) }
                 return
             }
-            let promise = eventLoop.makePromise(of: CommitResult?.self)
-            let logger = self.logger
+            let promise = eventLoop.makePromise(of: CommitResult.self)
             promise.completeWithTask {
                 do {
                     return try await writer.commit(summary: summary)
                 } catch {
-                    logger.error("message commit failed", metadata: ["error": "\(error)"])
                     await writer.abort()
-                    return nil
+                    throw error
                 }
             }
-            promise.futureResult.assumeIsolated().whenSuccess { result in completion(result) }
+            promise.futureResult.assumeIsolated().whenComplete { result in
+                if case .failure(let error) = result {
+                    self.logger.error("message commit failed", metadata: ["error": "\(error)"])
+                }
+                completion(result)
+            }
         }
     }
 }

@@ -271,15 +271,15 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let receiver = services.receiver
             let sessionContext = session.context
             let logger = self.logger
-            run(context, { () -> (any MessageWriter)? in
+            run(context, { () -> Result<any MessageWriter, any Error> in
                 do {
-                    return try await receiver.open(envelope: envelope, session: sessionContext)
+                    return .success(try await receiver.open(envelope: envelope, session: sessionContext))
                 } catch {
                     logger.error("cannot open message", metadata: ["error": "\(error)"])
-                    return nil
+                    return .failure(error)
                 }
-            }) { handler, writer in
-                if let writer {
+            }) { handler, opened in
+                if case .success(let writer) = opened {
                     let transfer = MessageTransfer(writer: writer, eventLoop: context.eventLoop, logger: handler.logger)
                     transfer.onDrain = { [weak handler] in
                         guard let handler, let context = handler.context else { return }
@@ -287,7 +287,10 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     }
                     handler.transfer = transfer
                 }
-                return handler.session.messageOpened(success: writer != nil, now: .now())
+                if case .failure(let error) = opened {
+                    return handler.session.messageOpened(success: false, failure: StorageFailureReply.reply(for: error), now: .now())
+                }
+                return handler.session.messageOpened(success: true, now: .now())
             }
 
         case .writeMessageData(let chunk):
@@ -299,8 +302,9 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             self.transfer = nil
-            transfer.commit(summary: summary) { [weak self] result in
+            transfer.commit(summary: summary) { [weak self] outcome in
                 guard let self, let context = self.context else { return }
+                let result = try? outcome.get()
                 if let result {
                     self.logger.info("message accepted", metadata: [
                         "queue_id": "\(result.queueID ?? "-")", "size": "\(summary.octets)",
@@ -308,7 +312,9 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                         "rcpts": "\(self.session.currentEnvelope?.recipients.count ?? 0)",
                     ])
                 }
-                self.perform(self.session.commitCompleted(result, now: .now()), context: context)
+                var failure: Reply?
+                if case .failure(let error) = outcome { failure = StorageFailureReply.reply(for: error) }
+                self.perform(self.session.commitCompleted(result, failure: failure, now: .now()), context: context)
                 self.process(context)
             }
 

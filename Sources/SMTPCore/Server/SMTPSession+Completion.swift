@@ -72,11 +72,12 @@ extension SMTPSession {
     }
 
     /// The message writer is open (or could not be opened: disk full, next stage down).
-    public mutating func messageOpened(success: Bool, now: NIODeadline) -> [Action] {
+    /// `failure` is the reply for an unsuccessful open (default `451 4.3.0`).
+    public mutating func messageOpened(success: Bool, failure: Reply? = nil, now: NIODeadline) -> [Action] {
         guard case .open(let viaBDAT) = pending else { return [] }
         pending = nil
         lastActivity = now
-        let failure = Reply(.localError, .temporarySystemError, "Local error in processing, try again later")
+        let failure = failure ?? Reply(.localError, .temporarySystemError, "Local error in processing, try again later")
         if viaBDAT {
             let chunk = pendingChunk ?? (0, true)
             pendingChunk = nil
@@ -90,15 +91,17 @@ extension SMTPSession {
         return [.reply(Reply(.startMailInput, nil, "End data with <CR><LF>.<CR><LF>"))]
     }
 
-    /// The message was committed (durable) or the commit failed (`nil`).
-    public mutating func commitCompleted(_ result: CommitResult?, now: NIODeadline) -> [Action] {
+    /// The message was committed (durable) or the commit failed (`nil`; `failure` is then the
+    /// reply, default `451 4.3.0`).
+    public mutating func commitCompleted(_ result: CommitResult?, failure: Reply? = nil, now: NIODeadline) -> [Action] {
         guard pending == .commit else { return [] }
         pending = nil
         lastActivity = now
         let recipients = envelope?.recipients.count ?? 1
         resetTransaction()
         guard let result else {
-            return error(Reply(.localError, .temporarySystemError, "Local error in processing, try again later")) + closeIfShuttingDown()
+            return error(failure ?? Reply(.localError, .temporarySystemError, "Local error in processing, try again later"))
+                + closeIfShuttingDown()
         }
         var actions: [Action] = []
         if configuration.sessionProtocol == .lmtp {

@@ -93,6 +93,7 @@ import Testing
         let server = try await LiveServer(session: session)
         let client = try await RawClient.connect(port: server.port)
         #expect(try await client.reply()?.code == .serviceReady)
+        try await Self.secondClientIsServed(server)
         let timeout = try await client.reply(timeout: .seconds(5))
         #expect(timeout?.code == .serviceNotAvailable)
         #expect(timeout?.enhancedCode == .timeout)
@@ -105,6 +106,9 @@ import Testing
         let bad = try await RawClient.connect(port: server.port)
         try await bad.send("EHLO this is not TLS\r\n")
         try await bad.waitForClose()
+        // A client that opens TLS and then stalls mid-handshake does not block others either.
+        let stalled = try await RawClient.connect(port: server.port)
+        try await stalled.send(bytes: [0x16, 0x03, 0x01, 0x00, 0x40])
         // A proper TLS client still works.
         let good = try await RawClient.connect(port: server.port, tls: true)
         #expect(try await good.reply()?.code == .serviceReady)
@@ -113,6 +117,7 @@ import Testing
         #expect(reply?.lines.contains("REQUIRETLS") == true)
         #expect(reply?.lines.contains("STARTTLS") == false)
         await good.close()
+        await stalled.close()
         await server.stop()
     }
 
