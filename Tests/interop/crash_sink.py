@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Next hop for the kill -9 crash test: an aiosmtpd SMTP server that records every message
+it accepts, durably, before it answers 250.
+
+For each message one JSON line is appended to --log and fsynced:
+  {"mid": Message-ID, "attempt": X-Crash-Attempt, "spool_id": id from the first Received
+   header (the forwarding node's spool id), "size": octets}
+--dir/.ready is created (holding the pid) once the listener is up.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import threading
+
+from aiosmtpd.controller import Controller
+
+RECEIVED_ID = re.compile(rb"^Received:.*?\sid\s+([A-Za-z0-9]+)", re.I | re.S | re.M)
+
+
+def header(content, name):
+    head = content.split(b"\r\n\r\n", 1)[0]
+    m = re.search(rb"^" + name + rb":[ \t]*(.*?)\r?$", head, re.I | re.M)
+    return m.group(1).decode("utf-8", "replace").strip() if m else None
+
+
+class Handler:
+    def __init__(self, log_path):
+        self.lock = threading.Lock()
+        self.log = open(log_path, "a")
+
+    async def handle_DATA(self, server, session, envelope):
+        content = envelope.original_content or b""
+        head = content.split(b"\r\n\r\n", 1)[0]
+        # The first Received field is the one the forwarding node prepended (unfolded here).
+        m = RECEIVED_ID.search(re.sub(rb"\r\n[ \t]+", b" ", head))
+        record = {"mid": header(content, rb"Message-ID"), "attempt": header(content, rb"X-Crash-Attempt"),
+                  "spool_id": m.group(1).decode() if m else None, "size": len(content),
+                  "rcpt": envelope.rcpt_tos}
+        with self.lock:
+            self.log.write(json.dumps(record) + "\n")
+            self.log.flush()
+            os.fsync(self.log.fileno())
+        return "250 2.0.0 Stored"
+
+
+def main():
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--dir", required=True)
+    p.add_argument("--log", required=True)
+    args = p.parse_args()
+    controller = Controller(Handler(args.log), hostname="127.0.0.1", port=args.port,
+                            server_hostname="sink.crash.test", decode_data=False)
+    controller.start()
+    with open(os.path.join(args.dir, ".ready"), "w") as f:
+        f.write(str(os.getpid()))
+    try:
+        threading.Event().wait()
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
