@@ -1,10 +1,77 @@
 import ArgumentParser
+import Foundation
+import Logging
+import NIOPosix
+import Roles
 
 /// `mailnode`: one binary, every stage of the mail architecture.
+///
+/// `mailnode --role mx --config /etc/mailnode/mailnode.toml` runs the roles of a configuration
+/// file; `mailnode up` runs an embedded node from flags.
 @main
 struct Mailnode: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailnode",
         abstract: "A dependable and secure mail node.",
         subcommands: [Up.self])
+
+    @Option(help: "The role to run: \(MailNode.availableRoles.joined(separator: ", ")) (planned: \(MailNode.plannedRoles.joined(separator: ", "))).")
+    var role: String?
+
+    @Option(help: "Configuration file (TOML; see docs/configuration.md).")
+    var config: String = "/etc/mailnode/mailnode.toml"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        guard let role else { throw CleanExit.helpRequest(self) }
+        guard MailNode.availableRoles.contains(role) else {
+            let planned = MailNode.plannedRoles.contains(role) ? " (planned, not built yet)" : ""
+            FileHandle.standardError.write(Data("mailnode: role '\(role)' is not available\(planned)\n".utf8))
+            throw ExitCode(2)
+        }
+        let configuration = try Self.load(config, role: role)
+        try await NodeRunner.run(configuration, logLevel: logLevel)
+    }
+
+    /// Reads and checks the file; any problem: one line naming file, line and key; exit code 2.
+    static func load(_ path: String, role: String) throws -> NodeConfiguration {
+        func fail(_ message: String) -> ExitCode {
+            FileHandle.standardError.write(Data("mailnode: \(message)\n".utf8))
+            return ExitCode(2)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw fail("\(path): cannot read the file") }
+        guard let text = String(data: data, encoding: .utf8) else { throw fail("\(path): not UTF-8") }
+        let configuration: NodeConfiguration
+        do {
+            configuration = try NodeConfiguration(toml: text, file: path)
+        } catch {
+            throw fail("\(error)")
+        }
+        if role == "mx", configuration.mx == nil { throw fail("\(path): role mx needs an [mx] table") }
+        return configuration
+    }
 }
+
+/// Starts a node, waits for SIGTERM/SIGINT, stops it gracefully.
+enum NodeRunner {
+    static func run(_ configuration: NodeConfiguration, logLevel: Logger.Level) async throws {
+        var logger = Logger(label: "mailnode")
+        logger.logLevel = logLevel
+        let openFiles = ResourceLimits.raiseOpenFiles()
+        let node = try MailNode(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let bound = try await node.start()
+        logger.notice("mailnode up", metadata: [
+            "listen": "\(bound.map { "\($0)" }.joined(separator: ","))",
+            "domains": "\(configuration.mx?.localDomains.sorted().joined(separator: ",") ?? "-")",
+            "spool": "\(configuration.spoolDirectory)", "open_files": "\(openFiles)",
+            "absent_roles": "\(MailNode.plannedRoles.joined(separator: ","))",
+        ])
+        let signal = await TerminationSignal.wait()
+        logger.notice("stopping", metadata: ["signal": "\(signal)"])
+        await node.shutdown()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -56,48 +56,22 @@ struct Up: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let address = ListenAddress(listen)!
-        var logger = Logger(label: "mailnode")
-        logger.logLevel = logLevel
-        let openFiles = ResourceLimits.raiseOpenFiles()
         var limits = SMTPLimits()
         limits.maxMessageSize = maxMessageSize
-        let node = try EmbeddedNode(
-            configuration: EmbeddedNodeConfiguration(
-                hostname: hostname, listenHost: address.host, listenPort: address.port,
-                localDomains: Set(domains), spoolDirectory: spool, limits: limits,
-                bareLineEndings: bareLineEndings, tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey,
-                nextHop: nextHop.flatMap(ListenAddress.init).map {
-                    NextHop(name: "next", host: $0.host, port: $0.port, sessionProtocol: nextHopLMTP ? .lmtp : .smtp)
-                }),
-            group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        let bound = try await node.start()
-        logger.notice("mailnode up", metadata: [
-            "listen": "\(bound.map { "\($0)" }.joined(separator: ","))",
-            "domains": "\(domains.joined(separator: ","))", "spool": "\(spool)", "open_files": "\(openFiles)",
-        ])
-        let signal = await TerminationSignal.wait()
-        logger.notice("stopping", metadata: ["signal": "\(signal)"])
-        await node.shutdown()
+        var routing = RoutingTable()
+        if let nextHop, let address = ListenAddress(nextHop) {
+            routing.defaultHop = NextHop(name: "next", host: address.host, port: address.port,
+                                         sessionProtocol: nextHopLMTP ? .lmtp : .smtp)
+        }
+        let configuration = NodeConfiguration(
+            hostname: hostname, spoolDirectory: spool, tlsCertificatePath: tlsCert, tlsKeyPath: tlsKey,
+            mx: MXRoleConfiguration(listen: [ListenAddress(listen)!], localDomains: Set(domains), limits: limits,
+                                    bareLineEndings: bareLineEndings),
+            routing: routing)
+        try await NodeRunner.run(configuration, logLevel: logLevel)
     }
 }
 
 extension BareLineEndingPolicy: ExpressibleByArgument {}
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
 
-/// `host:port` (IPv6 as `[::1]:25`).
-struct ListenAddress {
-    var host: String
-    var port: Int
-
-    init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (0...65535).contains(port) else { return nil }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { return nil }
-        self.host = host
-        self.port = port
-    }
-}

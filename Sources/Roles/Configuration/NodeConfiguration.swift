@@ -1,0 +1,75 @@
+import SMTPCore
+
+/// `host:port`, IPv6 as `[::1]:25`.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains(" ") else { return nil }
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The `mx` role (paper stage A): the only entry point for Internet mail.
+public struct MXRoleConfiguration: Sendable {
+    public var listen: [ListenAddress]
+    /// Domains accepted for delivery; everything else is refused at RCPT (DM07).
+    public var localDomains: Set<String>
+    public var limits: SMTPLimits
+    public var bareLineEndings: BareLineEndingPolicy
+    /// Networks allowed to send a PROXY protocol header (empty: PROXY protocol off).
+    public var proxyProtocolTrusted: [IPNetwork]
+
+    public init(listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 2525)], localDomains: Set<String>,
+                limits: SMTPLimits = .init(), bareLineEndings: BareLineEndingPolicy = .reject,
+                proxyProtocolTrusted: [IPNetwork] = []) {
+        self.listen = listen
+        self.localDomains = localDomains
+        self.limits = limits
+        self.bareLineEndings = bareLineEndings
+        self.proxyProtocolTrusted = proxyProtocolTrusted
+    }
+}
+
+/// Everything one node runs, as plain values. Built from flags (`mailnode up`) or from a
+/// configuration file (``NodeConfiguration/init(toml:file:)``); docs/configuration.md lists
+/// every key with its default.
+public struct NodeConfiguration: Sendable {
+    /// Our host name: greeting, EHLO reply, Received headers, bounces.
+    public var hostname: String
+    public var spoolDirectory: String
+    /// PEM certificate chain and key; when both are set, listeners offer STARTTLS.
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+    public var mx: MXRoleConfiguration?
+    /// Where spooled mail goes next; a table without any hop keeps mail in the spool.
+    public var routing: RoutingTable
+    public var retry: RetryPolicy
+
+    public init(hostname: String, spoolDirectory: String, tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil,
+                mx: MXRoleConfiguration? = nil, routing: RoutingTable = .init(), retry: RetryPolicy = .init()) {
+        self.hostname = hostname
+        self.spoolDirectory = spoolDirectory
+        self.tlsCertificatePath = tlsCertificatePath
+        self.tlsKeyPath = tlsKeyPath
+        self.mx = mx
+        self.routing = routing
+        self.retry = retry
+    }
+
+    /// True when some recipient could be routed somewhere.
+    public var hasNextHop: Bool { routing.defaultHop != nil || !routing.routes.isEmpty }
+}

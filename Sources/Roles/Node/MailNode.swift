@@ -1,0 +1,84 @@
+import Defenses
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SMTPCore
+
+/// One running node: the roles its configuration enables, one spool, one spool runner.
+///
+/// Today the `mx` role exists (stage A: accepts mail for the local domains, refuses relaying —
+/// DM07 —, spools durably before 250, forwards by the routing table). Other roles join here as
+/// they are built.
+public final class MailNode: Sendable {
+    public let configuration: NodeConfiguration
+    public let spool: SpoolStore
+    /// The listeners of every enabled role.
+    public let server: SMTPServer
+    /// Forwards to next hops; nil when the routing table has none (mail then stays spooled).
+    public let runner: SpoolRunner?
+    let logger: Logger
+
+    /// Roles this build can run, and the ones still to come (listed, never faked).
+    public static let availableRoles = ["mx"]
+    public static let plannedRoles = ["submission", "antivirus", "antispam", "webmail", "outbound", "store"]
+
+    public init(configuration: NodeConfiguration, group: any EventLoopGroup, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let spool = try SpoolStore(directory: configuration.spoolDirectory)
+        self.spool = spool
+
+        var tlsContext: NIOSSLContext?
+        if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
+            let tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            tlsContext = try NIOSSLContext(configuration: tls)
+        }
+
+        var listeners: [SMTPListenerConfiguration] = []
+        var hooks: any SessionHooks = NoHooks()
+        if let mx = configuration.mx {
+            let session = SMTPSessionConfiguration(hostname: configuration.hostname, limits: mx.limits,
+                                                   bareLineEndings: mx.bareLineEndings)
+            for address in mx.listen {
+                listeners.append(SMTPListenerConfiguration(
+                    name: "mx", host: address.host, port: address.port, session: session,
+                    tls: tlsContext == nil ? .none : .startTLS, tlsContext: tlsContext,
+                    proxyProtocolTrusted: mx.proxyProtocolTrusted))
+            }
+            hooks = RelayControl(.init(localDomains: mx.localDomains), logger: logger)
+        }
+        server = SMTPServer(listeners: listeners,
+                            services: SMTPServerServices(receiver: SpoolReceiver(store: spool, hostname: configuration.hostname),
+                                                         hooks: hooks, logger: logger),
+                            group: group)
+        if configuration.hasNextHop {
+            runner = SpoolRunner(store: spool,
+                                 configuration: SpoolRunnerConfiguration(routing: configuration.routing, retry: configuration.retry,
+                                                                         hostname: configuration.hostname),
+                                 group: group, logger: logger)
+        } else {
+            runner = nil
+        }
+    }
+
+    /// Recovers the spool, starts forwarding, binds the listeners; returns their addresses.
+    @discardableResult
+    public func start() async throws -> [SocketAddress] {
+        if let runner {
+            try await runner.start()
+        } else {
+            let waiting = try spool.committedIDs().count
+            logger.warning("no next hop configured: accepted mail stays in the spool", metadata: ["queued": "\(waiting)"])
+        }
+        return try await server.start()
+    }
+
+    /// Stops accepting, lets sessions finish their message, then stops forwarding.
+    public func shutdown() async {
+        await server.shutdown(gracePeriod: .seconds(30))
+        await runner?.stop()
+    }
+}
