@@ -56,7 +56,8 @@ struct Mailnode: AsyncParsableCommand {
 
 /// Starts a node, waits for SIGTERM/SIGINT, stops it gracefully.
 enum NodeRunner {
-    static func run(_ configuration: NodeConfiguration, logLevel: Logger.Level) async throws {
+    static func run(_ configuration: NodeConfiguration, logLevel: Logger.Level,
+                    started: ([String]) -> Void = { _ in }) async throws {
         var logger = Logger(label: "mailnode")
         logger.logLevel = logLevel
         let openFiles = ResourceLimits.raiseOpenFiles()
@@ -68,6 +69,7 @@ enum NodeRunner {
             "spool": "\(configuration.spoolDirectory)", "open_files": "\(openFiles)",
             "absent_roles": "\(MailNode.plannedRoles.joined(separator: ","))",
         ])
+        started(bound.map { address in address.port.map { "\(address.ipAddress ?? "?"):\($0)" } ?? "\(address)" })
         let signal = await TerminationSignal.wait()
         logger.notice("stopping", metadata: ["signal": "\(signal)"])
         await node.shutdown()
