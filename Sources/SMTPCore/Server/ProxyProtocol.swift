@@ -101,15 +101,7 @@ public enum ProxyHeaderParser {
     }
 
     static func address(_ bytes: [UInt8], _ port: UInt16) -> SocketAddress? {
-        let text: String
-        if bytes.count == 4 {
-            text = bytes.map(String.init).joined(separator: ".")
-        } else {
-            text = stride(from: 0, to: 16, by: 2)
-                .map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
-                .joined(separator: ":")
-        }
-        return try? SocketAddress(ipAddress: text, port: Int(port))
+        try? SocketAddress(ipAddress: IPNetwork.text(of: bytes), port: Int(port))
     }
 }
 

@@ -21,16 +21,15 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
         self.prefixLength = length
     }
 
-    public var description: String {
-        let host: String
-        if address.count == 4 {
-            host = address.map(String.init).joined(separator: ".")
-        } else {
-            host = stride(from: 0, to: 16, by: 2)
-                .map { String(UInt16(address[$0]) << 8 | UInt16(address[$0 + 1]), radix: 16) }
-                .joined(separator: ":")
-        }
-        return "\(host)/\(prefixLength)"
+    public var description: String { "\(IPNetwork.text(of: address))/\(prefixLength)" }
+
+    /// Dotted quad for 4 bytes, eight colon-separated hex groups for 16 (uncompressed; every
+    /// parser accepts it).
+    static func text(of bytes: [UInt8]) -> String {
+        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
+        return stride(from: 0, to: bytes.count - 1, by: 2)
+            .map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+            .joined(separator: ":")
     }
 
     /// True when `socketAddress` lies in this network (IPv4-mapped IPv6 matches IPv4 networks).
