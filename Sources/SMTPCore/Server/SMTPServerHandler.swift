@@ -64,6 +64,12 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.logger = logger
     }
 
+    /// `192.0.2.1:4711` / `[2001:db8::1]:4711` for logs.
+    static func logText(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
     static func makeSessionID() -> String {
         var generator = SystemRandomNumberGenerator()
         return String(generator.next() & 0xFFFF_FFFF_FFFF, radix: 36, uppercase: true)
@@ -95,7 +101,7 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func begin(_ context: ChannelHandlerContext) {
         guard !started else { return }
         started = true
-        logger[metadataKey: "client"] = "\(session.context.remoteAddress.map { "\($0)" } ?? "-")"
+        logger[metadataKey: "client"] = "\(session.context.remoteAddress.map(Self.logText) ?? "-")"
         logger.info("connect")
         perform(session.start(), context: context)
         armTimer(context)
