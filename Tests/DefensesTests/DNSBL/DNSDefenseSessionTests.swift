@@ -1,0 +1,159 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import SMTPCore
+import Testing
+
+@testable import Defenses
+
+/// Hooks run in order; the first that decides anything but `.continue` wins (what a role's
+/// assembly will do; a test-local stand-in until the roles have one).
+struct TestHookChain: SessionHooks {
+    let hooks: [any SessionHooks]
+
+    init(_ hooks: [any SessionHooks]) { self.hooks = hooks }
+
+    private func first(_ run: (any SessionHooks) async -> HookDecision) async -> HookDecision {
+        for hook in hooks {
+            let decision = await run(hook)
+            if decision != .continue { return decision }
+        }
+        return .continue
+    }
+
+    func connected(_ session: SessionContext) async -> HookDecision { await first { await $0.connected(session) } }
+    func helo(_ name: MailHost, session: SessionContext) async -> HookDecision { await first { await $0.helo(name, session: session) } }
+    func mailFrom(_ path: ReversePath, parameters: MailParameters, session: SessionContext) async -> HookDecision {
+        await first { await $0.mailFrom(path, parameters: parameters, session: session) }
+    }
+    func rcptTo(_ recipient: EnvelopeRecipient, envelope: Envelope, session: SessionContext) async -> HookDecision {
+        await first { await $0.rcptTo(recipient, envelope: envelope, session: session) }
+    }
+}
+
+/// A line-level SMTP client for these tests. `@unchecked Sendable`: `lock` guards `buffer`,
+/// `parser` and `closed`.
+final class DefenseTestClient: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffer = ByteBuffer()
+    private var parser = ReplyParser()
+    private var closed = false
+    private var channel: (any Channel)?
+
+    final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let client: DefenseTestClient
+        init(_ client: DefenseTestClient) { self.client = client }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var chunk = unwrapInboundIn(data)
+            client.lock.withLock { _ = client.buffer.writeBuffer(&chunk) }
+        }
+        func channelInactive(context: ChannelHandlerContext) {
+            client.lock.withLock { client.closed = true }
+        }
+    }
+
+    static func connect(port: Int) async throws -> DefenseTestClient {
+        let client = DefenseTestClient()
+        client.channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(client)) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        return client
+    }
+
+    func send(_ text: String) async throws {
+        try await channel!.writeAndFlush(ByteBuffer(string: text)).get()
+    }
+
+    /// A reply already received, if any (does not wait).
+    func pendingReply() throws -> Reply? {
+        try lock.withLock { try parser.next(from: &buffer) }
+    }
+
+    func reply(timeout: Duration = .seconds(30)) async throws -> Reply? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let reply = try pendingReply() { return reply }
+            if lock.withLock({ closed }) || ContinuousClock.now >= deadline { return nil }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    func command(_ line: String) async throws -> Reply? {
+        try await send(line + "\r\n")
+        return try await reply()
+    }
+
+    func close() async {
+        try? await channel?.close()
+    }
+}
+
+/// DNS defenses in a real SMTP session: a list that does not answer for one client costs that
+/// session a 4xx after the resolver timeout, while other sessions are served meanwhile.
+@Suite("DNS defenses in live SMTP sessions")
+struct DNSDefenseSessionTests {
+    @Test func deadListDefersOneSessionWhileOthersProceed() async throws {
+        // The list answers everything except the query for 192.0.2.99, which it ignores.
+        try await withExtendedDNSTestServer(extraBehaviours: ["99.2.0.192.bl.dnsbl.test silent"]) { dns in
+            let resolver = dns.resolver(timeout: .seconds(5), attempts: 1)
+            let lists = DNSListDefense(
+                checker: DNSListChecker(resolver: resolver, configuration: DNSListConfiguration(zones: [DNSListZone("bl.dnsbl.test")])),
+                policy: DNSListPolicy(onUnknown: .tempfail))
+            let senders = SenderCheckDefense(checker: SenderChecker(resolver: resolver))
+            let receiver = MemoryMessageReceiver()
+            let listener = SMTPListenerConfiguration(
+                name: "mx", host: "127.0.0.1", port: 0, session: SMTPSessionConfiguration(hostname: "mx.test"),
+                proxyProtocolTrusted: [IPNetwork("127.0.0.1/32")!])
+            let server = SMTPServer(
+                listeners: [listener], services: SMTPServerServices(receiver: receiver, hooks: TestHookChain([lists, senders])),
+                group: MultiThreadedEventLoopGroup.singleton)
+            let port = try await server.start()[0].port!
+
+            func open(_ proxy: String) async throws -> DefenseTestClient {
+                let client = try await DefenseTestClient.connect(port: port)
+                try await client.send(proxy + "\r\n")
+                #expect(try await client.reply()?.code == .serviceReady)
+                #expect(try await client.command("EHLO client.senders.test")?.code == .ok)
+                return client
+            }
+
+            // A: its list query is never answered.
+            let a = try await open("PROXY TCP4 192.0.2.99 127.0.0.1 40001 25")
+            try await a.send("MAIL FROM:<a@good.senders.test>\r\n")
+
+            // B, meanwhile: a whole transaction.
+            let b = try await open("PROXY TCP4 192.0.2.10 127.0.0.1 40002 25")
+            #expect(try await b.command("MAIL FROM:<b@good.senders.test>")?.code == .ok)
+            #expect(try await b.command("RCPT TO:<bob@mx.test>")?.code == .ok)
+            #expect(try await b.command("DATA")?.code == .startMailInput)
+            #expect(try await b.command("Subject: hello\r\n\r\nhi\r\n.")?.code == .ok)
+            let aStillWaiting = try a.pendingReply() == nil
+            _ = try await b.command("QUIT")
+
+            // C: a null-MX sender, refused by the next hook of the chain (RFC 7505 §4.2).
+            let c = try await open("PROXY TCP4 192.0.2.10 127.0.0.1 40003 25")
+            let null = try await c.command("MAIL FROM:<c@nullmx.senders.test>")
+            #expect(null?.description == "550 5.7.27 Sender address has null MX")
+            // D: a listed IPv6 client.
+            let d = try await open("PROXY TCP6 2001:db8::99 ::1 40004 25")
+            let listed = try await d.command("MAIL FROM:<d@good.senders.test>")
+            #expect(listed?.description == "550 5.7.1 Service unavailable; client host [2001:db8::99] blocked by a DNS block list")
+
+            // B and C and D were answered while A still waited for DNS (its timeout is 5 s) ...
+            #expect(aStillWaiting)
+            #expect(receiver.messages.count == 1)
+            #expect(receiver.messages.first?.envelope.reversePath == DNSListFixture.reversePath("b@good.senders.test"))
+            // ... then A gets a 4xx naming no list, never a 5xx, and may try again.
+            let deferred = try await a.reply()
+            #expect(deferred?.description == "451 4.4.3 Temporary DNS failure, try again later")
+            #expect(try await a.command("QUIT")?.code == .closing)
+            #expect(dns.queries("99.2.0.192.bl.dnsbl.test", "A").count == 1)
+
+            for client in [a, b, c, d] { await client.close() }
+            await server.shutdown(gracePeriod: .seconds(2))
+        }
+    }
+}
