@@ -104,7 +104,11 @@ let package = Package(
         ),
         .testTarget(
             name: "DefensesTests",
-            dependencies: ["Defenses", "SMTPCore"],
+            dependencies: [
+                "Defenses", "SMTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -50,7 +50,7 @@ public struct DNSListConfiguration: Sendable {
 /// only state is the health-check memory, shared by copies of the checker.
 public struct DNSListChecker: Sendable {
     /// DM20 "DNSBL (centralised blacklists)" in the defense catalog.
-    public static let defenseID = DefenseID(rawValue: "DM20")
+    public static let defenseID = DefenseID.dnsBlockLists
 
     public var resolver: any DNSResolver
     public var configuration: DNSListConfiguration

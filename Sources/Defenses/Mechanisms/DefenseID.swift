@@ -9,6 +9,12 @@ public struct DefenseID: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// DM07 Relay access lists: accept mail only for local domains unless the client is trusted.
     public static let relayAccessLists = DefenseID(rawValue: "DM07")
 
+    /// DM19 MTA rules: sender domain resolvable, reverse DNS, HELO checks (RFC 2505).
+    public static let mtaRules = DefenseID(rawValue: "DM19")
+
+    /// DM20 DNS block lists (and allow lists), RFC 5782.
+    public static let dnsBlockLists = DefenseID(rawValue: "DM20")
+
     /// DM30 Sender Policy Framework (RFC 7208).
     public static let senderPolicyFramework = DefenseID(rawValue: "DM30")
 }

@@ -38,7 +38,7 @@ public struct SenderCheckConfiguration: Sendable {
 /// ``SenderCheckDefense`` maps them to actions. Catalog id ``defenseID`` (DM19).
 public struct SenderChecker: Sendable {
     /// DM19 "MTA rules: check sender domain, reject unknown recipients" in the defense catalog.
-    public static let defenseID = DefenseID(rawValue: "DM19")
+    public static let defenseID = DefenseID.mtaRules
 
     public var resolver: any DNSResolver
     public var configuration: SenderCheckConfiguration
