@@ -21,8 +21,7 @@ struct Mailnode: AsyncParsableCommand {
     @Option(help: "Configuration file (TOML; see docs/configuration.md).")
     var config: String = "/etc/mailnode/mailnode.toml"
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: Logger.Level = .info
+    @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         guard let role else { throw CleanExit.helpRequest(self) }
@@ -32,7 +31,7 @@ struct Mailnode: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let configuration = try Self.load(config, role: role)
-        try await NodeRunner.run(configuration, logLevel: logLevel)
+        try await NodeRunner.run(configuration, logLevel: logging.logLevel)
     }
 
     /// Reads and checks the file; any problem: one line naming file, line and key; exit code 2.
@@ -52,6 +51,13 @@ struct Mailnode: AsyncParsableCommand {
         if role == "mx", configuration.mx == nil { throw fail("\(path): role mx needs an [mx] table") }
         return configuration
     }
+}
+
+/// Options every command shares; declared once so the root command and `up` agree on them
+/// (two separate `--log-level` options made the root swallow the value given to `up`).
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: Logger.Level = .info
 }
 
 /// Starts a node, waits for SIGTERM/SIGINT, stops it gracefully.

@@ -46,8 +46,7 @@ struct Up: AsyncParsableCommand {
     @Flag(help: "Speak LMTP to the next hop.")
     var nextHopLMTP = false
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: Logger.Level = .info
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         if let listen, ListenAddress(listen) == nil { throw ValidationError("--listen must be host:port, got '\(listen)'") }
@@ -68,7 +67,7 @@ struct Up: AsyncParsableCommand {
             announcement = "configuration: \(path) (\(created ? "created now" : "existing"))"
         }
         apply(to: &configuration)
-        try await NodeRunner.run(configuration, logLevel: logLevel) { bound in
+        try await NodeRunner.run(configuration, logLevel: logging.logLevel) { bound in
             guard let announcement else { return }
             FileHandle.standardOutput.write(Data((Self.banner(configuration, bound: bound, header: announcement) + "\n").utf8))
         }

@@ -23,7 +23,8 @@ public final class SpoolStore: Sendable {
     public init(directory: String, threadPool: NIOThreadPool = .singleton) throws {
         self.directory = directory
         self.threadPool = threadPool
-        for sub in ["", "/tmp", "/queue", "/state", "/quarantine"] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for sub in ["/tmp", "/queue", "/state", "/quarantine"] {
             try DurableFile.makeDirectory(directory + sub)
         }
     }
@@ -52,25 +53,12 @@ public final class SpoolStore: Sendable {
 
     // MARK: - Writing entries
 
-    /// Starts a new entry in `tmp/` with its record; the caller appends message bytes and
-    /// commits (or aborts) through the returned writer.
-    func begin(_ record: SpoolRecord, prefix: ByteBuffer? = nil) async throws -> EntryWriter {
-        var header = try SpoolEntry.header(for: record)
-        if var prefix { header.writeBuffer(&prefix) }
-        let path = tmpDirectory + "/" + record.id
-        let headerBytes = header
-        let fd = try await threadPool.runIfActive {
-            let fd = try DurableFile.create(path)
-            do {
-                try headerBytes.withUnsafeReadableBytes { try DurableFile.writeAll(fd, $0, path: path) }
-            } catch {
-                DurableFile.closeFile(fd)
-                DurableFile.remove(path)
-                throw error
-            }
-            return fd
-        }
-        return EntryWriter(store: self, record: record, fd: fd, tmpPath: path)
+    /// Starts a new entry with its record; the caller appends message bytes and commits (or
+    /// aborts) through the returned writer. Nothing touches the disk until enough bytes are
+    /// buffered or the entry is committed, so a small message costs one thread-pool job.
+    func begin(_ record: SpoolRecord, prefix: ByteBuffer? = nil) throws -> EntryWriter {
+        let header = try SpoolEntry.header(for: record)
+        return EntryWriter(store: self, record: record, header: header, prefix: prefix)
     }
 
     /// Writes a complete message as a new committed entry (bounces, re-injection).
@@ -78,7 +66,7 @@ public final class SpoolStore: Sendable {
     public func inject(envelope: Envelope, message: ByteBuffer, session: String = "local") async throws -> SpoolEntry {
         let record = SpoolRecord(id: SpoolStore.makeID(), envelope: envelope, client: nil, helo: nil, tls: nil,
                                  authenticatedUser: nil, session: session, arrival: Date())
-        let writer = try await begin(record)
+        let writer = try begin(record)
         do {
             try await writer.write(message)
             return try await writer.commit()
@@ -88,40 +76,68 @@ public final class SpoolStore: Sendable {
         }
     }
 
-    /// One entry being written. Methods are called one at a time.
+    /// One entry being written. Methods are called one at a time (the lock only makes the
+    /// class `Sendable`).
     final class EntryWriter: Sendable {
         let store: SpoolStore
         let record: SpoolRecord
-        let fd: Int32
         let tmpPath: String
-        private let state = NIOLockedValueBox((finished: false, size: 0))
+        let headerLength: Int
+        /// Buffered bytes are written once this many are pending (and at commit).
+        static let flushThreshold = 256 * 1024
 
-        init(store: SpoolStore, record: SpoolRecord, fd: Int32, tmpPath: String) {
+        private struct State {
+            var fd: Int32?
+            var pending: ByteBuffer
+            var messageSize = 0
+            var finished = false
+        }
+        private let state: NIOLockedValueBox<State>
+
+        init(store: SpoolStore, record: SpoolRecord, header: ByteBuffer, prefix: ByteBuffer?) {
             self.store = store
             self.record = record
-            self.fd = fd
-            self.tmpPath = tmpPath
+            self.tmpPath = store.tmpDirectory + "/" + record.id
+            self.headerLength = header.readableBytes
+            var pending = header
+            if var prefix { pending.writeBuffer(&prefix) }
+            state = NIOLockedValueBox(State(pending: pending, messageSize: prefix?.readableBytes ?? 0))
         }
 
         func write(_ chunk: ByteBuffer) async throws {
-            let fd = self.fd
-            let path = tmpPath
-            try await store.threadPool.runIfActive {
-                try chunk.withUnsafeReadableBytes { try DurableFile.writeAll(fd, $0, path: path) }
+            var chunk = chunk
+            let flush = state.withLockedValue { state -> (fd: Int32?, bytes: ByteBuffer)? in
+                state.messageSize += chunk.readableBytes
+                state.pending.writeBuffer(&chunk)
+                guard state.pending.readableBytes >= EntryWriter.flushThreshold else { return nil }
+                defer { state.pending.clear() }
+                return (state.fd, state.pending)
             }
-            state.withLockedValue { $0.size += chunk.readableBytes }
+            guard let flush else { return }
+            let path = tmpPath
+            let fd = try await store.threadPool.runIfActive { () throws -> Int32 in
+                let fd = try flush.fd ?? DurableFile.create(path)
+                try flush.bytes.withUnsafeReadableBytes { try DurableFile.writeAll(fd, $0, path: path) }
+                return fd
+            }
+            state.withLockedValue { $0.fd = fd }
         }
 
-        /// fsync, rename into `queue/`, fsync `queue/`: only then is the entry acknowledged.
+        /// Write what is pending, fsync, rename into `queue/`, fsync `queue/`: only then is the
+        /// entry acknowledged.
         func commit() async throws -> SpoolEntry {
-            state.withLockedValue { $0.finished = true }
-            let fd = self.fd
+            let (fd, pending, messageSize) = state.withLockedValue { state in
+                state.finished = true
+                return (state.fd, state.pending, state.messageSize)
+            }
             let tmpPath = self.tmpPath
             let queueDirectory = store.queueDirectory
             let finalPath = queueDirectory + "/" + record.id
-            let entry = try await store.threadPool.runIfActive { () throws -> SpoolEntry in
+            try await store.threadPool.runIfActive {
+                let fd = try fd ?? DurableFile.create(tmpPath)
                 defer { DurableFile.closeFile(fd) }
                 do {
+                    try pending.withUnsafeReadableBytes { try DurableFile.writeAll(fd, $0, path: tmpPath) }
                     try DurableFile.sync(fd, path: tmpPath)
                     try DurableFile.move(tmpPath, to: finalPath)
                 } catch {
@@ -129,19 +145,18 @@ public final class SpoolStore: Sendable {
                     throw error
                 }
                 try DurableFile.syncDirectory(queueDirectory)
-                return try SpoolEntry.load(path: finalPath)
             }
+            let entry = SpoolEntry(record: record, path: finalPath, messageOffset: headerLength, messageSize: messageSize)
             store.notifyCommitted(entry)
             return entry
         }
 
         func abort() async {
-            let alreadyFinished = state.withLockedValue { value -> Bool in
-                defer { value.finished = true }
-                return value.finished
+            let openFile = state.withLockedValue { state -> Int32? in
+                defer { state.finished = true }
+                return state.finished ? nil : state.fd   // nil: already finished, or nothing on disk yet
             }
-            guard !alreadyFinished else { return }
-            let fd = self.fd
+            guard let fd = openFile else { return }
             let tmpPath = self.tmpPath
             _ = try? await store.threadPool.runIfActive {
                 DurableFile.closeFile(fd)
@@ -229,10 +244,11 @@ public final class SpoolStore: Sendable {
     /// Removes a finished entry and its state.
     public func remove(_ id: String) async throws {
         let queue = queueDirectory, state = stateDirectory
+        // No directory fsync: if the removal is lost in a crash, the entry is delivered again
+        // (at-least-once), which the receiving stage tolerates.
         try await threadPool.runIfActive {
             DurableFile.remove(queue + "/" + id)
             DurableFile.remove(state + "/" + id)
-            try DurableFile.syncDirectory(queue)
         }
     }
 

@@ -220,3 +220,37 @@ import Testing
         }
     }
 }
+
+@Suite struct ReceivedHeaderTests {
+    @Test func rfc5322Dates() {
+        #expect(ReceivedHeader.date(Date(timeIntervalSince1970: 0)) == "Thu, 01 Jan 1970 00:00:00 +0000")
+        #expect(ReceivedHeader.date(Date(timeIntervalSince1970: 1_795_448_153.9)) == "Mon, 23 Nov 2026 15:35:53 +0000")
+    }
+
+    @Test func spoolCreatesMissingParents() throws {
+        let root = NSTemporaryDirectory() + "mailnode-parents-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = try SpoolStore(directory: root + "/a/b/spool")
+        #expect(FileManager.default.fileExists(atPath: root + "/a/b/spool/queue"))
+    }
+
+    /// A message larger than the write buffer is spread over several writes and still intact.
+    @Test func largeMessageRoundTrip() async throws {
+        let store = try SpoolStore(directory: SpoolRunnerTests.temporaryDirectory())
+        var message = ByteBuffer()
+        for index in 0..<40_000 { message.writeString("line \(index) of a long message\r\n") }
+        let writer = try store.begin(SpoolRecord(id: SpoolStore.makeID(), envelope: SpoolRunnerTests.envelope(from: nil, to: ["a@b.test"]),
+                                                 client: nil, helo: nil, tls: nil, authenticatedUser: nil, session: "t", arrival: Date()))
+        var rest = message
+        while rest.readableBytes > 0 {
+            try await writer.write(rest.readSlice(length: min(3000, rest.readableBytes))!)
+        }
+        let entry = try await writer.commit()
+        #expect(entry.messageSize == message.readableBytes)
+        let loaded = try SpoolEntry.load(path: entry.path)
+        #expect(loaded == entry)
+        var read = ByteBuffer()
+        for try await var chunk in store.message(of: loaded) { read.writeBuffer(&chunk) }
+        #expect(read == message)
+    }
+}
