@@ -23,14 +23,11 @@ public struct DeliveryState: Codable, Sendable, Hashable {
     public var recipients: [Recipient]
     public var attempts: Int
     public var nextAttempt: Date
-    /// Set once a delayed-delivery notice or bounce was queued, so it is never sent twice.
-    public var bounced: Bool
 
     public init(recipientCount: Int, nextAttempt: Date) {
         recipients = Array(repeating: Recipient(status: .pending, attempts: 0, lastResult: nil), count: recipientCount)
         attempts = 0
         self.nextAttempt = nextAttempt
-        bounced = false
     }
 
     public var pendingIndices: [Int] { recipients.indices.filter { recipients[$0].status == .pending } }

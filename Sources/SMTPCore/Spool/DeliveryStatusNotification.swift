@@ -36,17 +36,20 @@ public struct DeliveryStatusNotification: Sendable {
         self.date = date
     }
 
-    /// Whether the sender wants to hear about failures: never for `<>` (no bounce loops,
-    /// RFC 5321 §6.1), and not when every failed recipient asked for NOTIFY=NEVER (RFC 3461 §4.1).
-    public static func isWanted(sender: ReversePath, failures: [EnvelopeRecipient]) -> Bool {
-        guard sender != .null else { return false }
-        return failures.contains { recipient in
-            switch recipient.parameters.notify {
-            case nil: return true
-            case .never: return false
-            case .on(_, let failure, _): return failure
-            }
+    /// Whether a failure of `recipient` is reported (RFC 3461 §4.1: no NOTIFY means FAILURE and
+    /// DELAY; NOTIFY=NEVER means nothing).
+    public static func wantsFailureNotice(_ recipient: EnvelopeRecipient) -> Bool {
+        switch recipient.parameters.notify {
+        case nil: return true
+        case .never: return false
+        case .on(_, let failure, _): return failure
         }
+    }
+
+    /// The failures the sender gets a bounce for: none for `<>` (no bounce loops, RFC 5321 §6.1).
+    public static func reportable(_ failures: [FailedRecipient], sender: ReversePath) -> [FailedRecipient] {
+        guard sender != .null else { return [] }
+        return failures.filter { wantsFailureNotice($0.recipient) }
     }
 
     /// The envelope of the bounce: from `<>` to the original sender.

@@ -245,14 +245,10 @@ public actor SpoolRunner {
     }
 
     private func bounce(_ entry: SpoolEntry, failures: [DeliveryStatusNotification.FailedRecipient], logger: Logger) async {
-        guard DeliveryStatusNotification.isWanted(sender: entry.record.envelope.reversePath,
-                                                  failures: failures.map(\.recipient)) else {
+        let wanted = DeliveryStatusNotification.reportable(failures, sender: entry.record.envelope.reversePath)
+        guard !wanted.isEmpty else {
             logger.info("no bounce", metadata: ["reason": "null sender or NOTIFY=NEVER"])
             return
-        }
-        let wanted = failures.filter { failure in
-            if case .on(_, false, _) = failure.recipient.parameters.notify { return false }
-            return failure.recipient.parameters.notify != .never
         }
         let headers = (try? await DeliveryStatusNotification.headerSection(of: store.message(of: entry))) ?? ""
         let dsn = DeliveryStatusNotification(reportingMTA: configuration.hostname, record: entry.record,
