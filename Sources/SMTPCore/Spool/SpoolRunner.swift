@@ -43,6 +43,8 @@ public actor SpoolRunner {
     private var waiter: CheckedContinuation<Void, Never>?
     private var workSignalled = false
     private var stopping = false
+    /// Open connections kept between messages, per hop.
+    private let pool = ConnectionPool()
 
     public init(store: SpoolStore, configuration: SpoolRunnerConfiguration,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
@@ -75,6 +77,7 @@ public actor SpoolRunner {
         wake()
         await loop?.value
         for task in inFlight.values { await task.value }
+        await pool.drain()
     }
 
     /// Number of entries not yet finished.
@@ -239,9 +242,37 @@ public actor SpoolRunner {
         case .opportunistic: client.tls = .opportunistic
         case .required: client.tls = .required
         }
-        return await SMTPClient.deliver(envelope: envelope, message: store.message(of: entry, chunkSize: client.chunkSize),
-                                        size: entry.messageSize, host: hop.host, port: hop.port,
-                                        configuration: client, group: group, logger: logger)
+        let message = store.message(of: entry, chunkSize: client.chunkSize)
+        // A pooled connection first; if it turns out stale (the server closed it while idle),
+        // one fresh connection — nothing was delivered over a connection that was unusable.
+        if let pooled = await pool.take(hop) {
+            let result = await pooled.send(envelope: envelope, message: message, size: entry.messageSize)
+            if case .temporaryFailure(let error, _) = result, Self.isStaleConnection(error) {
+                await pooled.close()
+            } else {
+                await pool.give(pooled, to: hop)
+                return result
+            }
+        }
+        let connection: SMTPClientConnection
+        do {
+            connection = try await SMTPClientConnection.connect(host: hop.host, port: hop.port, configuration: client,
+                                                                group: group, logger: logger)
+        } catch {
+            return .failed(error, recipients: envelope.recipients.map(\.path))
+        }
+        let result = await connection.send(envelope: envelope, message: message, size: entry.messageSize)
+        await pool.give(connection, to: hop)
+        return result
+    }
+
+    /// Errors that mean the connection was dead before this message started using it.
+    static func isStaleConnection(_ error: SMTPClientError) -> Bool {
+        switch error {
+        case .connectionUnusable: return true
+        case .connectionClosed(let stage): return stage == .mail || stage == .reset
+        default: return false
+        }
     }
 
     private func bounce(_ entry: SpoolEntry, failures: [DeliveryStatusNotification.FailedRecipient], logger: Logger) async {

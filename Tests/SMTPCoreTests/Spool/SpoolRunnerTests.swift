@@ -66,6 +66,32 @@ import Testing
         await next.stop()
     }
 
+    @Test func connectionsAreReusedAndStaleOnesReplaced() async throws {
+        var session = SMTPSessionConfiguration(hostname: "next.test")
+        session.limits.commandTimeout = 1   // the hop drops idle connections after 1 s
+        let next = try await LiveServer(session: session)
+        let store = try SpoolStore(directory: Self.temporaryDirectory())
+        var configuration = Self.configuration(port: next.port)
+        configuration.maxConcurrentDeliveries = 1
+        let runner = SpoolRunner(store: store, configuration: configuration, logger: Logger(label: "test"))
+        try await runner.start()
+        for index in 0..<5 {
+            try await store.inject(envelope: Self.envelope(from: "a@src.test", to: ["b@dst.test"]),
+                                   message: ByteBuffer(string: "Subject: \(index)\r\n\r\nx\r\n"))
+        }
+        try await Self.eventually { next.receiver.messages.count == 5 }
+        // One after another over one kept connection.
+        #expect(Set(next.receiver.messages.map(\.session.sessionID)).count == 1)
+        // The hop times the idle connection out; the next message gets a new one.
+        try await Task.sleep(for: .milliseconds(2500))
+        try await store.inject(envelope: Self.envelope(from: "a@src.test", to: ["b@dst.test"]), message: ByteBuffer(string: "late\r\n"))
+        try await Self.eventually { next.receiver.messages.count == 6 }
+        #expect(Set(next.receiver.messages.map(\.session.sessionID)).count == 2)
+        try await Self.eventually { await runner.queued == 0 }
+        await runner.stop()
+        await next.stop()
+    }
+
     @Test func nextHopDownThenUpLosesNothing() async throws {
         let port = try Self.freePort()
         let store = try SpoolStore(directory: Self.temporaryDirectory())
