@@ -26,18 +26,9 @@ enum TerminationSignal {
                 source.resume()
                 sources.append(source)
             }
-            // The sources must live as long as the process waits; they are never cancelled.
-            TerminationSignal.keep(sources)
+            // The sources must live as long as the process waits; the process ends after the
+            // signal, so they are deliberately never released.
+            _ = Unmanaged.passRetained(sources as AnyObject)
         }
-    }
-
-    private static func keep(_ sources: [any DispatchSourceSignal]) {
-        let box = Unmanaged.passRetained(SourceBox(sources))
-        _ = box
-    }
-
-    private final class SourceBox {
-        let sources: [any DispatchSourceSignal]
-        init(_ sources: [any DispatchSourceSignal]) { self.sources = sources }
     }
 }

@@ -180,8 +180,9 @@ public struct SMTPSession: Sendable {
         let limits = configuration.limits
         let idle: Int64 = phase == .receivingData ? limits.dataTimeout : limits.commandTimeout
         let hard = sessionStart + .seconds(limits.maxSessionDuration)
-        // While we are the ones working (hook, commit), the client is not idle.
-        if pending != nil { return hard }
+        // While we are the ones working (hook, commit), the client is not idle; during the
+        // STARTTLS handshake it is the client's turn, so a stalled handshake times out normally.
+        if let pending, pending != .startTLS { return hard }
         return min(lastActivity + .seconds(idle), hard)
     }
 

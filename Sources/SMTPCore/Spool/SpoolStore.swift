@@ -194,8 +194,18 @@ public final class SpoolStore: Sendable {
                 do {
                     let entry = try SpoolEntry.load(path: path)
                     guard entry.id == name else { throw SpoolEntry.ParseError.badRecord("id \(entry.id) in file \(name)") }
-                    let state = self.loadState(id: name, recipientCount: entry.record.envelope.recipients.count)
-                        ?? DeliveryState(recipientCount: entry.record.envelope.recipients.count, nextAttempt: Date())
+                    let recipients = entry.record.envelope.recipients.count
+                    let state: DeliveryState
+                    switch self.loadState(id: name, recipientCount: recipients) {
+                    case .found(let saved):
+                        state = saved
+                    case .none:
+                        state = DeliveryState(recipientCount: recipients, nextAttempt: Date())
+                    case .unusable(let reason):
+                        // Delivered recipients may be tried again (at-least-once); say so.
+                        logger.warning("delivery state unusable, starting over", metadata: ["id": "\(name)", "reason": "\(reason)"])
+                        state = DeliveryState(recipientCount: recipients, nextAttempt: Date())
+                    }
                     entries.append((entry, state))
                 } catch {
                     try self.quarantineBlocking(name: name, reason: "\(error)")
@@ -207,12 +217,19 @@ public final class SpoolStore: Sendable {
         }
     }
 
-    private func loadState(id: String, recipientCount: Int) -> DeliveryState? {
-        guard let data = FileManager.default.contents(atPath: stateDirectory + "/" + id),
-              let state = try? JSONDecoder().decode(DeliveryState.self, from: data),
-              state.recipients.count == recipientCount
-        else { return nil }
-        return state
+    private enum SavedState {
+        case found(DeliveryState)
+        case none
+        case unusable(String)
+    }
+
+    private func loadState(id: String, recipientCount: Int) -> SavedState {
+        guard let data = FileManager.default.contents(atPath: stateDirectory + "/" + id) else { return .none }
+        guard let state = try? JSONDecoder().decode(DeliveryState.self, from: data) else { return .unusable("unparseable JSON") }
+        guard state.recipients.count == recipientCount else {
+            return .unusable("\(state.recipients.count) recipients in state, \(recipientCount) in entry")
+        }
+        return .found(state)
     }
 
     private func quarantineBlocking(name: String, reason: String) throws {

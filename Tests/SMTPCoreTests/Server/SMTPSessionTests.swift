@@ -412,3 +412,16 @@ import Testing
         #expect(codes == [250, 250, 250, 250, 354, 250, 452])
     }
 }
+
+extension SMTPSessionTests {
+    /// A client that sends STARTTLS and never completes the handshake is timed out like an
+    /// idle one, not kept for the whole session duration.
+    @Test func stalledStartTLSHandshakeTimesOut() {
+        var harness = SessionHarness(.test { $0.startTLSAvailable = true; $0.limits.commandTimeout = 300 })
+        harness.send("EHLO c\r\nSTARTTLS\r\n")
+        #expect(harness.tlsStarted)
+        #expect(harness.advance(seconds: 299).isEmpty)
+        #expect(harness.advance(seconds: 2).map(\.code) == [.serviceNotAvailable])
+        #expect(harness.closed)
+    }
+}
