@@ -106,6 +106,7 @@ public struct SMTPSession: Sendable {
     public init(configuration: SMTPSessionConfiguration, context: SessionContext, now: NIODeadline) {
         self.configuration = configuration
         self.context = context
+        self.context.sessionProtocol = configuration.sessionProtocol
         self.framer = SMTPFramer(configuration: .init(limits: configuration.limits,
                                                       bareLineEndings: configuration.bareLineEndings))
         self.sessionStart = now

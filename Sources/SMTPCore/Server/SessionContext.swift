@@ -11,6 +11,8 @@ public struct SessionContext: Sendable, Hashable {
     public var localAddress: SocketAddress?
     /// The listener's name from the configuration (e.g. `mx`, `submission`).
     public var listenerName: String
+    /// What the listener speaks (set by ``SMTPSession`` from its configuration).
+    public var sessionProtocol: SessionProtocol = .smtp
     /// The argument of the last HELO/EHLO/LHLO.
     public var heloName: MailHost?
     /// True after EHLO or LHLO (ESMTP), false after HELO.
@@ -28,12 +30,19 @@ public struct SessionContext: Sendable, Hashable {
         self.listenerName = listenerName
     }
 
-    /// The `with` protocol keyword for a Received header (RFC 3848): SMTP, ESMTP, ESMTPS,
-    /// ESMTPA, ESMTPSA, LMTP...
-    public func receivedProtocol(lmtp: Bool) -> String {
-        if lmtp { return tls == nil ? "LMTP" : "LMTPS" }
-        guard isExtended else { return "SMTP" }
-        var name = "ESMTP"
+    /// The `with` protocol keyword for a Received header: `SMTP` after HELO; `ESMTP` or
+    /// `LMTP` with `S` for TLS and `A` for AUTH appended ([RFC 3848 §2](https://www.rfc-editor.org/rfc/rfc3848#section-2));
+    /// `UTF8SMTP`/`UTF8LMTP` plus the same suffixes when the transaction used SMTPUTF8
+    /// ([RFC 6531 §3.7.3](https://www.rfc-editor.org/rfc/rfc6531#section-3.7.3)).
+    public func receivedProtocol(smtpUTF8: Bool = false) -> String {
+        var name: String
+        switch sessionProtocol {
+        case .lmtp: name = smtpUTF8 ? "UTF8LMTP" : "LMTP"
+        case .smtp:
+            // Plain SMTP has no variants: TLS, AUTH and SMTPUTF8 all need EHLO.
+            guard isExtended else { return "SMTP" }
+            name = smtpUTF8 ? "UTF8SMTP" : "ESMTP"
+        }
         if tls != nil { name += "S" }
         if authenticatedUser != nil { name += "A" }
         return name

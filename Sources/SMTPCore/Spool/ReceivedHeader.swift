@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// The `Received:` header a stage adds ([RFC 5321 §4.4](https://www.rfc-editor.org/rfc/rfc5321#section-4.4),
+/// RFC 5322 §3.6.7).
+///
+/// ```
+/// Received: from client.example (192.0.2.1)
+///         by mx.example.org with ESMTPS id 00HOFLHTBTQ7XLKT016I (TLSv1.3)
+///         for <b@example.org>; Mon, 23 Nov 2026 15:35:53 +0000
+/// ```
+/// The `with` keyword names the listener's protocol and what the session used: `SMTP`,
+/// `ESMTP`/`LMTP` plus `S` (TLS) and `A` (AUTH) ([RFC 3848](https://www.rfc-editor.org/rfc/rfc3848)),
+/// as `UTF8SMTP…`/`UTF8LMTP…` for SMTPUTF8 transactions ([RFC 6531 §3.7.3](https://www.rfc-editor.org/rfc/rfc6531#section-3.7.3)).
+/// `for` is written only with a single recipient, so a message to many does not list them.
+struct ReceivedHeader {
+    let text: String
+
+    init(record: SpoolRecord, session: SessionContext, hostname: String) {
+        var from = record.helo ?? "unknown"
+        if let client = record.client { from += " (\(client))" }
+        let with = session.receivedProtocol(smtpUTF8: record.envelope.parameters.smtpUTF8)
+        var line = "Received: from \(from)\r\n\tby \(hostname) with \(with) id \(record.id)"
+        if let tls = record.tls { line += " (\(tls))" }
+        if record.envelope.recipients.count == 1 {
+            line += "\r\n\tfor \(record.envelope.recipients[0].path)"
+        }
+        line += "; " + ReceivedHeader.date(record.arrival) + "\r\n"
+        text = line
+    }
+
+    /// RFC 5322 §3.3 date-time in UTC, e.g. `Mon, 23 Nov 2026 15:35:53 +0000`. Formatted by
+    /// hand: a DateFormatter per message cost ~6 % of a relay's CPU (bench/README.md).
+    static func date(_ date: Date) -> String {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
+    }
+}
