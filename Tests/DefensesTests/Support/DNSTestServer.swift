@@ -49,10 +49,11 @@ struct DNSTestServer: Sendable {
     }
 }
 
-/// Runs `body` with a fresh DNS server and stops the server afterwards, whatever happens.
+/// Runs `body` with a fresh DNS server over `zones` (the shared `Fixtures/dns` unless a test
+/// generates its own) and stops the server afterwards, whatever happens.
 /// Fails (never skips) when Python with dnslib is missing.
 @discardableResult
-func withDNSTestServer<T>(_ body: (DNSTestServer) async throws -> T) async throws -> T {
+func withDNSTestServer<T>(zones: URL = DNSFixtures.zones, _ body: (DNSTestServer) async throws -> T) async throws -> T {
     let python = try DNSTestPython.interpreter.get()
     let directory = FileManager.default.temporaryDirectory
         .appendingPathComponent("mailnode-dns-\(UUID().uuidString)", isDirectory: true)
@@ -68,7 +69,7 @@ func withDNSTestServer<T>(_ body: (DNSTestServer) async throws -> T) async throw
     let process = Process()
     process.executableURL = python
     process.arguments = [
-        DNSFixtures.serverScript.path, "--zones", DNSFixtures.zones.path, "--address", "127.0.0.1", "--log", logURL.path,
+        DNSFixtures.serverScript.path, "--zones", zones.path, "--address", "127.0.0.1", "--log", logURL.path,
     ]
     process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
     process.standardError = try FileHandle(forWritingTo: stderrURL)
