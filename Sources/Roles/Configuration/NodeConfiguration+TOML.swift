@@ -89,6 +89,16 @@ struct ConfigurationReader {
         return out
     }
 
+    mutating func networks(_ path: [String]) throws(ConfigurationError) -> [IPNetwork]? {
+        guard let texts = try strings(path) else { return nil }
+        var out: [IPNetwork] = []
+        for text in texts {
+            guard let network = IPNetwork(text) else { throw fail(path, "'\(text)' is not an address or CIDR network") }
+            out.append(network)
+        }
+        return out
+    }
+
     mutating func read() throws(ConfigurationError) -> NodeConfiguration {
         guard let hostname = try string(["node", "hostname"]) else {
             throw ConfigurationError(file: file, line: document.tables[["node"]], key: "node.hostname", message: "is required")
@@ -145,11 +155,16 @@ struct ConfigurationReader {
         if let value = try integer(["retry", "jitter_percent"], range: 0...50) { retry.jitter = Double(value) / 100 }
         configuration.retry = retry
 
+        if let value = try integer(["dedup", "retention"], range: 3600...(90 * 86_400)) {
+            configuration.dedup.retention = .seconds(value)
+        }
+        if let value = try integer(["dedup", "max_entries"], range: 1000...100_000_000) { configuration.dedup.maxEntries = value }
+
         // Anything not read above is a typo or an unsupported key.
         if let unknown = document.entries.first(where: { !used.contains($0.path) }) {
             throw ConfigurationError(file: file, line: unknown.line, key: unknown.dottedKey, message: "unknown key")
         }
-        let knownTables: Set<String> = ["node", "tls", "mx", "hops", "routes", "retry"]
+        let knownTables: Set<String> = ["node", "tls", "mx", "hops", "routes", "retry", "dedup"]
         if let (table, line) = document.tables.first(where: { !knownTables.contains($0.key[0]) || ($0.key[0] == "hops" && $0.key.count != 2) }) {
             throw ConfigurationError(file: file, line: line, key: table.joined(separator: "."), message: "unknown table")
         }
@@ -175,14 +190,8 @@ struct ConfigurationReader {
             }
             mx.bareLineEndings = policy
         }
-        if let texts = try strings(["mx", "proxy_protocol_trusted"]) {
-            var networks: [IPNetwork] = []
-            for text in texts {
-                guard let network = IPNetwork(text) else { throw fail(["mx", "proxy_protocol_trusted"], "'\(text)' is not an address or CIDR network") }
-                networks.append(network)
-            }
-            mx.proxyProtocolTrusted = networks
-        }
+        if let networks = try networks(["mx", "proxy_protocol_trusted"]) { mx.proxyProtocolTrusted = networks }
+        if let networks = try networks(["mx", "trusted_upstreams"]) { mx.trustedUpstreams = networks }
         return mx
     }
 }

@@ -32,15 +32,20 @@ public struct MXRoleConfiguration: Sendable {
     public var bareLineEndings: BareLineEndingPolicy
     /// Networks allowed to send a PROXY protocol header (empty: PROXY protocol off).
     public var proxyProtocolTrusted: [IPNetwork]
+    /// Networks of upstream mailnode stages: their `Mailnode-Id` is kept and retried hand-offs
+    /// are deduplicated. Everyone else's `Mailnode-Id` is replaced (empty: an `mx` facing the
+    /// Internet trusts no one).
+    public var trustedUpstreams: [IPNetwork]
 
     public init(listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 2525)], localDomains: Set<String>,
                 limits: SMTPLimits = .init(), bareLineEndings: BareLineEndingPolicy = .reject,
-                proxyProtocolTrusted: [IPNetwork] = []) {
+                proxyProtocolTrusted: [IPNetwork] = [], trustedUpstreams: [IPNetwork] = []) {
         self.listen = listen
         self.localDomains = localDomains
         self.limits = limits
         self.bareLineEndings = bareLineEndings
         self.proxyProtocolTrusted = proxyProtocolTrusted
+        self.trustedUpstreams = trustedUpstreams
     }
 }
 
@@ -58,9 +63,13 @@ public struct NodeConfiguration: Sendable {
     /// Where spooled mail goes next; a table without any hop keeps mail in the spool.
     public var routing: RoutingTable
     public var retry: RetryPolicy
+    /// How long and how many (Mailnode-Id, recipient) pairs the node remembers to answer a
+    /// retried hand-off without storing it twice (`[dedup]`).
+    public var dedup: DeliveredSetConfiguration
 
     public init(hostname: String, spoolDirectory: String, tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil,
-                mx: MXRoleConfiguration? = nil, routing: RoutingTable = .init(), retry: RetryPolicy = .init()) {
+                mx: MXRoleConfiguration? = nil, routing: RoutingTable = .init(), retry: RetryPolicy = .init(),
+                dedup: DeliveredSetConfiguration = .init()) {
         self.hostname = hostname
         self.spoolDirectory = spoolDirectory
         self.tlsCertificatePath = tlsCertificatePath
@@ -68,6 +77,7 @@ public struct NodeConfiguration: Sendable {
         self.mx = mx
         self.routing = routing
         self.retry = retry
+        self.dedup = dedup
     }
 
     /// True when some recipient could be routed somewhere.

@@ -39,7 +39,9 @@ public final class MailNode: Sendable {
 
         var listeners: [SMTPListenerConfiguration] = []
         var hooks: any SessionHooks = NoHooks()
+        var receiving = SpoolReceiverConfiguration()
         if let mx = configuration.mx {
+            receiving.trustedUpstreams["mx"] = mx.trustedUpstreams
             let session = SMTPSessionConfiguration(hostname: configuration.hostname, limits: mx.limits,
                                                    bareLineEndings: mx.bareLineEndings)
             for address in mx.listen {
@@ -50,9 +52,13 @@ public final class MailNode: Sendable {
             }
             hooks = RelayControl(.init(localDomains: mx.localDomains), logger: logger)
         }
+        // Retried hand-offs from upstream stages are answered without storing twice (docs/spool.md).
+        let delivered = try FileDeliveredSet(directory: configuration.spoolDirectory + "/delivered",
+                                             configuration: configuration.dedup, logger: logger)
+        let receiver = SpoolReceiver(store: spool, hostname: configuration.hostname, configuration: receiving,
+                                     delivered: delivered, logger: logger)
         server = SMTPServer(listeners: listeners,
-                            services: SMTPServerServices(receiver: SpoolReceiver(store: spool, hostname: configuration.hostname),
-                                                         hooks: hooks, logger: logger),
+                            services: SMTPServerServices(receiver: receiver, hooks: hooks, logger: logger),
                             group: group)
         if configuration.hasNextHop {
             runner = SpoolRunner(store: spool,

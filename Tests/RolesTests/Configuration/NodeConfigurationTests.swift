@@ -23,6 +23,7 @@ import Testing
     max_recipients = 500
     bare_line_endings = "reject"
     proxy_protocol_trusted = ["10.0.0.0/8"]
+    trusted_upstreams = ["10.0.1.0/24", "2001:db8::5"]
 
     [hops.antivirus]
     address = "10.0.0.12:2525"
@@ -40,6 +41,10 @@ import Testing
     [retry]
     initial_delay = 60
     max_lifetime = 86400
+
+    [dedup]
+    retention = 864000
+    max_entries = 50_000
     """
 
     @Test func completeFile() throws {
@@ -60,6 +65,8 @@ import Testing
         #expect(configuration.retry.initialDelay == 60)
         #expect(configuration.retry.maxLifetime == 86400)
         #expect(configuration.retry.maxDelay == RetryPolicy().maxDelay)
+        #expect(mx.trustedUpstreams == [IPNetwork("10.0.1.0/24")!, IPNetwork("2001:db8::5")!])
+        #expect(configuration.dedup == DeliveredSetConfiguration(retention: .seconds(864_000), maxEntries: 50_000))
     }
 
     @Test func defaults() throws {
@@ -69,6 +76,9 @@ import Testing
         #expect(configuration.mx?.limits == SMTPLimits())
         #expect(configuration.mx?.bareLineEndings == .reject)
         #expect(!configuration.hasNextHop)
+        #expect(configuration.mx?.trustedUpstreams == [])   // an mx trusts no client's Mailnode-Id
+        #expect(configuration.dedup.retention == .seconds(7 * 86_400))
+        #expect(configuration.dedup.maxEntries == 1_000_000)
     }
 
     /// Every bad file yields one error naming the line and the key.
@@ -91,6 +101,10 @@ import Testing
         ("[node]\nhostname = \"h\"\nratio = 1.5\n", "f:3: invalid number '1.5' (only integers are supported)"),
         ("[node]\nhostname = { a = 1 }\n", "f:2: inline tables are not supported; use a [table]"),
         ("[mx]\ndomains = [\"a\",\n\"b\"\n", "f:2: unterminated array"),
+        ("[node]\nhostname = \"h\"\n[mx]\ndomains = [\"d\"]\ntrusted_upstreams = [\"10.0.0.300/8\"]\n",
+         "f:5: mx.trusted_upstreams: '10.0.0.300/8' is not an address or CIDR network"),
+        ("[node]\nhostname = \"h\"\n[dedup]\nretention = 60\n", "f:4: dedup.retention: 60 is out of range 3600...7776000"),
+        ("[node]\nhostname = \"h\"\n[dedup]\nmax_entries = \"many\"\n", "f:4: dedup.max_entries: expected an integer, got a string"),
     ])
     func errorsNameLineAndKey(text: String, expected: String) {
         #expect(throws: (any Error).self) { try NodeConfiguration(toml: text, file: "f") }
