@@ -7,8 +7,7 @@ import Roles
 /// `mailnode`: one binary, every stage of the mail architecture.
 ///
 /// `mailnode --role mx --config /etc/mailnode/mailnode.toml` runs the roles of a configuration
-/// file; `mailnode up` runs an embedded node from flags.
-@main
+/// file; `mailnode up` runs an embedded node from flags. The entry point is main.swift.
 struct Mailnode: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailnode",
