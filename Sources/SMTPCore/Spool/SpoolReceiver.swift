@@ -131,7 +131,12 @@ public final class SpoolReceiver: MessageReceiver {
         }
 
         func write(_ chunk: ByteBuffer) async throws {
-            switch phase.withLockedValue({ $0 }) {
+            // Take the collector out of the box so appending does not copy its bytes.
+            let current = phase.withLockedValue { phase -> Phase in
+                defer { if case .collecting = phase { phase = .finished } }
+                return phase
+            }
+            switch current {
             case .collecting(var collector):
                 if collector.append(chunk) {
                     try await begin(collector)

@@ -38,6 +38,7 @@ import Testing
         let set = try Self.open(directory, clock: clock)
         try await set.record([Self.key("M1", "a"), Self.key("M1", "b")], queueID: "Q1")
         try await set.record([Self.key("M2", "a")], queueID: "Q2")
+        #expect(set.appends == 2)   // each record written and fsynced before it returned
         let reopened = try Self.open(directory, clock: clock)
         let found = try await reopened.lookup([Self.key("M1", "a"), Self.key("M1", "b"), Self.key("M2", "a"), Self.key("M2", "b")])
         #expect(found == [Self.key("M1", "a"): "Q1", Self.key("M1", "b"): "Q1", Self.key("M2", "a"): "Q2"])
