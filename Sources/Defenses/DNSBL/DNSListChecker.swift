@@ -126,6 +126,33 @@ public struct DNSListChecker: Sendable {
         return verdict
     }
 
+    /// Whether a zone lists client addresses (``DNSListSubject/clientIP``).
+    public var listsClients: Bool {
+        configuration.zones.contains { $0.subjects.contains(.clientIP) }
+    }
+
+    /// Whether a zone lists HELO names or sender domains.
+    public var listsDomains: Bool {
+        configuration.zones.contains { $0.subjects.contains(.heloName) || $0.subjects.contains(.mailFromDomain) }
+    }
+
+    /// Adds the HELO-name and sender-domain look-ups to a verdict about the client address alone
+    /// (``check(clientIP:helo:mailFromDomain:)`` without domains, e.g. at connect), without
+    /// asking about the address again; the look-ups are combined as if asked together.
+    public func check(adding clientVerdict: DNSListVerdict, helo: String?, mailFromDomain: String?) async -> DNSListVerdict {
+        let domains = await check(clientIP: nil, helo: helo, mailFromDomain: mailFromDomain)
+        guard !domains.lookups.isEmpty else { return clientVerdict }
+        // Configuration order: zones, then subjects, as one check would report them.
+        let zoneOrder = Dictionary(configuration.zones.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let subjectOrder = Dictionary(uniqueKeysWithValues: DNSListSubject.allCases.enumerated().map { ($1, $0) })
+        let merged = (clientVerdict.lookups + domains.lookups).enumerated().sorted { a, b in
+            let left = (zoneOrder[a.element.zone] ?? .max, subjectOrder[a.element.subject] ?? .max, a.offset)
+            let right = (zoneOrder[b.element.zone] ?? .max, subjectOrder[b.element.subject] ?? .max, b.offset)
+            return left < right
+        }
+        return combine(merged.map(\.element))
+    }
+
     /// Combines look-ups: allow lists win, block weights add up, unanswered lists that could
     /// have reached the threshold make the verdict unknown.
     func combine(_ lookups: [DNSListLookup]) -> DNSListVerdict {

@@ -1,63 +1,36 @@
 import Logging
 import SMTPCore
 
-/// What the DNS-list stage hook does with a verdict.
-public struct DNSListPolicy: Sendable {
-    /// When the lists are asked.
-    public enum Stage: String, Hashable, Sendable {
-        /// At MAIL FROM: client address, HELO name and sender domain are all known.
-        case mailFrom
-        /// At each RCPT TO (the verdict is recomputed; a ``DNSCachingResolver`` makes that cheap):
-        /// lets `<Postmaster>` through and logs the recipient.
-        case rcptTo
-    }
-
-    public var stage: Stage
-    /// For ``DNSListResult/listed`` (default: reject, `550 5.7.1`).
-    public var onListed: DefenseAction
-    /// For ``DNSListResult/unknown`` (default: ignore, a dead list must not stop mail). `reject`
-    /// is applied as `tempfail`: a DNS failure never causes a 5xx.
-    public var onUnknown: DefenseAction
-    /// Sessions that authenticated are not checked (submission).
-    public var exemptAuthenticated: Bool
-    /// Clients in these networks are not checked (the previous stage, monitoring).
-    public var trustedNetworks: [IPNetwork]
-    /// At ``Stage/rcptTo``, `<Postmaster>` is accepted from listed clients
-    /// ([RFC 5321 §4.5.1](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.1)), so they can
-    /// ask for delisting.
-    public var exemptPostmaster: Bool
-    /// Name the listing zones in the rejection (`... (zen.example)`): actionable for the sender's
-    /// administrator, but tells the world which lists this site uses. Off by default.
-    public var nameZonesInReply: Bool
-
-    public init(
-        stage: Stage = .mailFrom, onListed: DefenseAction = .reject, onUnknown: DefenseAction = .ignore,
-        exemptAuthenticated: Bool = true, trustedNetworks: [IPNetwork] = [], exemptPostmaster: Bool = true,
-        nameZonesInReply: Bool = false
-    ) {
-        self.stage = stage
-        self.onListed = onListed
-        self.onUnknown = onUnknown
-        self.exemptAuthenticated = exemptAuthenticated
-        self.trustedNetworks = trustedNetworks
-        self.exemptPostmaster = exemptPostmaster
-        self.nameZonesInReply = nameZonesInReply
-    }
-}
-
-/// DM20 as a stage hook: asks ``DNSListChecker`` at MAIL FROM (or RCPT TO) and maps the verdict
-/// through a ``DNSListPolicy``.
+/// DM20 as a stage hook: asks ``DNSListChecker`` about the client address when it connects
+/// (in the background) and keeps that verdict for the session, then refuses a listed client
+/// where ``DNSListPolicy/stage`` says — by default at each RCPT TO except to `<Postmaster>`.
+/// Lists of HELO names and sender domains are asked at the deciding stage (at MAIL FROM when
+/// refusing at connect), once per HELO name and sender, and their look-ups join the client's.
 ///
 /// The wire text is generic (`550 5.7.1 Service unavailable; client host [192.0.2.99] blocked
 /// by a DNS block list`); the log line carries the defense id, the session id, the zones, codes
 /// and TXT reasons. A list that does not answer never causes a 5xx. Compose it with other hooks
-/// in a role's chain; it only implements `mailFrom`/`rcptTo`.
+/// in a role's chain (``HookChain``).
+///
+/// The verdict lives in the session's ``SessionContext/attributes`` under a key of this hook:
+/// ``clientVerdict(in:)`` gives it to other policies (an allow-listed client may skip other
+/// checks) without asking DNS again.
 public struct DNSListDefense: SessionHooks {
     public static let id = DNSListChecker.defenseID
 
     public let checker: DNSListChecker
     public let policy: DNSListPolicy
     let logger: Logger
+    /// The client-address look-ups of a session, started at connect or by the first stage that needs them.
+    let clientKey = SessionAttributeKey<Task<DNSListVerdict, Never>>("dnsbl.client")
+    /// The last verdict with HELO-name and sender-domain look-ups added, for the next RCPT of the same transaction.
+    let combinedKey = SessionAttributeKey<CombinedVerdict>("dnsbl.combined")
+
+    struct CombinedVerdict: Sendable {
+        var helo: String?
+        var mailFromDomain: String?
+        var verdict: DNSListVerdict
+    }
 
     public init(checker: DNSListChecker, policy: DNSListPolicy = DNSListPolicy(), logger: Logger = Logger(label: "mailnode.defense.dnsbl")) {
         self.checker = checker
@@ -65,9 +38,21 @@ public struct DNSListDefense: SessionHooks {
         self.logger = logger
     }
 
+    public func connected(_ session: SessionContext) async -> HookDecision {
+        guard policy.stage == .connect || policy.lookupAtConnect, checker.listsClients,
+            !DefenseHookSupport.isExempt(session, authenticated: false, trusted: policy.trustedNetworks)
+        else { return .continue }
+        let lookup = clientLookup(session)   // runs on while the session greets and reads HELO
+        guard policy.stage == .connect else { return .continue }
+        return connectDecision(await lookup.value, session: session)
+    }
+
     public func mailFrom(_ path: ReversePath, parameters: MailParameters, session: SessionContext) async -> HookDecision {
-        guard policy.stage == .mailFrom else { return .continue }
-        return await evaluate(reversePath: path, recipient: nil, session: session)
+        switch policy.stage {
+        case .mailFrom: return await evaluate(reversePath: path, recipient: nil, session: session)
+        case .connect where checker.listsDomains: return await evaluate(reversePath: path, recipient: nil, session: session)
+        case .connect, .rcptTo: return .continue
+        }
     }
 
     public func rcptTo(_ recipient: EnvelopeRecipient, envelope: Envelope, session: SessionContext) async -> HookDecision {
@@ -76,14 +61,56 @@ public struct DNSListDefense: SessionHooks {
         return await evaluate(reversePath: envelope.reversePath, recipient: recipient.path, session: session)
     }
 
+    /// The client-address verdict kept for `session`: waits for the look-ups started at connect
+    /// (or by an earlier stage); `nil` when none were started (a trusted client, no look-up yet).
+    /// Never asks DNS itself.
+    public func clientVerdict(in session: SessionContext) async -> DNSListVerdict? {
+        await session.attributes[clientKey]?.value
+    }
+
+    /// The session's client look-ups: the running or finished task, or a new one.
+    private func clientLookup(_ session: SessionContext) -> Task<DNSListVerdict, Never> {
+        let checker = checker
+        let clientIP = DefenseHookSupport.clientIP(session)
+        return session.attributes.value(for: clientKey) {
+            Task { await checker.check(clientIP: clientIP) }
+        }
+    }
+
     private func evaluate(reversePath: ReversePath, recipient: ForwardPath?, session: SessionContext) async -> HookDecision {
         if DefenseHookSupport.isExempt(session, authenticated: policy.exemptAuthenticated, trusted: policy.trustedNetworks) {
             return .continue
         }
-        let verdict = await checker.check(
-            clientIP: DefenseHookSupport.clientIP(session), helo: session.heloName?.domainName,
-            mailFromDomain: reversePath.mailbox?.host.domainName)
+        let verdict = await sessionVerdict(reversePath: reversePath, session: session)
         return decide(verdict, session: session, recipient: recipient)
+    }
+
+    /// The client verdict of the session, with the HELO-name and sender-domain look-ups added
+    /// when a zone lists domains (asked once per HELO name and sender domain).
+    private func sessionVerdict(reversePath: ReversePath, session: SessionContext) async -> DNSListVerdict {
+        let client = checker.listsClients ? await clientLookup(session).value : checker.combine([])
+        guard checker.listsDomains else { return client }
+        let helo = session.heloName?.domainName
+        let mailFromDomain = reversePath.mailbox?.host.domainName
+        if let kept = session.attributes[combinedKey], kept.helo == helo, kept.mailFromDomain == mailFromDomain {
+            return kept.verdict
+        }
+        let verdict = await checker.check(adding: client, helo: helo, mailFromDomain: mailFromDomain)
+        session.attributes[combinedKey] = CombinedVerdict(helo: helo, mailFromDomain: mailFromDomain, verdict: verdict)
+        return verdict
+    }
+
+    /// At connect a refusal replaces the greeting: `554 5.7.1` (RFC 5321 §3.1, then only QUIT is
+    /// answered), or for a temporary failure `421 4.4.3` and the connection closes (§3.8).
+    private func connectDecision(_ verdict: DNSListVerdict, session: SessionContext) -> HookDecision {
+        switch decide(verdict, session: session, recipient: nil) {
+        case .reply(let reply) where reply.code.isPermanentFailure:
+            return .reply(Reply(.transactionFailed, reply.enhancedCode, lines: reply.lines))
+        case .reply(let reply) where reply.code.isTransientFailure:
+            return .disconnect(Reply(.serviceNotAvailable, reply.enhancedCode, lines: reply.lines))
+        case let other:
+            return other
+        }
     }
 
     /// The decision for a verdict, logged. Public so a role can check once and decide later.

@@ -21,6 +21,9 @@ public struct SessionContext: Sendable, Hashable {
     public var tls: TLSDetails?
     /// The authenticated identity after a successful AUTH.
     public var authenticatedUser: String?
+    /// What hooks keep for the rest of the session (a verdict found at connect time, used at
+    /// RCPT TO); shared by every copy of this context. See ``SessionAttributes``.
+    public let attributes = SessionAttributes()
 
     public init(sessionID: String, remoteAddress: SocketAddress? = nil, localAddress: SocketAddress? = nil,
                 listenerName: String = "smtp") {

@@ -6,31 +6,6 @@ import Testing
 
 @testable import Defenses
 
-/// Hooks run in order; the first that decides anything but `.continue` wins (what a role's
-/// assembly will do; a test-local stand-in until the roles have one).
-struct TestHookChain: SessionHooks {
-    let hooks: [any SessionHooks]
-
-    init(_ hooks: [any SessionHooks]) { self.hooks = hooks }
-
-    private func first(_ run: (any SessionHooks) async -> HookDecision) async -> HookDecision {
-        for hook in hooks {
-            let decision = await run(hook)
-            if decision != .continue { return decision }
-        }
-        return .continue
-    }
-
-    func connected(_ session: SessionContext) async -> HookDecision { await first { await $0.connected(session) } }
-    func helo(_ name: MailHost, session: SessionContext) async -> HookDecision { await first { await $0.helo(name, session: session) } }
-    func mailFrom(_ path: ReversePath, parameters: MailParameters, session: SessionContext) async -> HookDecision {
-        await first { await $0.mailFrom(path, parameters: parameters, session: session) }
-    }
-    func rcptTo(_ recipient: EnvelopeRecipient, envelope: Envelope, session: SessionContext) async -> HookDecision {
-        await first { await $0.rcptTo(recipient, envelope: envelope, session: session) }
-    }
-}
-
 /// A line-level SMTP client for these tests. `@unchecked Sendable`: `lock` guards `buffer`,
 /// `parser` and `closed`.
 final class DefenseTestClient: @unchecked Sendable {
@@ -91,37 +66,49 @@ final class DefenseTestClient: @unchecked Sendable {
     }
 }
 
-/// DNS defenses in a real SMTP session: a list that does not answer for one client costs that
-/// session a 4xx after the resolver timeout, while other sessions are served meanwhile.
+/// DNS defenses in a real SMTP session (PROXY protocol gives each client its address) against the
+/// dnslib server with the shared fixtures: a list that does not answer for one client costs that
+/// session a 4xx after the resolver timeout while other sessions are served; a listed client is
+/// looked up once, at connect, and refused at RCPT TO except to postmaster, or instead of the greeting.
 @Suite("DNS defenses in live SMTP sessions")
 struct DNSDefenseSessionTests {
+    static func server(_ hooks: any SessionHooks, receiver: MemoryMessageReceiver) -> SMTPServer {
+        let listener = SMTPListenerConfiguration(
+            name: "mx", host: "127.0.0.1", port: 0, session: SMTPSessionConfiguration(hostname: "mx.test"),
+            proxyProtocolTrusted: [IPNetwork("127.0.0.1/32")!, IPNetwork("::1/128")!])
+        return SMTPServer(listeners: [listener], services: SMTPServerServices(receiver: receiver, hooks: hooks),
+                          group: MultiThreadedEventLoopGroup.singleton)
+    }
+
+    /// Connects, sends the PROXY line; returns the client and the greeting.
+    static func connect(_ port: Int, _ proxy: String) async throws -> (DefenseTestClient, Reply?) {
+        let client = try await DefenseTestClient.connect(port: port)
+        try await client.send(proxy + "\r\n")
+        return (client, try await client.reply())
+    }
+
     @Test func deadListDefersOneSessionWhileOthersProceed() async throws {
-        // The list answers everything except the query for 192.0.2.99, which it ignores.
-        try await withExtendedDNSTestServer(extraBehaviours: ["99.2.0.192.bl.dnsbl.test silent"]) { dns in
+        // The list answers everything except the query for 192.0.2.93, which it ignores
+        // (Fixtures/dns/behaviours.conf).
+        try await withDNSTestServer { dns in
             let resolver = dns.resolver(timeout: .seconds(5), attempts: 1)
             let lists = DNSListDefense(
                 checker: DNSListChecker(resolver: resolver, configuration: DNSListConfiguration(zones: [DNSListZone("bl.dnsbl.test")])),
-                policy: DNSListPolicy(onUnknown: .tempfail))
+                policy: DNSListPolicy(stage: .mailFrom, onUnknown: .tempfail))
             let senders = SenderCheckDefense(checker: SenderChecker(resolver: resolver))
             let receiver = MemoryMessageReceiver()
-            let listener = SMTPListenerConfiguration(
-                name: "mx", host: "127.0.0.1", port: 0, session: SMTPSessionConfiguration(hostname: "mx.test"),
-                proxyProtocolTrusted: [IPNetwork("127.0.0.1/32")!])
-            let server = SMTPServer(
-                listeners: [listener], services: SMTPServerServices(receiver: receiver, hooks: TestHookChain([lists, senders])),
-                group: MultiThreadedEventLoopGroup.singleton)
+            let server = Self.server(HookChain([lists, senders]), receiver: receiver)
             let port = try await server.start()[0].port!
 
             func open(_ proxy: String) async throws -> DefenseTestClient {
-                let client = try await DefenseTestClient.connect(port: port)
-                try await client.send(proxy + "\r\n")
-                #expect(try await client.reply()?.code == .serviceReady)
+                let (client, greeting) = try await Self.connect(port, proxy)
+                #expect(greeting?.code == .serviceReady)
                 #expect(try await client.command("EHLO client.senders.test")?.code == .ok)
                 return client
             }
 
             // A: its list query is never answered.
-            let a = try await open("PROXY TCP4 192.0.2.99 127.0.0.1 40001 25")
+            let a = try await open("PROXY TCP4 192.0.2.93 127.0.0.1 40001 25")
             try await a.send("MAIL FROM:<a@good.senders.test>\r\n")
 
             // B, meanwhile: a whole transaction.
@@ -150,9 +137,69 @@ struct DNSDefenseSessionTests {
             let deferred = try await a.reply()
             #expect(deferred?.description == "451 4.4.3 Temporary DNS failure, try again later")
             #expect(try await a.command("QUIT")?.code == .closing)
-            #expect(dns.queries("99.2.0.192.bl.dnsbl.test", "A").count == 1)
+            #expect(dns.queries("93.2.0.192.bl.dnsbl.test", "A").count == 1)
 
             for client in [a, b, c, d] { await client.close() }
+            await server.shutdown(gracePeriod: .seconds(2))
+        }
+    }
+
+    @Test func listedClientIsLookedUpAtConnectAndRefusedAtRCPTButNotForPostmaster() async throws {
+        try await withDNSTestServer { dns in
+            let lists = DNSListDefense(checker: DNSListChecker(
+                resolver: dns.resolver(timeout: .seconds(2), attempts: 1),
+                configuration: DNSListConfiguration(zones: [DNSListZone("bl.dnsbl.test"), DNSListZone("bl2.dnsbl.test")])))
+            let receiver = MemoryMessageReceiver()
+            let server = Self.server(lists, receiver: receiver)
+            let port = try await server.start()[0].port!
+
+            let (client, greeting) = try await Self.connect(port, "PROXY TCP4 192.0.2.99 127.0.0.1 40010 25")
+            #expect(greeting?.code == .serviceReady)
+            // The look-up started at connect: it reaches the server before the client says anything more.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while dns.queries("99.2.0.192.bl2.dnsbl.test", "A").isEmpty, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(dns.queries("99.2.0.192.bl.dnsbl.test", "A").count == 1)
+            #expect(try await client.command("EHLO client.senders.test")?.code == .ok)
+            #expect(try await client.command("MAIL FROM:<x@good.senders.test>")?.code == .ok)
+            let refused = "550 5.7.1 Service unavailable; client host [192.0.2.99] blocked by a DNS block list"
+            #expect(try await client.command("RCPT TO:<bob@mx.test>")?.description == refused)
+            #expect(try await client.command("RCPT TO:<Postmaster>")?.code == .ok)   // RFC 5321 §4.5.1
+            #expect(try await client.command("RCPT TO:<carol@mx.test>")?.description == refused)
+            #expect(try await client.command("DATA")?.code == .startMailInput)
+            #expect(try await client.command("Subject: please delist\r\n\r\nhi\r\n.")?.code == .ok)
+            #expect(try await client.command("QUIT")?.code == .closing)
+            #expect(receiver.messages.count == 1)
+            #expect(receiver.messages.first?.envelope.recipients.map(\.path) == [.postmaster])
+            // asked once for the whole session, however many RCPTs
+            #expect(dns.queries("99.2.0.192.bl.dnsbl.test", "A").count == 1)
+            #expect(dns.queries("99.2.0.192.bl2.dnsbl.test", "A").count == 1)
+            await client.close()
+            await server.shutdown(gracePeriod: .seconds(2))
+        }
+    }
+
+    @Test func connectStageRefusesInsteadOfTheGreeting() async throws {
+        try await withDNSTestServer { dns in
+            let lists = DNSListDefense(
+                checker: DNSListChecker(resolver: dns.resolver(timeout: .seconds(2), attempts: 1),
+                                        configuration: DNSListConfiguration(zones: [DNSListZone("bl.dnsbl.test")])),
+                policy: DNSListPolicy(stage: .connect))
+            let receiver = MemoryMessageReceiver()
+            let server = Self.server(lists, receiver: receiver)
+            let port = try await server.start()[0].port!
+
+            let (listed, refusal) = try await Self.connect(port, "PROXY TCP4 192.0.2.99 127.0.0.1 40020 25")
+            #expect(refusal?.description == "554 5.7.1 Service unavailable; client host [192.0.2.99] blocked by a DNS block list")
+            #expect(try await listed.command("EHLO client.senders.test")?.code == .badSequence)   // RFC 5321 §3.1: only QUIT
+            #expect(try await listed.command("QUIT")?.code == .closing)
+
+            let (clean, greeting) = try await Self.connect(port, "PROXY TCP4 192.0.2.10 127.0.0.1 40021 25")
+            #expect(greeting?.code == .serviceReady)
+            #expect(try await clean.command("EHLO client.senders.test")?.code == .ok)
+            #expect(try await clean.command("QUIT")?.code == .closing)
+            for client in [listed, clean] { await client.close() }
             await server.shutdown(gracePeriod: .seconds(2))
         }
     }

@@ -4,7 +4,8 @@ import SMTPCore
 
 @testable import Defenses
 
-/// ``DNSListDefense``: verdict → action → hook decision, over ``MockResolver``.
+/// ``DNSListDefense``: verdict → action → hook decision, over ``MockResolver`` (deciding at MAIL
+/// FROM unless a test says otherwise; the session-kept verdict is in `DNSListSessionVerdictTests`).
 @Suite("DNSBL stage hook and policy")
 struct DNSListDefenseTests {
     typealias F = DNSListFixture
@@ -12,7 +13,7 @@ struct DNSListDefenseTests {
     let bl = DNSListZone("bl.test")
     let rhs = DNSListZone("rhs.test", subjects: [.mailFromDomain, .heloName])
 
-    func defense(_ policy: DNSListPolicy = DNSListPolicy(), configure: (inout MockResolver) -> Void = { _ in }) -> DNSListDefense {
+    func defense(_ policy: DNSListPolicy = DNSListPolicy(stage: .mailFrom), configure: (inout MockResolver) -> Void = { _ in }) -> DNSListDefense {
         var dns = MockResolver()
         F.addTestPoints(&dns, bl)
         F.addTestPoints(&dns, rhs)
@@ -41,7 +42,7 @@ struct DNSListDefenseTests {
     }
 
     @Test func zonesInReplyWhenConfigured() async {
-        let decision = await mail(defense(DNSListPolicy(nameZonesInReply: true)), session: F.session("192.0.2.99"))
+        let decision = await mail(defense(DNSListPolicy(stage: .mailFrom, nameZonesInReply: true)), session: F.session("192.0.2.99"))
         #expect(decision == .reply(Reply(.mailboxUnavailable, .policyRejection,
                                          "Service unavailable; client host [192.0.2.99] blocked by a DNS block list (bl.test)")))
     }
@@ -59,11 +60,11 @@ struct DNSListDefenseTests {
 
     @Test(arguments: [DefenseAction.tag, .ignore])
     func listedButTagOrIgnoreContinues(_ action: DefenseAction) async {
-        #expect(await mail(defense(DNSListPolicy(onListed: action)), session: F.session("192.0.2.99")) == .continue)
+        #expect(await mail(defense(DNSListPolicy(stage: .mailFrom, onListed: action)), session: F.session("192.0.2.99")) == .continue)
     }
 
     @Test func listedWithTempfailPolicy() async {
-        #expect(await mail(defense(DNSListPolicy(onListed: .tempfail)), session: F.session("192.0.2.99")) == .reply(DefenseReplies.temporaryDNSFailure))
+        #expect(await mail(defense(DNSListPolicy(stage: .mailFrom, onListed: .tempfail)), session: F.session("192.0.2.99")) == .reply(DefenseReplies.temporaryDNSFailure))
     }
 
     @Test func unknownNeverGivesA5xx() async {
@@ -71,19 +72,19 @@ struct DNSListDefenseTests {
         // default: a dead list does not stop mail
         #expect(await mail(defense(configure: broken), session: F.session("192.0.2.10")) == .continue)
         // tempfail on request
-        #expect(await mail(defense(DNSListPolicy(onUnknown: .tempfail), configure: broken), session: F.session("192.0.2.10"))
+        #expect(await mail(defense(DNSListPolicy(stage: .mailFrom, onUnknown: .tempfail), configure: broken), session: F.session("192.0.2.10"))
             == .reply(Reply(.localError, EnhancedStatusCode(4, 4, 3), "Temporary DNS failure, try again later")))
         // even "reject" becomes a 4xx
-        let decision = await mail(defense(DNSListPolicy(onUnknown: .reject), configure: broken), session: F.session("192.0.2.10"))
+        let decision = await mail(defense(DNSListPolicy(stage: .mailFrom, onUnknown: .reject), configure: broken), session: F.session("192.0.2.10"))
         guard case .reply(let reply) = decision else { Issue.record("no reply"); return }
         #expect(reply.code.isTransientFailure)
     }
 
     @Test func exemptions() async {
-        let d = defense(DNSListPolicy(trustedNetworks: [IPNetwork("192.0.2.96/28")!]))
+        let d = defense(DNSListPolicy(stage: .mailFrom, trustedNetworks: [IPNetwork("192.0.2.96/28")!]))
         #expect(await mail(d, session: F.session("192.0.2.99", user: "alice")) == .continue)   // authenticated
         #expect(await mail(d, session: F.session("192.0.2.99")) == .continue)                   // trusted network
-        let strict = defense(DNSListPolicy(exemptAuthenticated: false))
+        let strict = defense(DNSListPolicy(stage: .mailFrom, exemptAuthenticated: false))
         #expect(await mail(strict, session: F.session("192.0.2.99", user: "alice")) != .continue)
     }
 
@@ -104,7 +105,8 @@ struct DNSListDefenseTests {
         F.addTestPoints(&dns, wl)
         F.list(&dns, bl, "192.0.2.99")
         F.list(&dns, wl, "192.0.2.99")
-        let d = DNSListDefense(checker: DNSListChecker(resolver: dns, configuration: DNSListConfiguration(zones: [bl, wl])))
+        let d = DNSListDefense(checker: DNSListChecker(resolver: dns, configuration: DNSListConfiguration(zones: [bl, wl])),
+                               policy: DNSListPolicy(stage: .mailFrom))
         #expect(await mail(d, session: F.session("192.0.2.99")) == .continue)
     }
 }
