@@ -5,7 +5,7 @@ import SMTPCore
 @testable import Defenses
 
 /// ``SenderChecker`` over ``LDNSResolver`` against the dnslib server (`Fixtures/dns/senders.zone`,
-/// `reverse.zone`, `example.zone`).
+/// `reverse.zone`, `example.zone`, `behaviours.conf`).
 @Suite("Sender checks over LDNSResolver against a live DNS server")
 struct SenderCheckLiveTests {
     func checker(_ server: DNSTestServer) -> SenderChecker {
@@ -32,14 +32,7 @@ struct SenderCheckLiveTests {
     }
 
     @Test func forwardConfirmedReverseDNS() async throws {
-        let reverse = """
-            $ORIGIN 100.51.198.in-addr.arpa.
-            $TTL 300
-            @ 3600 IN SOA ns.senders.test. hostmaster.senders.test. 1 3600 600 86400 60
-            7 PTR elsewhere.senders.test.
-            8 PTR client.senders.test.
-            """
-        try await withExtendedDNSTestServer(extraZones: ["iprev-extra.zone": reverse]) { server in
+        try await withDNSTestServer { server in
             let c = checker(server)
             let pass = await c.checkIPRev(IPAddress("192.0.2.10")!)
             #expect(pass.result == .pass && pass.confirmedName == "host.example")
