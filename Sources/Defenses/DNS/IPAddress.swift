@@ -141,4 +141,16 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         case .v6(let address): address.isLoopback
         }
     }
+
+    /// An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`,
+    /// [RFC 4291 §2.5.5.2](https://www.rfc-editor.org/rfc/rfc4291#section-2.5.5.2)) as the IPv4
+    /// address it carries; any other address as it is. The checks see a client this way
+    /// (RFC 7208 §5.6, RFC 5782 §2.4).
+    public var unmapped: IPAddress {
+        guard case .v6(let address) = self, address.octets[0..<10].allSatisfy({ $0 == 0 }),
+            address.octets[10] == 0xFF, address.octets[11] == 0xFF,
+            let v4 = IPv4Address(octets: address.octets[12..<16])
+        else { return self }
+        return .v4(v4)
+    }
 }

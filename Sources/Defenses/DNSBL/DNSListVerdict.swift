@@ -55,8 +55,11 @@ public struct DNSListLookup: Hashable, Sendable, CustomStringConvertible {
         return false
     }
 
+    /// One trail line: zone, subject, the query asked and what it found, e.g.
+    /// `bl.example ip=192.0.2.99 (99.2.0.192.bl.example A) listed 127.0.0.2 weight 1.0 "reason"`.
     public var description: String {
-        let head = "\(zone) \(subject)=\(value)"
+        var head = "\(zone) \(subject)=\(value)"
+        if let queryName { head += " (\(queryName) A)" }
         switch outcome {
         case .listed(let codes, let labels):
             var text = "\(head) listed \(codes.map(\.description).joined(separator: ","))"

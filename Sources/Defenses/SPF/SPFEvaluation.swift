@@ -503,11 +503,7 @@ struct SPFEvaluation {
 
     /// `::ffff:a.b.c.d` as the IPv4 address a.b.c.d (RFC 4291 §2.5.5.2, RFC 7208 §5.6).
     static func unmapped(_ ip: IPAddress) -> IPAddress {
-        guard case .v6(let address) = ip, address.octets[0..<10].allSatisfy({ $0 == 0 }),
-            address.octets[10] == 0xFF, address.octets[11] == 0xFF,
-            let v4 = IPv4Address(octets: address.octets[12..<16])
-        else { return ip }
-        return .v4(v4)
+        ip.unmapped
     }
 
     /// Whether `ip` lies in `network`/cidr for the family of both.
