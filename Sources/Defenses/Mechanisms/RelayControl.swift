@@ -33,6 +33,8 @@ public struct RelayControl: SessionHooks {
 
     public static let id = DefenseID.relayAccessLists
 
+    public var stages: HookStages { .rcptTo }
+
     /// The generic wire reply (RFC 5321 §3.6.2 relay refusal; RFC 3463 X.7.1).
     public static let refusal = Reply(.transactionFailed, .noRelay, "Relay access denied")
 

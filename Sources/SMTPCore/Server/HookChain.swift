@@ -7,6 +7,11 @@ public struct HookChain: SessionHooks {
         self.hooks = hooks
     }
 
+    /// Every stage at least one of the hooks implements.
+    public var stages: HookStages {
+        hooks.reduce(into: []) { $0.formUnion($1.stages) }
+    }
+
     private func first(_ decide: (any SessionHooks) async -> HookDecision) async -> HookDecision {
         for hook in hooks {
             let decision = await decide(hook)

@@ -104,6 +104,7 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         logger[metadataKey: "client"] = "\(session.context.remoteAddress.map(Self.logText) ?? "-")"
         logger.info("connect")
         perform(session.start(), context: context)
+        process(context)   // the greeting, when no connect hook runs, and anything pipelined
         armTimer(context)
     }
 
@@ -242,6 +243,11 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
         case .runHook(let call):
             let hooks = services.hooks
+            guard hooks.stages.contains(call.stage) else {
+                // No hook at this stage: the default decision, without an asynchronous round trip.
+                perform(session.hookCompleted(.continue, now: .now()), context: context)
+                return
+            }
             let sessionContext = session.context
             run(context, {
                 switch call {
@@ -381,6 +387,18 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
 extension SMTPServerHandler: Sendable {}
 
 extension SMTPSession.HookCall {
+    /// The stage as a member of ``HookStages``.
+    var stage: HookStages {
+        switch self {
+        case .connected: return .connected
+        case .helo: return .helo
+        case .mailFrom: return .mailFrom
+        case .rcptTo: return .rcptTo
+        case .dataStart: return .dataStart
+        case .dataEnd: return .dataEnd
+        }
+    }
+
     /// The stage's name in logs.
     var stageName: String {
         switch self {

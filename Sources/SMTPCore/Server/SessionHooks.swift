@@ -9,12 +9,31 @@ public enum HookDecision: Sendable, Hashable {
     case disconnect(Reply)
 }
 
+/// A set of session stages, used by a hook to say where it takes part.
+public struct HookStages: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let connected = HookStages(rawValue: 1 << 0)
+    public static let helo = HookStages(rawValue: 1 << 1)
+    public static let mailFrom = HookStages(rawValue: 1 << 2)
+    public static let rcptTo = HookStages(rawValue: 1 << 3)
+    public static let dataStart = HookStages(rawValue: 1 << 4)
+    public static let dataEnd = HookStages(rawValue: 1 << 5)
+    public static let all: HookStages = [.connected, .helo, .mailFrom, .rcptTo, .dataStart, .dataEnd]
+}
+
 /// The stages at which defenses run (the `Defenses` module implements them).
 ///
 /// Every method has a default that returns `.continue`, so a hook implements only the
 /// stages it cares about. Hooks run off the event loop and may be slow (DNS); a slow hook
 /// delays one session, never the node.
 public protocol SessionHooks: Sendable {
+    /// The stages this hook implements. The server answers the other stages without calling
+    /// the hook, which saves an asynchronous round trip per command. The default, `.all`, is
+    /// always correct; a narrower set is an optimisation and must include every stage the
+    /// hook overrides.
+    var stages: HookStages { get }
     /// After the TCP connection (and PROXY header) before the greeting. A rejection becomes
     /// the greeting (e.g. `554 5.7.1`) and the session then only answers QUIT (RFC 5321 §3.1).
     func connected(_ session: SessionContext) async -> HookDecision
@@ -33,6 +52,7 @@ public protocol SessionHooks: Sendable {
 }
 
 extension SessionHooks {
+    public var stages: HookStages { .all }
     public func connected(_ session: SessionContext) async -> HookDecision { .continue }
     public func helo(_ name: MailHost, session: SessionContext) async -> HookDecision { .continue }
     public func mailFrom(_ path: ReversePath, parameters: MailParameters, session: SessionContext) async -> HookDecision { .continue }
@@ -44,4 +64,5 @@ extension SessionHooks {
 /// Hooks that decide nothing (every stage `.continue`).
 public struct NoHooks: SessionHooks {
     public init() {}
+    public var stages: HookStages { [] }
 }
