@@ -1,0 +1,52 @@
+import Crypto
+
+/// The DKIM body hash, computed while the body streams past
+/// ([RFC 6376 §3.7](https://www.rfc-editor.org/rfc/rfc6376#section-3.7)): canonicalise
+/// (``BodyCanonicalizer``), keep the first `l=` octets when a limit is set
+/// ([§3.5](https://www.rfc-editor.org/rfc/rfc6376#section-3.5) `l=`), SHA-256.
+///
+/// Memory is constant whatever the body size; the canonical length is counted in full so a
+/// verifier can tell whether `l=` exceeds the body.
+public struct BodyHasher: Sendable {
+    public let canonicalization: Canonicalization
+    /// The `l=` limit: canonical octets hashed; `nil` for the whole body.
+    public let limit: UInt64?
+    private var canonicalizer: BodyCanonicalizer
+    private var sha = SHA256()
+    private var hashed: UInt64 = 0
+    /// Canonical octets seen, hashed or not.
+    public private(set) var canonicalLength: UInt64 = 0
+
+    public init(canonicalization: Canonicalization, limit: UInt64? = nil) {
+        self.canonicalization = canonicalization
+        self.limit = limit
+        self.canonicalizer = BodyCanonicalizer(canonicalization)
+    }
+
+    /// Hashes the next raw body bytes.
+    public mutating func update(_ bytes: some Sequence<UInt8>) {
+        var canonicalizer = self.canonicalizer
+        canonicalizer.update(bytes) { absorb($0) }
+        self.canonicalizer = canonicalizer
+    }
+
+    /// Ends the body and returns the SHA-256 digest (the `bh=` value before base64).
+    public mutating func finalize() -> [UInt8] {
+        var canonicalizer = self.canonicalizer
+        canonicalizer.finish { absorb($0) }
+        self.canonicalizer = canonicalizer
+        return Array(sha.finalize())
+    }
+
+    private mutating func absorb(_ piece: [UInt8]) {
+        canonicalLength += UInt64(piece.count)
+        var take = piece.count
+        if let limit {
+            let room = limit > hashed ? limit - hashed : 0
+            take = Int(min(UInt64(piece.count), room))
+        }
+        guard take > 0 else { return }
+        piece.withUnsafeBytes { sha.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<take])) }
+        hashed += UInt64(take)
+    }
+}
