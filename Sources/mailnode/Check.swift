@@ -8,7 +8,7 @@ import SMTPCore
 struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a single check by hand.",
-        subcommands: [CheckSPF.self])
+        subcommands: [CheckSPF.self, CheckDKIM.self])
 }
 
 /// `mailnode check spf --ip 192.0.2.1 --mail-from a@example.org --helo mail.example.org`

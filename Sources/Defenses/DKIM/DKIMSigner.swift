@@ -103,7 +103,8 @@ public struct DKIMSigner: Sendable {
             fold.append(piece, spaced: index == 0)
         }
         fold.append("bh=\(Base64.encode(bodyHash));")
-        fold.append("b=")
+        fold.breakLine()
+        fold.append("b=", spaced: false)
 
         let unsigned = HeaderField(raw: Array(fold.text.utf8))
         let signature: DKIMSignature
@@ -150,6 +151,12 @@ struct HeaderFolder {
     init(name: String) {
         text = name + ":"
         lineLength = text.utf8.count
+    }
+
+    /// Starts a new line (before `b=`, so the signature sits in a block of its own).
+    mutating func breakLine() {
+        text += "\r\n\t"
+        lineLength = 1
     }
 
     /// Appends a piece, after a space when `spaced`, on a new line when it would not fit.
