@@ -23,7 +23,9 @@ public enum DKIMAlgorithm: String, Hashable, Sendable, CaseIterable, CustomStrin
 /// The `k=` key types of key records ([RFC 6376 §3.6.1](https://www.rfc-editor.org/rfc/rfc6376#section-3.6.1),
 /// [RFC 8463 §4](https://www.rfc-editor.org/rfc/rfc8463#section-4)).
 public enum DKIMKeyType: String, Hashable, Sendable, CaseIterable, CustomStringConvertible {
+    /// RSA; `p=` is a SubjectPublicKeyInfo (or bare PKCS#1 RSAPublicKey) in DER, base64.
     case rsa
+    /// Ed25519; `p=` is the 32-byte public key, base64.
     case ed25519
 
     public var description: String { rawValue }

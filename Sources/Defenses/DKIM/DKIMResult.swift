@@ -29,6 +29,7 @@ public struct DKIMVerification: Hashable, Sendable, CustomStringConvertible {
     public var field: HeaderField
     /// The parsed signature; `nil` when the field could not be parsed.
     public var signature: DKIMSignature?
+    /// The verdict for this signature.
     public var result: DKIMResult
     /// Why, when the result is not `pass` ("body hash did not verify", "key revoked", ...).
     public var reason: String?

@@ -25,8 +25,11 @@ public struct DKIMSigner: Sendable {
     public var domain: String
     /// `s=`.
     public var selector: String
+    /// The private key; its type decides `a=`.
     public var key: DKIMSigningKey
+    /// `c=` header part ([RFC 6376 §3.4](https://www.rfc-editor.org/rfc/rfc6376#section-3.4)).
     public var headerCanonicalization: Canonicalization = .relaxed
+    /// `c=` body part.
     public var bodyCanonicalization: Canonicalization = .relaxed
     /// Field names to sign, in this order.
     public var headers: [String] = DKIMSigner.defaultHeaders

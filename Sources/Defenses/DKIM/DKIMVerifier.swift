@@ -59,7 +59,9 @@ public struct DKIMVerifierConfiguration: Sendable {
 /// let results = await verifier.finish(pending ?? verifier.begin(header: try reader.finish()))
 /// ```
 public struct DKIMVerifier: Sendable {
+    /// Where key records come from (put a ``DNSCachingResolver`` in front for a busy node).
     public var resolver: any DNSResolver
+    /// Limits and clock.
     public var configuration: DKIMVerifierConfiguration
 
     public init(resolver: any DNSResolver, configuration: DKIMVerifierConfiguration = DKIMVerifierConfiguration()) {

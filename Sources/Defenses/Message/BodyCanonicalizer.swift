@@ -10,6 +10,7 @@
 /// - `relaxed`: also white space at line ends is dropped and runs of WSP inside a line become
 ///   one SP; an empty body stays empty.
 public struct BodyCanonicalizer: Sendable {
+    /// Which of the two body algorithms.
     public let canonicalization: Canonicalization
     private var pendingEmptyLines = 0
     private var lineHasContent = false

@@ -8,45 +8,56 @@ import Crypto
 /// Memory is constant whatever the body size; the canonical length is counted in full so a
 /// verifier can tell whether `l=` exceeds the body.
 public struct BodyHasher: Sendable {
+    /// The body canonicalisation (`c=` body part).
     public let canonicalization: Canonicalization
     /// The `l=` limit: canonical octets hashed; `nil` for the whole body.
     public let limit: UInt64?
     private var canonicalizer: BodyCanonicalizer
-    private var sha = SHA256()
-    private var hashed: UInt64 = 0
-    /// Canonical octets seen, hashed or not.
-    public private(set) var canonicalLength: UInt64 = 0
+    private var state: State
+
+    /// The digest and counters, kept apart from the canonicaliser so that feeding one into the
+    /// other copies neither (the canonicaliser's buffer stays uniquely referenced).
+    private struct State: Sendable {
+        var sha = SHA256()
+        var hashed: UInt64 = 0
+        var canonicalLength: UInt64 = 0
+        let limit: UInt64?
+
+        mutating func absorb(_ piece: [UInt8]) {
+            canonicalLength += UInt64(piece.count)
+            var take = piece.count
+            if let limit {
+                let room = limit > hashed ? limit - hashed : 0
+                take = Int(min(UInt64(piece.count), room))
+            }
+            guard take > 0 else { return }
+            piece.withUnsafeBytes { sha.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<take])) }
+            hashed += UInt64(take)
+        }
+    }
 
     public init(canonicalization: Canonicalization, limit: UInt64? = nil) {
         self.canonicalization = canonicalization
         self.limit = limit
         self.canonicalizer = BodyCanonicalizer(canonicalization)
+        self.state = State(limit: limit)
     }
+
+    /// Canonical octets seen so far, hashed or not.
+    public var canonicalLength: UInt64 { state.canonicalLength }
 
     /// Hashes the next raw body bytes.
     public mutating func update(_ bytes: some Sequence<UInt8>) {
-        var canonicalizer = self.canonicalizer
-        canonicalizer.update(bytes) { absorb($0) }
-        self.canonicalizer = canonicalizer
+        var state = self.state
+        canonicalizer.update(bytes) { state.absorb($0) }
+        self.state = state
     }
 
     /// Ends the body and returns the SHA-256 digest (the `bh=` value before base64).
     public mutating func finalize() -> [UInt8] {
-        var canonicalizer = self.canonicalizer
-        canonicalizer.finish { absorb($0) }
-        self.canonicalizer = canonicalizer
-        return Array(sha.finalize())
-    }
-
-    private mutating func absorb(_ piece: [UInt8]) {
-        canonicalLength += UInt64(piece.count)
-        var take = piece.count
-        if let limit {
-            let room = limit > hashed ? limit - hashed : 0
-            take = Int(min(UInt64(piece.count), room))
-        }
-        guard take > 0 else { return }
-        piece.withUnsafeBytes { sha.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<take])) }
-        hashed += UInt64(take)
+        var state = self.state
+        canonicalizer.finish { state.absorb($0) }
+        self.state = state
+        return Array(state.sha.finalize())
     }
 }

@@ -14,6 +14,7 @@
 /// The header ends at the first empty line, CRLF CRLF or LF LF (also mixed). A message without
 /// an empty line is all header and no body.
 public struct MessageReader: Sendable {
+    /// The bounds enforced on the header section.
     public let limits: MessageLimits
     private var headerBytes: [UInt8] = []
     /// Bytes of the current header line, not counting a CR before LF.
