@@ -38,6 +38,9 @@ public struct DNSListDefense: SessionHooks {
         self.logger = logger
     }
 
+    /// Connect (the look-up, or the refusal with ``DNSListPolicy/Stage/connect``), MAIL FROM and RCPT TO.
+    public var stages: HookStages { [.connected, .mailFrom, .rcptTo] }
+
     public func connected(_ session: SessionContext) async -> HookDecision {
         guard policy.stage == .connect || policy.lookupAtConnect, checker.listsClients,
             !DefenseHookSupport.isExempt(session, authenticated: false, trusted: policy.trustedNetworks)

@@ -69,6 +69,9 @@ public struct SenderCheckDefense: SessionHooks {
         self.logger = logger
     }
 
+    /// HELO/EHLO and MAIL FROM.
+    public var stages: HookStages { [.helo, .mailFrom] }
+
     public func helo(_ name: MailHost, session: SessionContext) async -> HookDecision {
         guard policy.checkHELO, !isExempt(session) else { return .continue }
         let local = session.localAddress.flatMap { DefenseHookSupport.clientIP(SessionContext(sessionID: "", remoteAddress: $0)) }
