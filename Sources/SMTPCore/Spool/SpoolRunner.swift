@@ -38,6 +38,8 @@ public actor SpoolRunner {
     let logger: Logger
 
     private var entries: [String: (entry: SpoolEntry, state: DeliveryState)] = [:]
+    /// Every entry not in flight, by its next attempt time.
+    private var schedule = DeliverySchedule()
     private var inFlight: [String: Task<Void, Never>] = [:]
     private var loop: Task<Void, Never>?
     private var waiter: CheckedContinuation<Void, Never>?
@@ -58,7 +60,10 @@ public actor SpoolRunner {
     @discardableResult
     public func start() async throws -> SpoolStore.Recovery {
         let recovery = try await store.recover(logger: logger)
-        for item in recovery.entries { entries[item.entry.id] = item }
+        for item in recovery.entries {
+            entries[item.entry.id] = item
+            schedule.schedule(item.entry.id, at: item.state.nextAttempt)
+        }
         logger.notice("spool recovered", metadata: [
             "entries": "\(recovery.entries.count)", "quarantined": "\(recovery.quarantined.count)",
             "partials_removed": "\(recovery.discardedPartials)",
@@ -86,13 +91,19 @@ public actor SpoolRunner {
     /// Makes every deferred entry due now (like `postqueue -f`).
     public func flush() {
         let now = Date()
-        for id in entries.keys { entries[id]?.state.nextAttempt = now }
+        schedule.removeAll()
+        for id in entries.keys.sorted() where inFlight[id] == nil {
+            entries[id]?.state.nextAttempt = now
+            schedule.schedule(id, at: now)
+        }
         wake()
     }
 
     func add(_ entry: SpoolEntry) {
         guard entries[entry.id] == nil else { return }
-        entries[entry.id] = (entry, DeliveryState(recipientCount: entry.record.envelope.recipients.count, nextAttempt: Date()))
+        let now = Date()
+        entries[entry.id] = (entry, DeliveryState(recipientCount: entry.record.envelope.recipients.count, nextAttempt: now))
+        schedule.schedule(entry.id, at: now)
         wake()
     }
 
@@ -110,16 +121,12 @@ public actor SpoolRunner {
             let now = Date()
             let capacity = configuration.maxConcurrentDeliveries - inFlight.count
             if capacity > 0 {
-                let due = entries.values
-                    .filter { inFlight[$0.entry.id] == nil && $0.state.nextAttempt <= now }
-                    .sorted { $0.state.nextAttempt < $1.state.nextAttempt }
-                    .prefix(capacity)
-                for item in due {
-                    let id = item.entry.id
+                for id in schedule.popDue(now: now, limit: capacity) where entries[id] != nil && inFlight[id] == nil {
                     inFlight[id] = Task { await self.attempt(id) }
                 }
             }
-            let next = entries.values.filter { inFlight[$0.entry.id] == nil }.map(\.state.nextAttempt).min()
+            // At capacity, a due entry waits for a finishing attempt's wake-up, not for a timer.
+            let next = capacity > 0 ? schedule.nextDue : nil
             await waitForWork(until: next ?? now.addingTimeInterval(60))
         }
     }
@@ -216,11 +223,13 @@ public actor SpoolRunner {
             } else {
                 try await store.save(state, for: id)
                 entries[id]?.state = state
+                schedule.schedule(id, at: state.nextAttempt)
             }
         } catch {
             // The entry stays; at worst it is delivered again (the receiver deduplicates).
             log.error("cannot save delivery state", metadata: ["error": "\(error)"])
             entries[id]?.state = state
+            if entries[id] != nil { schedule.schedule(id, at: state.nextAttempt) }
         }
     }
 
