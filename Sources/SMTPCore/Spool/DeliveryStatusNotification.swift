@@ -5,8 +5,9 @@ import NIOCore
 ///
 /// `multipart/report; report-type=delivery-status` with a human-readable part, the
 /// `message/delivery-status` part (per-message and per-recipient fields, RFC 3464 §2.2–2.3),
-/// and the original message's header section (`text/rfc822-headers`, RFC 6522). The whole
-/// original message (RET=FULL) is not attached yet; headers are what identifies the message.
+/// and the original: the whole message (`message/rfc822`) when the sender asked for it or did
+/// not say (RFC 3461 §4.3, as Postfix does) and it is small and 7-bit, else its header section
+/// (`text/rfc822-headers`, RFC 6522).
 public struct DeliveryStatusNotification: Sendable {
     public struct FailedRecipient: Sendable, Hashable {
         public var recipient: EnvelopeRecipient
@@ -26,14 +27,35 @@ public struct DeliveryStatusNotification: Sendable {
     public var failures: [FailedRecipient]
     /// The original message's header section (up to the empty line), CRLF line endings.
     public var originalHeaders: String
+    /// The whole original message when it is returned (see ``returnsFullMessage(_:size:)``).
+    public var originalMessage: String?
     public var date: Date
 
-    public init(reportingMTA: String, record: SpoolRecord, failures: [FailedRecipient], originalHeaders: String, date: Date = Date()) {
+    /// Largest original returned whole (octets); larger ones are returned as headers only.
+    /// Postfix's `bounce_size_limit` default.
+    public static let fullMessageLimit = 50_000
+
+    public init(reportingMTA: String, record: SpoolRecord, failures: [FailedRecipient], originalHeaders: String,
+                originalMessage: String? = nil, date: Date = Date()) {
         self.reportingMTA = reportingMTA
         self.record = record
         self.failures = failures
         self.originalHeaders = originalHeaders
+        self.originalMessage = originalMessage
         self.date = date
+    }
+
+    /// Whether the whole original is wanted and may be attached: RET=FULL or no RET
+    /// (RFC 3461 §4.3 leaves that to us), and at most ``fullMessageLimit`` octets.
+    public static func returnsFullMessage(_ parameters: MailParameters, size: Int) -> Bool {
+        parameters.dsnReturn != .headers && size <= fullMessageLimit
+    }
+
+    /// The message as text when it can travel inside a 7-bit bounce unchanged; nil otherwise
+    /// (8-bit or binary content is then returned as headers only).
+    public static func attachable(_ bytes: [UInt8]) -> String? {
+        guard bytes.allSatisfy({ $0 < 0x80 && $0 != 0 }) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Whether a failure of `recipient` is reported (RFC 3461 §4.1: no NOTIFY means FAILURE and
@@ -103,10 +125,11 @@ public struct DeliveryStatusNotification: Sendable {
             if let remote = failure.remoteMTA { lines.append("Remote-MTA: dns; \(remote)") }
             lines.append("Diagnostic-Code: smtp; \(failure.reply.code) \(failure.reply.enhancedCode.map { "\($0) " } ?? "")\(failure.reply.text)")
         }
-        lines += ["", "--\(boundary)", "Content-Type: text/rfc822-headers", ""]
+        let original = originalMessage ?? originalHeaders
+        lines += ["", "--\(boundary)", "Content-Type: \(originalMessage == nil ? "text/rfc822-headers" : "message/rfc822")", ""]
         var text = lines.joined(separator: "\r\n") + "\r\n"
-        text += originalHeaders
-        if !originalHeaders.hasSuffix("\r\n") { text += "\r\n" }
+        text += original
+        if !original.hasSuffix("\r\n") { text += "\r\n" }
         text += "\r\n--\(boundary)--\r\n"
         return text
     }
@@ -116,6 +139,13 @@ public struct DeliveryStatusNotification: Sendable {
         case .postmaster: return "Postmaster"
         case .mailbox(let mailbox): return mailbox.description
         }
+    }
+
+    /// Reads the whole message (callers check the size first).
+    static func wholeMessage(of stream: SpoolMessageStream) async throws -> [UInt8] {
+        var collected: [UInt8] = []
+        for try await chunk in stream { collected += chunk.readableBytesView }
+        return collected
     }
 
     /// Reads the header section (until the first empty line, at most `limit` octets).

@@ -291,8 +291,13 @@ public actor SpoolRunner {
             return
         }
         let headers = (try? await DeliveryStatusNotification.headerSection(of: store.message(of: entry))) ?? ""
+        var full: String?
+        if DeliveryStatusNotification.returnsFullMessage(entry.record.envelope.parameters, size: entry.messageSize),
+           let bytes = try? await DeliveryStatusNotification.wholeMessage(of: store.message(of: entry)) {
+            full = DeliveryStatusNotification.attachable(bytes)
+        }
         let dsn = DeliveryStatusNotification(reportingMTA: configuration.hostname, record: entry.record,
-                                             failures: wanted, originalHeaders: headers)
+                                             failures: wanted, originalHeaders: headers, originalMessage: full)
         guard let envelope = dsn.envelope else { return }
         do {
             let bounce = try await store.inject(envelope: envelope, message: ByteBuffer(string: dsn.message), session: "bounce")

@@ -50,4 +50,27 @@ import Testing
         #expect(!text.contains("\n\n"))   // CRLF everywhere, no bare LF
         #expect(text.components(separatedBy: "--=_ID1_dsn\r\n").count == 4)
     }
+
+    @Test func returnOfContent() {
+        let small = 2_000
+        #expect(DeliveryStatusNotification.returnsFullMessage(MailParameters(), size: small))   // no RET: full, as Postfix
+        #expect(DeliveryStatusNotification.returnsFullMessage(MailParameters(dsnReturn: .full), size: small))
+        #expect(!DeliveryStatusNotification.returnsFullMessage(MailParameters(dsnReturn: .headers), size: small))
+        #expect(!DeliveryStatusNotification.returnsFullMessage(MailParameters(dsnReturn: .full), size: 50_001))
+        #expect(DeliveryStatusNotification.attachable(Array("Subject: a\r\n\r\nbody\r\n".utf8)) != nil)
+        #expect(DeliveryStatusNotification.attachable(Array("Subject: \u{e9}\r\n\r\nbody\r\n".utf8)) == nil)   // 8-bit
+        #expect(DeliveryStatusNotification.attachable([0x41, 0x00, 0x42]) == nil)
+    }
+
+    @Test func fullMessageIsAttachedAsMessageRFC822() {
+        let record = SpoolRecord(id: "ID2", envelope: Envelope(reversePath: .mailbox(Mailbox(localPart: "s", host: .domain("src.test"))),
+                                                               parameters: MailParameters(dsnReturn: .full), recipients: []),
+                                 client: nil, helo: nil, tls: nil, authenticatedUser: nil, session: "t", arrival: Date(timeIntervalSince1970: 0))
+        let original = "Subject: hi\r\n\r\nthe body\r\n.a dotted line\r\n"
+        let dsn = DeliveryStatusNotification(reportingMTA: "relay.test", record: record, failures: [Self.failure(Self.recipient("a"))],
+                                             originalHeaders: "Subject: hi\r\n", originalMessage: original)
+        let text = dsn.message
+        #expect(text.contains("Content-Type: message/rfc822\r\n\r\n" + original + "\r\n--=_ID2_dsn--\r\n"))
+        #expect(!text.contains("text/rfc822-headers"))
+    }
 }

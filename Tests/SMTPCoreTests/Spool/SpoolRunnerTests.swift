@@ -143,6 +143,8 @@ import Testing
         #expect(text.contains("Status: 5.1.1"))
         #expect(text.contains("Diagnostic-Code: smtp; 550 5.1.1 No such user"))
         #expect(text.contains("Message-ID: <m1@src.test>"))
+        // No RET given and a small 7-bit message: returned whole, as Postfix does.
+        #expect(text.contains("Content-Type: message/rfc822\r\n\r\nSubject: hello\r\nMessage-ID: <m1@src.test>\r\n\r\nbody\r\n"))
         // Only the failed recipient is reported, and only once.
         #expect(text.contains("<unknown@dst.test>: 550 No such user"))
         #expect(!text.contains("<known@dst.test>"))
