@@ -4,7 +4,8 @@
 /// Two hand-offs of the same message to the same recipient have the same key, however often
 /// the upstream stage retries; the same message to another recipient has another key.
 public struct DeliveredKey: Hashable, Sendable, CustomStringConvertible {
-    /// The `Mailnode-Id` value, e.g. `<00HOFLHTBTQ7XLKT016I@mx.example.org>`.
+    /// The `Mailnode-Id` value, e.g. `<00HOFLHTBTQ7XLKT016I@mx.example.org>`; ``SpoolReceiver``
+    /// appends the hop count (`/3`) so a copy that went round a loop is not taken for a retry.
     public var messageID: String
     /// The forward-path in canonical form (``canonical(_:)``), e.g. `<b@example.org>`.
     public var recipient: String

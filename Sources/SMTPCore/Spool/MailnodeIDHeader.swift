@@ -84,6 +84,8 @@ struct HeaderSectionFields {
     private(set) var firstMailnodeID: String?
     /// How many `Mailnode-Id` fields there are.
     private(set) var mailnodeIDCount = 0
+    /// How many `Received` fields there are: the hops the message has made (RFC 5321 §6.3).
+    private(set) var receivedCount = 0
     private var mailnodeIDRanges: [Range<Int>] = []
     let bytes: ArraySlice<UInt8>
 
@@ -94,6 +96,7 @@ struct HeaderSectionFields {
         func close(at end: Int) {
             guard let start = fieldStart else { return }
             fieldStart = nil
+            if Self.hasName("received", bytes[start..<end]) { receivedCount += 1 }
             guard let value = Self.mailnodeIDValue(bytes[start..<end]) else { return }
             mailnodeIDCount += 1
             mailnodeIDRanges.append(start..<end)
@@ -130,7 +133,20 @@ struct HeaderSectionFields {
     /// The value when `field` is a `Mailnode-Id` field (name case-insensitive, optional
     /// white space before the colon as RFC 5322 §4.5 obsolete syntax allows); nil otherwise.
     static func mailnodeIDValue(_ field: ArraySlice<UInt8>) -> String? {
-        let name = Array(MailnodeIDHeader.fieldName.lowercased().utf8)
+        guard let colon = nameEnd(MailnodeIDHeader.fieldName.lowercased(), field) else { return nil }
+        let value = field[(colon + 1)...].filter { $0 != 0x0D && $0 != 0x0A }
+        let text = String(decoding: value, as: UTF8.self)
+        return text.trimmingWhitespace()
+    }
+
+    /// Whether `field` is named `lowercasedName` (case-insensitive, obsolete space before the colon).
+    static func hasName(_ lowercasedName: String, _ field: ArraySlice<UInt8>) -> Bool {
+        nameEnd(lowercasedName, field) != nil
+    }
+
+    /// The index of the colon after the field name, when the name is `lowercasedName`.
+    private static func nameEnd(_ lowercasedName: String, _ field: ArraySlice<UInt8>) -> Int? {
+        let name = Array(lowercasedName.utf8)
         guard field.count > name.count else { return nil }
         var index = field.startIndex
         for expected in name {
@@ -141,9 +157,7 @@ struct HeaderSectionFields {
         }
         while index < field.endIndex, field[index] == 0x20 || field[index] == 0x09 { index += 1 }
         guard index < field.endIndex, field[index] == 0x3A else { return nil }
-        let value = field[(index + 1)...].filter { $0 != 0x0D && $0 != 0x0A }
-        let text = String(decoding: value, as: UTF8.self)
-        return text.trimmingWhitespace()
+        return index
     }
 }
 

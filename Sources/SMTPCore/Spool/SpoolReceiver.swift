@@ -13,10 +13,14 @@ public struct SpoolReceiverConfiguration: Sendable, Hashable {
     /// Octets at the start of a message searched for the end of the header section (its
     /// `Mailnode-Id` fields). Held in memory per message being received.
     public var maxHeaderScan: Int
+    /// A message that already has this many `Received` fields is refused with
+    /// `554 5.4.6` (a mail loop, RFC 5321 §6.3). Postfix's `hopcount_limit` default.
+    public var maxHops: Int
 
-    public init(trustedUpstreams: [String: [IPNetwork]] = [:], maxHeaderScan: Int = 256 * 1024) {
+    public init(trustedUpstreams: [String: [IPNetwork]] = [:], maxHeaderScan: Int = 256 * 1024, maxHops: Int = 50) {
         self.trustedUpstreams = trustedUpstreams
         self.maxHeaderScan = maxHeaderScan
+        self.maxHops = maxHops
     }
 
     /// True when the session's client (after PROXY resolution) is an upstream stage of its listener.
@@ -36,6 +40,9 @@ public struct SpoolReceiverConfiguration: Sendable, Hashable {
 /// When the upstream retries a hand-off whose 250 it never saw, the recipients already stored
 /// are answered 250 again (per recipient in LMTP, RFC 2033 §4.2) and not stored twice. A copy
 /// that arrives while the first is still being received gets `451 4.3.0` and comes back later.
+/// A retry is byte-identical, so the key includes the number of `Received` fields: a copy that
+/// comes back around a routing loop has more of them, is not taken for a retry (and silently
+/// dropped), and ends at ``SpoolReceiverConfiguration/maxHops`` with `554 5.4.6` instead.
 public final class SpoolReceiver: MessageReceiver {
     public let store: SpoolStore
     /// Our name in the `by` clause of the Received header and in new `Mailnode-Id`s.
@@ -76,6 +83,8 @@ public final class SpoolReceiver: MessageReceiver {
     }
 
     static let busyReply = Reply(.localError, .temporarySystemError, "Try again later")
+    /// RFC 3463 X.4.6 "Routing loop detected".
+    static let loopReply = Reply(.transactionFailed, EnhancedStatusCode(5, 4, 6), "Too many hops: mail loop?")
 
     /// A writer whose start failed was asked to commit.
     struct WriterFinished: Error {}
@@ -95,17 +104,25 @@ public final class SpoolReceiver: MessageReceiver {
             case store
             case duplicate(queueID: String)
             case busy
+            case loop
         }
 
         /// What ``begin(_:)`` decided.
         struct Plan: Sendable {
             var mailnodeID: String
+            /// `Received` fields in the message as it arrived (part of the delivered key).
+            var hops = 0
             /// The id came from an upstream stage: stored pairs are recorded.
             var fromUpstream: Bool
             /// Per recipient of the envelope, in RCPT order.
             var outcomes: [Outcome]
             /// Keys this writer holds in ``SpoolReceiver/receiving`` (released when done).
             var reserved: [DeliveredKey]
+
+            /// The delivered key: the id and, after a slash, the hop count (see the type's docs).
+            func key(for recipient: ForwardPath) -> DeliveredKey {
+                DeliveredKey(messageID: "\(mailnodeID)/\(hops)", recipient: recipient)
+            }
         }
 
         enum Phase: Sendable {
@@ -202,8 +219,17 @@ public final class SpoolReceiver: MessageReceiver {
         private func begin(_ collector: HeaderSectionCollector) async throws {
             let headerLength = collector.headerLength ?? collector.bytes.count
             let fields = HeaderSectionFields(collector.bytes[..<headerLength])
-            var plan = Plan(mailnodeID: "", fromUpstream: false,
+            var plan = Plan(mailnodeID: "", hops: fields.receivedCount, fromUpstream: false,
                             outcomes: Array(repeating: .store, count: envelope.recipients.count), reserved: [])
+            if fields.receivedCount >= receiver.configuration.maxHops {
+                logger.warning("mail loop: too many hops", metadata: [
+                    "received_fields": "\(fields.receivedCount)", "limit": "\(receiver.configuration.maxHops)",
+                    "mailnode_id": "\(fields.firstMailnodeID ?? "-")",
+                ])
+                plan.outcomes = plan.outcomes.map { _ in .loop }
+                phase.withLockedValue { $0 = .discarding(plan) }
+                return
+            }
             var header = fields.bytes
             if trusted, let upstreamID = fields.firstMailnodeID, MailnodeIDHeader.isValid(upstreamID) {
                 plan.mailnodeID = upstreamID
@@ -251,7 +277,7 @@ public final class SpoolReceiver: MessageReceiver {
 
         /// Marks recipients already stored (duplicates) or being received elsewhere (busy).
         private func deduplicate(_ plan: inout Plan, delivered: any DeliveredSet) async throws {
-            let keys = envelope.recipients.map { DeliveredKey(messageID: plan.mailnodeID, recipient: $0.path) }
+            let keys = envelope.recipients.map { plan.key(for: $0.path) }
             // The same recipient twice in one envelope follows its first occurrence.
             var first: [DeliveredKey: Int] = [:]
             for index in keys.indices where first[keys[index]] == nil { first[keys[index]] = index }
@@ -305,7 +331,7 @@ public final class SpoolReceiver: MessageReceiver {
             guard plan.fromUpstream, let delivered = receiver.delivered else { return }
             let keys = envelope.recipients.indices.compactMap { index -> DeliveredKey? in
                 guard case .store = plan.outcomes[index] else { return nil }
-                return DeliveredKey(messageID: plan.mailnodeID, recipient: envelope.recipients[index].path)
+                return plan.key(for: envelope.recipients[index].path)
             }
             do {
                 try await delivered.record(keys, queueID: queueID)
@@ -321,6 +347,7 @@ public final class SpoolReceiver: MessageReceiver {
                 case .store: return Reply(.ok, .ok, "Queued as \(queueID ?? id)")
                 case .duplicate(let earlier): return Reply(.ok, .ok, "Queued as \(earlier)")
                 case .busy: return SpoolReceiver.busyReply
+                case .loop: return SpoolReceiver.loopReply
                 }
             }
             if session.sessionProtocol == .lmtp {

@@ -96,7 +96,7 @@ struct HandOffDedupTests {
         #expect(stored.first?.contains("Message-ID: <once@src.test>") == true)
         let log = try String(contentsOfFile: spoolB + "/delivered/log", encoding: .utf8)
         #expect(log.split(separator: "\n").count == 1)
-        #expect(log.contains("<\(idAtA)@a.test> <u@dst.test>"))
+        #expect(log.contains("<\(idAtA)@a.test>/1 <u@dst.test>"))   // id/hops: A added the one Received
 
         await nodeA.shutdown()
         await nodeB.shutdown()

@@ -86,6 +86,36 @@ import Testing
         #expect(stored[0].text.hasPrefix("Received: from client.test (10.0.0.11)\r\n\tby b.test with ESMTP id \(stored[0].entry.id)"))
     }
 
+    /// A copy that went round a routing loop has more `Received` fields than the first: it is
+    /// not a retry, so it is stored (not dropped), and the loop ends at the hop limit.
+    @Test func aCopyBackFromALoopIsNotTakenForARetry() async throws {
+        let stage = try Stage()
+        let session = try Self.session(from: Self.upstream)
+        let first = Self.message(id: "<M1@a.test>")
+        let looped = "Received: from b.test\r\n\tby c.test; Thu, 1 Jan 1970 00:00:00 +0000\r\n" + first
+        #expect(try await Self.deliver(first, to: ["a"], stage: stage, session: session).reply.code == .ok)
+        #expect(try await Self.deliver(looped, to: ["a"], stage: stage, session: session).reply.code == .ok)
+        #expect(try stage.stored().count == 2)
+        // ... while a byte-identical retry of either is still a duplicate.
+        #expect(try await Self.deliver(looped, to: ["a"], stage: stage, session: session).reply.code == .ok)
+        #expect(try stage.stored().count == 2)
+    }
+
+    @Test func tooManyHopsIs554AndNothingIsStored() async throws {
+        let stage = try Stage()
+        let hops = (0..<50).map { "Received: from h\($0).test by h\($0 + 1).test; Thu, 1 Jan 1970 00:00:00 +0000\r\n" }.joined()
+        for (address, text) in [(Self.outsider, hops + Self.message(id: nil)), (Self.upstream, hops + Self.message(id: "<M9@a.test>"))] {
+            let result = try await Self.deliver(text, to: ["a"], stage: stage, session: try Self.session(from: address))
+            #expect(result.reply.code == .transactionFailed, "\(result.reply)")
+            #expect(result.reply.enhancedCode == EnhancedStatusCode(5, 4, 6))
+        }
+        #expect(try stage.stored().isEmpty)
+        // 49 hops still pass.
+        let fewer = (0..<49).map { "Received: from h\($0).test by x; Thu, 1 Jan 1970 00:00:00 +0000\r\n" }.joined()
+        #expect(try await Self.deliver(fewer + Self.message(id: nil), to: ["a"], stage: stage,
+                                       session: try Self.session(from: Self.outsider)).reply.code == .ok)
+    }
+
     @Test func anotherRecipientOfTheSameMessageIsStored() async throws {
         let stage = try Stage()
         let session = try Self.session(from: Self.upstream)
