@@ -318,10 +318,13 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 guard let self, let context = self.context else { return }
                 let result = try? outcome.get()
                 if let result {
-                    self.logger.info("message accepted", metadata: [
+                    let replies = result.recipientReplies ?? [result.reply]
+                    let accepted = replies.filter(\.code.isPositiveCompletion).count
+                    self.logger.info(accepted > 0 ? "message accepted" : "message not accepted", metadata: [
                         "queue_id": "\(result.queueID ?? "-")", "size": "\(summary.octets)",
                         "from": "\(self.session.currentEnvelope?.reversePath.description ?? "-")",
                         "rcpts": "\(self.session.currentEnvelope?.recipients.count ?? 0)",
+                        "accepted": "\(accepted)", "reply": "\(replies.first { !$0.code.isPositiveCompletion } ?? result.reply)",
                     ])
                 }
                 var failure: Reply?
