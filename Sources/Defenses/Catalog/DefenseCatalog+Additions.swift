@@ -1,0 +1,77 @@
+extension DefenseCatalog {
+    /// mailnode's additions beyond the paper (DESIGN.md §4: its anchors are from 2007). Their
+    /// fault mappings are ours (``FaultMappingSource/mailnode``); an entry that protects a
+    /// property the 14 faults do not name (e.g. exactly-once hand-off) maps to no fault.
+    public static let additions: [CatalogEntry] = [
+        CatalogEntry(
+            .smugglingDefense, "SMTP smuggling defence (bare CR/LF policy)",
+            stages: [.a, .b], faults: [.init(.forging, .mitigates)], source: .mailnode,
+            roles: [.mx, .submission], status: .native,
+            note: "Only CRLF.CRLF ends DATA; a message with a bare CR or LF is refused with 550 5.5.2 "
+                + "(reject, the default), rewritten (normalize) or passed on (accept).",
+            keys: ["mx.bare_line_endings"], references: ["RFC 5321 §2.3.8", "RFC 5321 §4.1.1.4", "CVE-2023-51764"]),
+        CatalogEntry(
+            .startTLSInjectionDefense, "STARTTLS command-injection defence",
+            stages: [.a, .b], faults: [.init(.noPrivacy, .mitigates)], source: .mailnode,
+            roles: [.mx, .submission], status: .native,
+            note: "Plaintext pipelined behind STARTTLS is dropped before TLS starts; always on where "
+                + "STARTTLS is offered.",
+            keys: ["tls.certificate", "tls.key"], references: ["RFC 3207 §4", "CVE-2011-0411"]),
+        CatalogEntry(
+            .proxyProtocol, "PROXY protocol from trusted load balancers",
+            stages: [.a, .b], faults: [], source: .mailnode,
+            roles: [.mx, .submission], status: .native,
+            note: "PROXY v1/v2 accepted only from the configured networks (others are disconnected), "
+                + "so per-client defences see the real client behind a load balancer (DM25).",
+            keys: ["mx.proxy_protocol_trusted"], references: ["HAProxy PROXY protocol v1/v2"]),
+        CatalogEntry(
+            .dmarc, "DMARC",
+            stages: [.a], faults: [.init(.forging, .mitigates), .init(.phishing, .mitigates), .init(.fraud, .mitigates)],
+            source: .mailnode, roles: [.mx], status: .notYet,
+            note: "Not on main yet (issue 5: being finished on a branch).",
+            references: ["RFC 7489"]),
+        CatalogEntry(
+            .roleEnforcedEgress, "Role-enforced egress",
+            stages: [.a, .b, .c, .d, .f, .g], faults: [.init(.anyToAny, .mitigates)], source: .mailnode,
+            roles: [.mx, .submission, .antivirus, .antispam, .outbound, .store], status: .native,
+            note: "By construction: a node forwards only to its configured hops (no MX look-ups "
+                + "outside the outbound role, which does not exist yet). Stage authentication "
+                + "(mutual TLS, stage stamps) is not yet.",
+            keys: ["hops.NAME.address", "routes.\"DOMAIN\""], references: ["DESIGN.md §3.4"]),
+        CatalogEntry(
+            .handOffDeduplication, "Hand-off deduplication (Mailnode-Id)",
+            stages: [.a, .c, .d, .f, .g], faults: [], source: .mailnode,
+            roles: [.mx, .antivirus, .antispam, .outbound, .store], status: .native,
+            note: "A retried hand-off from a trusted upstream stage is answered 250 without storing "
+                + "it twice; other clients' Mailnode-Id headers are replaced. Until the later roles "
+                + "exist, a later stage is an mx listener with trusted upstreams.",
+            keys: ["mx.trusted_upstreams", "dedup.retention", "dedup.max_entries"], references: ["docs/spool.md"]),
+        CatalogEntry(
+            .sessionLimits, "Session limits (timeouts, duration, errors)",
+            stages: [.a, .b], faults: [.init(.noCongestionControl, .mitigates), .init(.slammer, .mitigates)], source: .mailnode,
+            roles: [.mx, .submission], status: .native,
+            note: "Idle command and data timeouts, a whole-session limit, 421 after too many errors or "
+                + "commands, line-length limits, back-pressure on pipelined input.",
+            keys: ["mx.command_timeout", "mx.data_timeout", "mx.max_session_duration", "mx.max_errors"],
+            references: ["RFC 5321 §4.5.3.2"]),
+        CatalogEntry(
+            .noDisclosure, "Nothing revealed on the wire",
+            stages: [.a, .b], faults: [], source: .mailnode,
+            roles: [.mx, .submission], status: .native,
+            note: "The greeting names the host, not the software; VRFY answers 252 without "
+                + "verifying, EXPN 502; the log has the details. Always on.",
+            references: ["RFC 5321 §3.5.3", "RFC 2505 §2.8"]),
+        CatalogEntry(
+            .authenticatedDeliveryTLS, "MTA-STS and DANE for outgoing mail",
+            stages: [.f], faults: [.init(.noPrivacy, .mitigates)], source: .mailnode,
+            roles: [.outbound], status: .notYet,
+            note: "Not yet: the outbound role (issue 9).",
+            references: ["RFC 8461", "RFC 7672"]),
+        CatalogEntry(
+            .arc, "ARC verification",
+            stages: [.a], faults: [.init(.forging, .mitigates)], source: .mailnode,
+            roles: [.mx], status: .notYet,
+            note: "Not yet (issue 5).",
+            references: ["RFC 8617"]),
+    ]
+}

@@ -1,0 +1,223 @@
+extension DefenseCatalog {
+    /// DM01–DM36: names, stages and fault mappings as in `catalog/defenses.tsv` (Table I and
+    /// Table II of the paper, with inferred mappings marked as such).
+    public static let paper: [CatalogEntry] = [
+        CatalogEntry(
+            .blockPort25, "Block incoming/outgoing SMTP port 25",
+            stages: [.perimeter], faults: [.init(.anyToAny, .solves)], source: .tableII(printedAs: nil),
+            roles: [], status: .deployment,
+            note: "Firewall rules at the perimeter: only mx accepts and only outbound opens port 25. "
+                + "No generated rules yet; MN05 keeps the other roles off remote port 25 from inside."),
+        CatalogEntry(
+            .submissionProtocol, "Submission protocol (RFC 6409; paper cites RFC 2476)",
+            stages: [.b], faults: [.init(.forging, .mitigates), .init(.anonymous, .mitigates)], source: .inferred,
+            roles: [.submission], status: .library,
+            note: "SMTPCore has the parts (AUTH required before MAIL, TLS required, implicit TLS "
+                + "listeners, RFC 8314); no submission role or port 587/465 configuration yet (issue 7).",
+            references: ["RFC 6409", "RFC 8314"]),
+        CatalogEntry(
+            .internalExternalSplit, "Internal / external MTA split",
+            stages: [.a, .b], faults: [.init(.anyToAny, .solves), .init(.forging, .solves)], source: .tableII(printedAs: nil),
+            roles: [.mx, .submission], status: .notYet,
+            note: "Needs the submission role beside mx (issue 7); today only mx exists."),
+        CatalogEntry(
+            .smtpAuth, "SMTP AUTH",
+            stages: [.b],
+            faults: [.init(.forging, .solves), .init(.anonymous, .mitigates), .init(.fraud, .solves), .init(.phishing, .solves)],
+            source: .tableII(printedAs: nil), roles: [.submission], status: .library,
+            note: "SMTPCore: AUTH PLAIN/LOGIN only over TLS, 421 after 3 failures, pluggable Authenticator; "
+                + "no user directory or submission role yet (issue 7).",
+            references: ["RFC 4954", "RFC 4616"]),
+        CatalogEntry(
+            .certificates, "Digital certificates - PKI",
+            stages: [.b, .e, .g], faults: [.init(.noPrivacy, .mitigates), .init(.forging, .mitigates)], source: .inferred,
+            roles: [.submission, .webmail, .store], status: .notYet,
+            note: "Server certificates are loaded for STARTTLS (DM14, tls.certificate); client "
+                + "certificates (AUTH EXTERNAL) and S/MIME are not yet."),
+        CatalogEntry(
+            .pgp, "PGP",
+            stages: [.b, .e, .g], faults: [.init(.noPrivacy, .mitigates), .init(.forging, .mitigates)], source: .inferred,
+            roles: [.submission, .webmail, .store], status: .notYet,
+            note: "Nothing yet (mostly the users' programs; webmail could offer it).",
+            references: ["RFC 9580"]),
+        CatalogEntry(
+            .relayAccessLists, "Relay access lists",
+            stages: [.a, .b], faults: [.init(.openRelay, .solves)], source: .tableII(printedAs: nil),
+            roles: [.mx, .submission], status: .native,
+            note: "RelayControl on every mx listener: recipients outside mx.domains get 554 5.7.1 at "
+                + "RCPT (Postmaster always accepted). Trusted networks and authenticated relay exist "
+                + "in the library, without configuration keys yet.",
+            keys: ["mx.domains"], references: ["RFC 5321 §3.6.2", "RFC 2505 §2.1"]),
+        CatalogEntry(
+            .maxMessageSize, "Max. size per email",
+            stages: [.a, .b, .e], faults: [.init(.dataSizeSetBySender, .mitigates)], source: .tableII(printedAs: nil),
+            roles: [.mx, .submission, .webmail], status: .native,
+            note: "SIZE advertised, MAIL FROM SIZE= above it refused, and enforced while streaming: "
+                + "552 5.3.4, nothing stored.",
+            keys: ["mx.max_message_size"], references: ["RFC 1870", "RFC 5321 §4.5.3.1.7"]),
+        CatalogEntry(
+            .maxRecipients, "Max. number of recipients per email",
+            stages: [.a, .b, .e], faults: [.init(.trafficAmplification, .solves)], source: .tableII(printedAs: nil),
+            roles: [.mx, .submission, .webmail], status: .native,
+            note: "Recipients beyond the limit get 452 4.5.3 (the client sends them again later). "
+                + "A separate hard limit answered with 552 is not yet.",
+            keys: ["mx.max_recipients"], references: ["RFC 5321 §4.5.3.1.8"]),
+        CatalogEntry(
+            .clientConnectionLimit, "Client connection limit (simultaneous)",
+            stages: [.a, .b],
+            faults: [.init(.dataSizeSetBySender, .mitigates), .init(.noCongestionControl, .mitigates), .init(.slammer, .mitigates)],
+            source: .tableII(printedAs: nil), roles: [.mx, .submission], status: .notYet,
+            note: "Not yet (issue 6, with the state store)."),
+        CatalogEntry(
+            .clientRateLimit, "Client rate limit (total)",
+            stages: [.a, .b],
+            faults: [.init(.dataSizeSetBySender, .mitigates), .init(.noCongestionControl, .mitigates), .init(.slammer, .mitigates)],
+            source: .tableII(printedAs: nil), roles: [.mx, .submission], status: .notYet,
+            note: "Not yet (issue 6, with the state store)."),
+        CatalogEntry(
+            .maxServerProcesses, "Max. number of server processes",
+            stages: [.a, .b, .c, .d, .f, .g], faults: [.init(.noCongestionControl, .mitigates)], source: .tableII(printedAs: nil),
+            roles: [.mx, .submission, .antivirus, .antispam, .outbound, .store], status: .notYet,
+            note: "One process per node; its counterpart, a node-wide connection cap with 421, is not yet. "
+                + "The open-files limit is raised to the hard limit at start."),
+        CatalogEntry(
+            .maxConnectionsPerProcess, "Max. number of connections per server process",
+            stages: [.a, .b, .c, .d, .f, .g], faults: [.init(.noCongestionControl, .mitigates)], source: .tableII(printedAs: nil),
+            roles: [.mx, .submission, .antivirus, .antispam, .outbound, .store], status: .notYet,
+            note: "A per-event-loop connection cap is not yet (issue 6)."),
+        CatalogEntry(
+            .smtpOverTLS, "Secure SMTP over TLS",
+            stages: [.b], faults: [.init(.noPrivacy, .mitigates)], source: .tableII(printedAs: nil),
+            roles: [.mx, .submission], status: .native,
+            note: "STARTTLS offered on every listener when a certificate is configured; AUTH only after "
+                + "TLS; REQUIRETLS honoured; STARTTLS towards next hops per hop (hops.NAME.tls).",
+            keys: ["tls.certificate", "tls.key", "hops.NAME.tls"], references: ["RFC 3207", "RFC 8314", "RFC 8689"]),
+        CatalogEntry(
+            .tlsForMailAccess, "SSL for POP, IMAP, webmail HTTPS",
+            stages: [.b, .e, .g], faults: [.init(.noPrivacy, .mitigates)], source: .tableII(printedAs: nil),
+            roles: [.webmail, .store], status: .notYet,
+            note: "The store (POP3/IMAP) and webmail roles do not exist yet (issues 8 and later).",
+            references: ["RFC 8314", "RFC 2595"]),
+        CatalogEntry(
+            .messageEncryption, "PKI/PGP e-mail message encryption",
+            stages: [.b], faults: [.init(.noPrivacy, .mitigates)], source: .inferred,
+            roles: [.submission], status: .notYet,
+            note: "Nothing yet."),
+        CatalogEntry(
+            .rfc2505, "RFC 2505 anti-spam recommendations for MTAs",
+            stages: [.a, .b], faults: [.init(.spam, .mitigates), .init(.openRelay, .mitigates)], source: .tableII(printedAs: "DM13"),
+            roles: [.mx, .submission], status: .notYet,
+            note: "Not yet as a checklist. Items already met: relay refused (DM07), VRFY/EXPN reveal "
+                + "nothing (MN08), Received headers; HELO and sender-domain checks are in the library (DM19).",
+            references: ["RFC 2505"]),
+        CatalogEntry(
+            .localBlockLists, "Local domain or IP blacklists",
+            stages: [.a], faults: [.init(.spam, .mitigates), .init(.slammer, .mitigates)], source: .inferred,
+            roles: [.mx], status: .notYet,
+            note: "Not yet (issue 6)."),
+        CatalogEntry(
+            .mtaRules, "MTA rules: check sender domain, reject unknown recipients (backscatter)",
+            stages: [.a, .b], faults: [.init(.spam, .mitigates)], source: .tableII(printedAs: nil),
+            roles: [.mx, .submission], status: .library,
+            note: "SenderCheckDefense (HELO, sender domain, null MX, iprev) is a tested stage hook and "
+                + "`mailnode check domain`; no role configuration switches it on yet. Refusing unknown "
+                + "recipients needs the store's directory (issues 7-8).",
+            references: ["RFC 5321 §4.1.4", "RFC 7505", "RFC 8601 §3 (iprev)"]),
+        CatalogEntry(
+            .dnsBlockLists, "DNSBL (centralised blacklists)",
+            stages: [.a], faults: [.init(.spam, .mitigates)], source: .inferred,
+            roles: [.mx], status: .library,
+            note: "DNSListDefense (weights, thresholds, health checks, refusal at connect or RCPT) and "
+                + "`mailnode check dnsbl`; no configuration key for its zones yet.",
+            references: ["RFC 5782"]),
+        CatalogEntry(
+            .allowLists, "User MUA whitelists",
+            stages: [.a, .mua], faults: [.init(.spam, .mitigates, note: "fewer false positives")], source: .inferred,
+            roles: [.mx], status: .notYet,
+            note: "Not yet (issue 6)."),
+        CatalogEntry(
+            .greylisting, "Greylisting (SPF-pass senders exempt)",
+            stages: [.a], faults: [.init(.spam, .mitigates)], source: .tableII(printedAs: nil),
+            roles: [.mx], status: .notYet,
+            note: "Not yet (issue 6, with the state store)."),
+        CatalogEntry(
+            .regularExpressions, "Regular expressions",
+            stages: [.a, .b, .d, .mua],
+            faults: [.init(.spam, .mitigates), .init(.virus, .mitigates), .init(.phishing, .mitigates)], source: .inferred,
+            roles: [.mx, .submission, .antispam], status: .notYet,
+            note: "Not yet."),
+        CatalogEntry(
+            .bayesianFilters, "Bayesian filters",
+            stages: [.d, .mua], faults: [.init(.spam, .mitigates)], source: .tableII(printedAs: nil),
+            roles: [.antispam], status: .notYet,
+            note: "Not yet: native filter and spamd/rspamd engines come with the antispam role."),
+        CatalogEntry(
+            .reverseProxy, "Reverse proxy",
+            stages: [.d], faults: [.init(.slammer, .mitigates), .init(.noCongestionControl, .mitigates)], source: .inferred,
+            roles: [], status: .deployment,
+            note: "A TCP load balancer in front of a stage's instances; mailnode still sees the real "
+                + "client through the PROXY protocol (MN03)."),
+        CatalogEntry(
+            .camram, "CAMRAM (hashcash postage)",
+            stages: [.a, .d], faults: [.init(.spam, .mitigates)], source: .inferred,
+            roles: [.antispam], status: .notYet,
+            note: "Not yet."),
+        CatalogEntry(
+            .honeyPots, "Honey pots (spam traps)",
+            stages: [.a], faults: [.init(.spam, .mitigates)], source: .inferred,
+            roles: [.mx], status: .notYet,
+            note: "Not yet (issue 6, with the state store)."),
+        CatalogEntry(
+            .antivirus, "Antivirus software",
+            stages: [.c, .mua], faults: [.init(.virus, .solves)], source: .tableII(printedAs: nil),
+            roles: [.antivirus], status: .notYet,
+            note: "Not yet: clamd over INSTREAM in the antivirus role (issue 10)."),
+        CatalogEntry(
+            .notWindows, "Not use Microsoft Windows",
+            stages: PaperStage.servers + [.mua], faults: [.init(.virus, .mitigates)], source: .inferred,
+            roles: [], status: .deployment,
+            note: "mailnode runs on Linux (macOS for development); the users' systems are outside its reach."),
+        CatalogEntry(
+            .senderPolicyFramework, "Sender Policy Framework (SPF)",
+            stages: [.a, .f],
+            faults: [.init(.forging, .solves), .init(.anonymous, .mitigates), .init(.fraud, .solves), .init(.phishing, .solves)],
+            source: .tableII(printedAs: nil), roles: [.mx, .outbound], status: .library,
+            note: "SPFChecker passes the openspf suites and `mailnode check spf` runs it; no stage hook "
+                + "or configuration key in the mx role yet.",
+            references: ["RFC 7208"]),
+        CatalogEntry(
+            .domainKeys, "DomainKeys (today DKIM, with DMARC alignment)",
+            stages: [.a, .f],
+            faults: [.init(.forging, .mitigates), .init(.phishing, .mitigates), .init(.fraud, .mitigates)], source: .inferred,
+            roles: [.mx, .outbound], status: .library,
+            note: "DKIM verify and sign (RSA, Ed25519), `mailnode check dkim`, `mailnode dkim sign`; "
+                + "no message-stage hook or outbound signing configuration yet. DMARC: MN04.",
+            references: ["RFC 6376", "RFC 8463", "RFC 8301"]),
+        CatalogEntry(
+            .greetPause, "Greet pause",
+            stages: [.a, .b], faults: [.init(.slammer, .mitigates), .init(.spam, .mitigates)], source: .tableII(printedAs: nil),
+            roles: [.mx], status: .notYet,
+            note: "Not yet (issue 6). The server already answers a refusing connect hook with a 554 greeting."),
+        CatalogEntry(
+            .dataRateLimit, "Data rate (bps) limit of each SMTP flow",
+            stages: [.a, .b], faults: [.init(.noCongestionControl, .mitigates), .init(.slammer, .mitigates)], source: .inferred,
+            roles: [.mx, .submission], status: .notYet,
+            note: "Not yet: mx.data_timeout bounds silence, not throughput (MN07)."),
+        CatalogEntry(
+            .senderVolumeLimit, "Limit amount of e-mail from a specific sender",
+            stages: [.a, .b],
+            faults: [.init(.mailBombing, .mitigates), .init(.trafficAmplification, .mitigates), .init(.spam, .mitigates)],
+            source: .inferred, roles: [.mx, .submission], status: .notYet,
+            note: "Not yet (issue 6, with the state store)."),
+        CatalogEntry(
+            .mailboxQuota, "Mailbox quota",
+            stages: [.g], faults: [.init(.mailBombing, .mitigates)], source: .tableII(printedAs: nil),
+            roles: [.store], status: .notYet,
+            note: "Not yet: the store role (issue 8). A full spool disk already answers 452 4.3.1."),
+        CatalogEntry(
+            .badRecipientThrottle, "Bad RCPT throttle",
+            stages: [.a, .b], faults: [.init(.noCongestionControl, .mitigates), .init(.spam, .mitigates)], source: .tableII(printedAs: nil),
+            roles: [.mx, .submission], status: .notYet,
+            note: "Not yet (no tarpit delay). mx.max_errors closes a session after that many errors (MN07)."),
+    ]
+}

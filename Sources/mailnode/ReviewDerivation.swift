@@ -1,0 +1,95 @@
+import Defenses
+import Roles
+import SMTPCore
+
+/// Derives a ``NodeReview`` from a configuration's values — never from intentions: a
+/// mechanism is `enabled` only when the code the node runs for that value does it.
+enum ReviewDerivation {
+    static func review(_ configuration: NodeConfiguration, source: String) -> NodeReview {
+        let roles = MailnodeRole.allCases.map { role -> RoleReview in
+            let built = MailNode.availableRoles.contains(role.rawValue)
+            guard role == .mx, let mx = configuration.mx else {
+                return RoleReview(role: role, configured: false, built: built, items: [])
+            }
+            let items = DefenseCatalog.all.map { entry in item(entry, role: role, mx: mx, node: configuration) }
+            return RoleReview(role: role, configured: true, built: built, items: items)
+        }
+        var review = NodeReview(source: source, hostname: configuration.hostname, roles: roles, faults: [])
+        let here = DefenseCatalog.coverage(of: review.enabledIDs)
+        let everything = DefenseCatalog.coverage(of: DefenseCatalog.configurableIDs)
+        review.faults = Fault.allCases.enumerated().map { index, fault in
+            FaultReview(fault: fault, thisConfiguration: here[index], allAvailable: everything[index],
+                        paper2006: PaperFaultTable.row(fault).ea2006)
+        }
+        return review
+    }
+
+    /// The state of `entry` in `role`; the mx role's values decide for the native entries.
+    static func item(_ entry: CatalogEntry, role: MailnodeRole, mx: MXRoleConfiguration, node: NodeConfiguration) -> ReviewItem {
+        func make(_ state: ReviewState, _ detail: String) -> ReviewItem { ReviewItem(id: entry.id, state: state, detail: detail) }
+        if entry.status == .deployment { return make(.deployment, "outside mailnode: check by hand") }
+        guard entry.roles.contains(role) else { return make(.notApplicable, "belongs to " + describe(entry.roles)) }
+        switch entry.status {
+        case .library: return make(.notAvailable, "in the library; no configuration key yet")
+        case .notYet: return make(.notAvailable, "not implemented yet")
+        case .engine, .native, .deployment: break
+        }
+        let tls = node.tlsCertificatePath != nil && node.tlsKeyPath != nil
+        switch entry.id {
+        case .relayAccessLists:
+            return make(.enabled, "relays only for mx.domains: " + mx.localDomains.sorted().joined(separator: ", "))
+        case .maxMessageSize:
+            return make(.enabled, "\(mx.limits.maxMessageSize) octets (SIZE advertised, 552 beyond)")
+        case .maxRecipients:
+            return make(.enabled, "\(mx.limits.maxRecipients) per message (452 beyond)")
+        case .smtpOverTLS:
+            return tls ? make(.enabled, "STARTTLS offered on \(listeners(mx))")
+                : make(.disabled, "no tls.certificate and tls.key: STARTTLS not offered")
+        case .startTLSInjectionDefense:
+            return tls ? make(.enabled, "plaintext pipelined behind STARTTLS is dropped")
+                : make(.disabled, "no STARTTLS offered (no tls.certificate)")
+        case .smugglingDefense:
+            switch mx.bareLineEndings {
+            case .reject: return make(.enabled, "bare CR/LF refused with 550 5.5.2")
+            case .normalize: return make(.enabled, "bare CR/LF rewritten to CRLF")
+            case .accept: return make(.disabled, "bare_line_endings = accept: passed on unchanged (only CRLF.CRLF ends DATA)")
+            }
+        case .proxyProtocol:
+            return mx.proxyProtocolTrusted.isEmpty ? make(.disabled, "mx.proxy_protocol_trusted is empty")
+                : make(.enabled, "PROXY header accepted from " + mx.proxyProtocolTrusted.map(\.description).joined(separator: ", "))
+        case .roleEnforcedEgress:
+            let hops = Set((Array(node.routing.routes.values) + [node.routing.defaultHop].compactMap { $0 }).map(\.name)).sorted()
+            return make(.enabled, hops.isEmpty ? "no hops: accepted mail stays in the spool"
+                : "forwards only to configured hops: " + hops.joined(separator: ", "))
+        case .handOffDeduplication:
+            return mx.trustedUpstreams.isEmpty
+                ? make(.disabled, "no mx.trusted_upstreams (right for a stage facing the Internet)")
+                : make(.enabled, "from " + mx.trustedUpstreams.map(\.description).joined(separator: ", ")
+                    + ", remembered " + span(node.dedup.retention.components.seconds))
+        case .sessionLimits:
+            let limits = mx.limits
+            return make(.enabled, "idle \(limits.commandTimeout) s (data \(limits.dataTimeout) s), session "
+                + "\(limits.maxSessionDuration) s, 421 after \(limits.maxErrorsPerSession) errors")
+        case .noDisclosure:
+            return make(.enabled, "always on")
+        default:
+            // A native entry of this role that no configuration value reaches yet.
+            return make(.notAvailable, "no configuration for it in this role yet")
+        }
+    }
+
+    static func describe(_ roles: [MailnodeRole]) -> String {
+        roles.isEmpty ? "no role" : roles.map(\.rawValue).joined(separator: ", ")
+    }
+
+    /// `7 days`, `12 hours`, `90 s`.
+    static func span(_ seconds: Int64) -> String {
+        if seconds % 86_400 == 0 { return "\(seconds / 86_400) days" }
+        if seconds % 3600 == 0 { return "\(seconds / 3600) hours" }
+        return "\(seconds) s"
+    }
+
+    static func listeners(_ mx: MXRoleConfiguration) -> String {
+        mx.listen.count == 1 ? "1 listener" : "\(mx.listen.count) listeners"
+    }
+}
