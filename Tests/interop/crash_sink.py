@@ -3,8 +3,9 @@
 it accepts, durably, before it answers 250.
 
 For each message one JSON line is appended to --log and fsynced:
-  {"mid": Message-ID, "attempt": X-Crash-Attempt, "spool_id": id from the first Received
-   header (the forwarding node's spool id), "size": octets}
+  {"mid": Message-ID, "attempt": X-Crash-Attempt, "spool_id": the first stage's spool id (from
+   the Mailnode-Id header `<ID@host>` when there is one, else from the first Received header),
+   "size": octets}
 --dir/.ready is created (holding the pid) once the listener is up.
 """
 import argparse
@@ -17,6 +18,7 @@ import threading
 from aiosmtpd.controller import Controller
 
 RECEIVED_ID = re.compile(rb"^Received:.*?\sid\s+([A-Za-z0-9]+)", re.I | re.S | re.M)
+MAILNODE_ID = re.compile(r"^<([A-Za-z0-9]+)@")
 
 
 def header(content, name):
@@ -35,8 +37,12 @@ class Handler:
         head = content.split(b"\r\n\r\n", 1)[0]
         # The first Received field is the one the forwarding node prepended (unfolded here).
         m = RECEIVED_ID.search(re.sub(rb"\r\n[ \t]+", b" ", head))
+        spool_id = m.group(1).decode() if m else None
+        first_stage = MAILNODE_ID.match(header(content, rb"Mailnode-Id") or "")
+        if first_stage:
+            spool_id = first_stage.group(1)
         record = {"mid": header(content, rb"Message-ID"), "attempt": header(content, rb"X-Crash-Attempt"),
-                  "spool_id": m.group(1).decode() if m else None, "size": len(content),
+                  "spool_id": spool_id, "size": len(content),
                   "rcpt": envelope.rcpt_tos}
         with self.lock:
             self.log.write(json.dumps(record) + "\n")

@@ -45,17 +45,42 @@ struct KillNineUnderLoadTests {
         var spool_id: String?
     }
 
-    /// One `mailnode up` process; restarts reuse the port of the first start.
-    static func startNode(port: Int, spool: String, nextHopPort: Int, scratch: TemporaryDirectory) async throws -> (RunningProcess, Int) {
+    /// A stage's configuration: listen on `port`, forward everything to `nextHop`.
+    static func configuration(hostname: String, spool: String, port: Int, nextHop: Int, trustedUpstreams: [String] = []) -> String {
+        """
+        [node]
+        hostname = "\(hostname)"
+        spool = "\(spool)"
+
+        [mx]
+        listen = ["127.0.0.1:\(port)"]
+        domains = ["crash.test"]
+        trusted_upstreams = [\(trustedUpstreams.map { "\"\($0)\"" }.joined(separator: ", "))]
+
+        [hops.next]
+        address = "127.0.0.1:\(nextHop)"
+        tls = "none"
+
+        [routes]
+        "*" = "next"
+
+        [retry]
+        initial_delay = 1
+        max_delay = 2
+        jitter_percent = 0
+        """
+    }
+
+    /// One `mailnode --role mx` process, started and listening.
+    static func startNode(config: String, scratch: TemporaryDirectory) async throws -> RunningProcess {
         let process = try RunningProcess(try InteropTools.mailnodeBinary(), [
-            "up", "--listen", "127.0.0.1:\(port)", "--hostname", "mx.crash.test", "--domain", "crash.test",
-            "--spool", spool, "--next-hop", "127.0.0.1:\(nextHopPort)", "--log-level", "notice",
+            "--role", "mx", "--config", config, "--log-level", "notice",
         ], in: scratch)
-        guard let bound = await process.waitForOutput(timeout: .seconds(20), MailnodeProcessInteropTests.Node.boundPort) else {
+        guard await process.waitForOutput(timeout: .seconds(20), MailnodeProcessInteropTests.Node.boundPort) != nil else {
             await process.kill9()
-            throw MissingTool(description: "mailnode up did not report a listening port:\n\(process.result())")
+            throw MissingTool(description: "mailnode did not report a listening port:\n\(process.result())")
         }
-        return (process, bound)
+        return process
     }
 
     static func lines<T: Decodable>(_ path: String, as type: T.Type) throws -> [T] {
@@ -72,20 +97,25 @@ struct KillNineUnderLoadTests {
         let scratch = try TemporaryDirectory("crash")
         defer { scratch.remove() }
         let spool = scratch.path + "/spool"
+        let spoolB = scratch.path + "/spool-b"
         let events = scratch.path + "/attempts.jsonl"
         let arrivals = scratch.path + "/arrivals.jsonl"
+        let port = try await ClientInterop.freePort()
+        let portB = try await ClientInterop.freePort()
         let sinkPort = try await ClientInterop.freePort()
         let scripts = InteropTools.scriptsDirectory.path
+        let configA = try scratch.write("a.toml", Array(Self.configuration(hostname: "mx.crash.test", spool: spool, port: port, nextHop: portB).utf8))
+        let configB = try scratch.write("b.toml", Array(Self.configuration(hostname: "relay.crash.test", spool: spoolB, port: portB,
+                                                                           nextHop: sinkPort, trustedUpstreams: ["127.0.0.1/32"]).utf8))
         var logs: [String] = []
         let started = ContinuousClock.now
 
-        // The first start picks a free port; every restart binds the same one.
-        let first = try await Self.startNode(port: 0, spool: spool, nextHopPort: sinkPort, scratch: scratch)
-        var node = first.0
-        let port = first.1
+        var node = try await Self.startNode(config: configA, scratch: scratch)
         var sink: RunningProcess?
+        var stageB: RunningProcess?
         defer {
             node.signal(SIGKILL)
+            stageB?.signal(SIGKILL)
             sink?.signal(SIGKILL)
         }
         let load = try RunningProcess(python, [
@@ -94,22 +124,25 @@ struct KillNineUnderLoadTests {
         ], in: scratch)
         defer { load.signal(SIGKILL) }
 
-        // Kill -9 at random moments while the load runs; restart on the same spool. The last
-        // kill is followed by bringing the next hop up, then the final restart.
+        // Kill -9 at random moments while the load runs; restart on the same spool. After the
+        // fifth kill the next hop (B, and the sink behind it) comes up: the remaining kills fall
+        // while A forwards.
         var killLog: [String] = []
         var killsDuringLoad = 0
         for kill in 1...Self.kills {
-            try await Task.sleep(for: .milliseconds(Int.random(in: 150...1_200)))
+            let forwarding = stageB != nil
+            try await Task.sleep(for: .milliseconds(forwarding ? Int.random(in: 100...700) : Int.random(in: 150...1_200)))
             let ackedSoFar = (try Self.lines(events, as: Attempt.self)).filter { $0.outcome == "acked" }.count
             let loadRunning = load.isRunning
             if loadRunning { killsDuringLoad += 1 }
             node.signal(SIGKILL)
             #expect(await node.waitForExit(timeout: .seconds(5)), "kill -9 did not end mailnode")
             killLog.append("kill \(kill) at \(ContinuousClock.now - started): \(ackedSoFar) acked so far, "
-                           + "queue \(Self.count(spool + "/queue")), load \(loadRunning ? "running" : "finished")")
+                           + "queue \(Self.count(spool + "/queue")), load \(loadRunning ? "running" : "finished"), "
+                           + (forwarding ? "forwarding to B" : "next hop down"))
             logs.append(node.result().description)
-            if kill == Self.kills {
-                // The next hop comes up before the final restart, so recovery can deliver at once.
+            if kill == Self.minimumKillsDuringLoad {
+                // The next hop comes up: the sink, then stage B in front of it.
                 let sinkDirectory = scratch.path + "/sink"
                 try FileManager.default.createDirectory(atPath: sinkDirectory, withIntermediateDirectories: true)
                 let sinkProcess = try RunningProcess(python, [scripts + "/crash_sink.py", "--port", String(sinkPort),
@@ -119,10 +152,11 @@ struct KillNineUnderLoadTests {
                     FileManager.default.fileExists(atPath: sinkDirectory + "/.ready") ? true : nil
                 }
                 try #require(ready == true, "the sink did not start:\n\(sinkProcess.result())")
+                stageB = try await Self.startNode(config: configB, scratch: scratch)
             } else {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...300)))
             }
-            (node, _) = try await Self.startNode(port: port, spool: spool, nextHopPort: sinkPort, scratch: scratch)
+            node = try await Self.startNode(config: configA, scratch: scratch)
         }
         #expect(killsDuringLoad >= Self.minimumKillsDuringLoad,
                 "only \(killsDuringLoad) kills fell inside the load:\n\(killLog.joined(separator: "\n"))")
@@ -132,14 +166,18 @@ struct KillNineUnderLoadTests {
         let loadResult = load.result()
         #expect(loadResult.status == 0, "not every message got a 250:\n\(loadResult)")
         let drainDeadline = ContinuousClock.now + .seconds(90)
-        while Self.count(spool + "/queue") > 0 && ContinuousClock.now < drainDeadline {
+        while Self.count(spool + "/queue") + Self.count(spoolB + "/queue") > 0 && ContinuousClock.now < drainDeadline {
             try await Task.sleep(for: .milliseconds(200))
         }
-        let leftInQueue = Self.count(spool + "/queue")
+        let leftInQueue = Self.count(spool + "/queue") + Self.count(spoolB + "/queue")
         #expect(leftInQueue == 0, "the spool did not drain within 90 s: \(leftInQueue) entries left\n\(node.result())")
-        node.signal(SIGTERM)
-        #expect(await node.waitForExit(timeout: .seconds(10)), "mailnode did not stop on SIGTERM")
-        #expect(node.result().status == 0, "\(node.result())")
+        for stage in [node, stageB].compactMap({ $0 }) {
+            stage.signal(SIGTERM)
+            #expect(await stage.waitForExit(timeout: .seconds(10)), "mailnode did not stop on SIGTERM")
+            #expect(stage.result().status == 0, "\(stage.result())")
+        }
+        let logB = stageB?.result().description ?? ""
+        let retriesAnsweredByB = logB.components(separatedBy: "duplicate hand-off not stored again").count - 1
         sink?.signal(SIGTERM)
         _ = await sink?.waitForExit(timeout: .seconds(5))
 
@@ -169,13 +207,14 @@ struct KillNineUnderLoadTests {
         #expect(received.allSatisfy { !neverSentKeys.contains(key($0.mid, $0.attempt)) }, "an attempt refused before its data arrived")
 
         let sameEntryTwice = arrivedSpoolIDs.values.reduce(0) { $0 + max(0, $1.count - 1) }
+        #expect(sameEntryTwice == 0, "\(sameEntryTwice) entries of A arrived more than once: B did not deduplicate A's retries")
         let perMid = Dictionary(grouping: received, by: { $0.mid ?? "?" }).mapValues { Set($0.compactMap(\.spool_id)).count }
         let midViaSeveralEntries = perMid.values.reduce(0) { $0 + max(0, $1 - 1) }
         let summary = """
             crash test: \(Self.kills) kills (\(killsDuringLoad) during the load), \(Self.messages) messages, \(attempts.count) attempts \
             (\(acked.count) got 250, \(ambiguous.count) lost their reply in a kill, \(neverSent.count) refused/failed before data); \
             \(received.count) arrivals of \(arrivedMids.count) Message-IDs; missing \(missing.count); \
-            duplicates: \(sameEntryTwice) same spool entry re-sent (runner killed before saving state), \
+            duplicates: \(sameEntryTwice) of A's entries arrived twice (\(retriesAnsweredByB) retries of A answered by B without storing), \
             \(midViaSeveralEntries) same Message-ID via a second entry (client retry after a lost 250); \
             \(lost250.count) arrivals of attempts whose 250 was lost; quarantined \(Self.count(spool + "/quarantine")); \
             took \(ContinuousClock.now - started)
@@ -183,8 +222,8 @@ struct KillNineUnderLoadTests {
         print(summary)
         print(killLog.joined(separator: "\n"))
         print("load: \(loadResult.stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
-        if !missing.isEmpty || !unexplained.isEmpty || leftInQueue > 0 {
-            print("--- node logs ---\n" + logs.joined(separator: "\n") + "\n" + node.result().description)
+        if !missing.isEmpty || !unexplained.isEmpty || leftInQueue > 0 || sameEntryTwice > 0 {
+            print("--- node logs ---\n" + logs.joined(separator: "\n") + "\n" + node.result().description + "\n--- B ---\n" + logB)
         }
     }
 }
