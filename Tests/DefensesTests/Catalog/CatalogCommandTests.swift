@@ -47,6 +47,10 @@ import Testing
         #expect(generated["MN03"] == "disabled" && generated["MN06"] == "disabled")
         #expect(generated["DM20"] == "not available" && generated["DM22"] == "not available")
         #expect(generated["DM28"] == "not applicable" && generated["DM01"] == "deployment")
+        // Every native entry of mx is decided by a value, never by the fallback.
+        for entry in DefenseCatalog.entries(for: .mx) where entry.status == .native {
+            #expect(generated[entry.id.rawValue] == "enabled" || generated[entry.id.rawValue] == "disabled", "\(entry.id)")
+        }
         let tuned = try await states(["review", "--config", "Fixtures/golden/review/tuned.toml"])
         #expect(tuned["DM14"] == "disabled" && tuned["MN02"] == "disabled" && tuned["MN01"] == "disabled")
         #expect(tuned["MN03"] == "enabled" && tuned["MN06"] == "enabled")
