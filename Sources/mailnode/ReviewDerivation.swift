@@ -43,14 +43,15 @@ enum ReviewDerivation {
         case .maxRecipients:
             return make(.enabled, "\(mx.limits.maxRecipients) per message (452 beyond)")
         case .smtpOverTLS:
-            return tls ? make(.enabled, "STARTTLS offered on \(listeners(mx))")
-                : make(.disabled, "no tls.certificate and tls.key: STARTTLS not offered")
+            let towardsHops = hopTLS(node)
+            return tls ? make(.enabled, "STARTTLS offered on \(listeners(mx))" + towardsHops)
+                : make(.disabled, "no tls.certificate and tls.key: STARTTLS not offered" + towardsHops)
         case .startTLSInjectionDefense:
             return tls ? make(.enabled, "plaintext pipelined behind STARTTLS is dropped")
                 : make(.disabled, "no STARTTLS offered (no tls.certificate)")
         case .smugglingDefense:
             switch mx.bareLineEndings {
-            case .reject: return make(.enabled, "bare CR/LF refused with 550 5.5.2")
+            case .reject: return make(.enabled, "bare CR/LF refused with 554 5.5.2")
             case .normalize: return make(.enabled, "bare CR/LF rewritten to CRLF")
             case .accept: return make(.disabled, "bare_line_endings = accept: passed on unchanged (only CRLF.CRLF ends DATA)")
             }
@@ -87,6 +88,14 @@ enum ReviewDerivation {
         if seconds % 86_400 == 0 { return "\(seconds / 86_400) days" }
         if seconds % 3600 == 0 { return "\(seconds / 3600) hours" }
         return "\(seconds) s"
+    }
+
+    /// `; to hops: antivirus required, store opportunistic` (hops.NAME.tls), or nothing.
+    static func hopTLS(_ node: NodeConfiguration) -> String {
+        var hops: [String: NextHop] = [:]
+        for hop in Array(node.routing.routes.values) + [node.routing.defaultHop].compactMap({ $0 }) { hops[hop.name] = hop }
+        guard !hops.isEmpty else { return "" }
+        return "; to hops: " + hops.keys.sorted().map { "\($0) \(hops[$0]!.tls.rawValue)" }.joined(separator: ", ")
     }
 
     static func listeners(_ mx: MXRoleConfiguration) -> String {

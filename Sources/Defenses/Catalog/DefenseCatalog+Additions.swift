@@ -7,7 +7,7 @@ extension DefenseCatalog {
             .smugglingDefense, "SMTP smuggling defence (bare CR/LF policy)",
             stages: [.a, .b], faults: [.init(.forging, .mitigates)], source: .mailnode,
             roles: [.mx, .submission], status: .native,
-            note: "Only CRLF.CRLF ends DATA; a message with a bare CR or LF is refused with 550 5.5.2 "
+            note: "Only CRLF.CRLF ends DATA; a message with a bare CR or LF is refused with 554 5.5.2 "
                 + "(reject, the default), rewritten (normalize) or passed on (accept).",
             keys: ["mx.bare_line_endings"], references: ["RFC 5321 §2.3.8", "RFC 5321 §4.1.1.4", "CVE-2023-51764"]),
         CatalogEntry(
