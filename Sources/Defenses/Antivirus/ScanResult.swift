@@ -1,7 +1,7 @@
 /// What a virus scanner says about one message.
 ///
 /// The verdict only; what happens to the message (reject, tempfail, pass with a header) is the
-/// ``AntivirusPolicy``'s decision (DESIGN.md: verdict separate from action).
+/// ``AntivirusDecision``'s business (DESIGN.md: verdict separate from action).
 public enum ScanResult: Hashable, Sendable, CustomStringConvertible {
     /// No signature matched (clamd: `stream: OK`).
     case clean

@@ -1,0 +1,39 @@
+/// How the antivirus stage checks each message (DM28 with clamd, plus the attachment policy).
+/// Every value has a default except the scanner.
+public struct AntivirusConfiguration: Sendable {
+    /// The signature scanner (a ``ClamdClient``); nil runs the attachment policy alone and marks
+    /// messages `unscanned` in the trace header, as ``ScanFailurePolicy/passWithHeader`` does.
+    public var scanner: (any VirusScanner)?
+    /// The attachment policy; nil turns attachment blocking off.
+    public var attachments: AttachmentPolicy?
+    /// Bounds of the MIME walk (a message beyond them is refused).
+    public var mimeLimits: MIMELimits
+    /// When no scanner answers.
+    public var failurePolicy: ScanFailurePolicy
+    /// The largest message the stage buffers and scans; a larger one is refused with
+    /// `552 5.3.4` (permanent: retrying would not make it smaller). Keep it at or below the
+    /// scanner's limit (``ClamdConfiguration/maxStreamLength``). Default 25 MiB.
+    public var maxMessageSize: Int
+    /// The trace header added to every accepted message. Default `X-Virus-Scanned`.
+    public var headerName: String
+    /// Who scanned, as named in the trace header (a host or stage name, never a version).
+    public var scannerName: String
+
+    public init(
+        scanner: (any VirusScanner)?,
+        attachments: AttachmentPolicy? = .default,
+        mimeLimits: MIMELimits = MIMELimits(),
+        failurePolicy: ScanFailurePolicy = .tempfail,
+        maxMessageSize: Int = 25 * 1024 * 1024,
+        headerName: String = "X-Virus-Scanned",
+        scannerName: String = "mailnode"
+    ) {
+        self.scanner = scanner
+        self.attachments = attachments
+        self.mimeLimits = mimeLimits
+        self.failurePolicy = failurePolicy
+        self.maxMessageSize = maxMessageSize
+        self.headerName = headerName
+        self.scannerName = scannerName
+    }
+}
