@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "SMTPCore", targets: ["SMTPCore"]),
         .library(name: "Defenses", targets: ["Defenses"]),
         .library(name: "Roles", targets: ["Roles"]),
+        .library(name: "StateSQLite", targets: ["StateSQLite"]),
+        .library(name: "StatePostgres", targets: ["StatePostgres"]),
         .executable(name: "mailnode", targets: ["mailnode"]),
     ],
     dependencies: [
@@ -23,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     ],
     targets: [
         // C libraries from Debian, as system-library targets (module map + shim header).
@@ -63,11 +67,34 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // State-store backends (docs/state.md): each in its own target so Defenses stays light.
+        .target(
+            name: "StateSQLite",
+            dependencies: [
+                "Defenses",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "StatePostgres",
+            dependencies: [
+                "Defenses",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "Roles",
             dependencies: [
                 "SMTPCore",
                 "Defenses",
+                "StateSQLite",
+                "StatePostgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -112,6 +139,16 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "StateTests",
+            dependencies: [
+                "Defenses", "SMTPCore", "StateSQLite", "StatePostgres",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
