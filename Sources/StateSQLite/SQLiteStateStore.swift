@@ -1,0 +1,127 @@
+import Defenses
+import Foundation
+import GRDB
+
+/// The embedded ``StateStore``: one SQLite file (WAL mode) through GRDB, the default of a
+/// single node (`[state] backend = "sqlite"`, docs/state.md).
+///
+/// Every write runs in one SQLite write transaction (`BEGIN IMMEDIATE`), and SQLite allows one
+/// writer per database at a time — in this process and across processes sharing the file — so
+/// an increment and the read of its total cannot interleave with another increment. GRDB's
+/// async API runs the statements on its own serial queue, never on a NIO event loop
+/// (DESIGN.md §3.3).
+public final class SQLiteStateStore: StateStore {
+    /// The database file (`:memory:` is not accepted: a store is meant to outlive the session).
+    public let path: String
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// `busyTimeout` is how long a write waits for another process's write transaction.
+    public init(path: String, busyTimeout: Duration = .seconds(5)) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds))
+        configuration.label = "mailnode.state"
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    /// The schema (docs/state.md). Times are milliseconds since 1970.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE mailnode_counters (
+                    key     TEXT    NOT NULL,
+                    bucket  INTEGER NOT NULL,
+                    count   INTEGER NOT NULL,
+                    expires INTEGER NOT NULL,
+                    PRIMARY KEY (key, bucket)
+                ) WITHOUT ROWID;
+                CREATE INDEX mailnode_counters_expires ON mailnode_counters (expires);
+                CREATE TABLE mailnode_records (
+                    key     TEXT    NOT NULL PRIMARY KEY,
+                    value   TEXT    NOT NULL,
+                    created INTEGER NOT NULL,
+                    expires INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX mailnode_records_expires ON mailnode_records (expires);
+                """)
+        }
+        return migrator
+    }
+
+    public func increment(_ key: String, by amount: Int, window: StateWindow, at now: Date) async throws -> Int {
+        let bucket = window.bucket(at: now)
+        return try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO mailnode_counters (key, bucket, count, expires) VALUES (?, ?, ?, ?)
+                ON CONFLICT (key, bucket) DO UPDATE SET count = count + excluded.count
+                """, arguments: [key, bucket, amount, window.bucketExpiry(bucket)])
+            return try Self.total(db, key: key, window: window, now: now)
+        }
+    }
+
+    public func count(_ key: String, window: StateWindow, at now: Date) async throws -> Int {
+        try await pool.read { db in try Self.total(db, key: key, window: window, now: now) }
+    }
+
+    private static func total(_ db: Database, key: String, window: StateWindow, now: Date) throws -> Int {
+        try Int.fetchOne(db, sql: """
+            SELECT COALESCE(SUM(count), 0) FROM mailnode_counters WHERE key = ? AND bucket >= ? AND bucket <= ?
+            """, arguments: [key, window.oldestBucket(at: now), window.bucket(at: now)]) ?? 0
+    }
+
+    public func record(_ key: String, at now: Date) async throws -> StateRecord? {
+        try await pool.read { db in try Self.liveRecord(db, key: key, now: now) }
+    }
+
+    private static func liveRecord(_ db: Database, key: String, now: Date) throws -> StateRecord? {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT value, created, expires FROM mailnode_records WHERE key = ? AND expires > ?
+            """, arguments: [key, StateTime.milliseconds(now)]) else { return nil }
+        return StateRecord(value: row["value"], created: StateTime.date(row["created"]), expires: StateTime.date(row["expires"]))
+    }
+
+    public func insertRecord(_ key: String, value: String, expires: Date, at now: Date) async throws -> StateRecord {
+        try await pool.write { db in
+            if let existing = try Self.liveRecord(db, key: key, now: now) { return existing }
+            let created = StateTime.milliseconds(now), until = StateTime.milliseconds(expires)
+            try db.execute(sql: "INSERT OR REPLACE INTO mailnode_records (key, value, created, expires) VALUES (?, ?, ?, ?)",
+                           arguments: [key, value, created, until])
+            return StateRecord(value: value, created: StateTime.date(created), expires: StateTime.date(until))
+        }
+    }
+
+    public func putRecord(_ key: String, value: String, expires: Date, at now: Date) async throws {
+        let created = StateTime.milliseconds(now), until = StateTime.milliseconds(expires)
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO mailnode_records (key, value, created, expires) VALUES (?, ?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires,
+                    created = CASE WHEN mailnode_records.expires > ? THEN mailnode_records.created ELSE excluded.created END
+                """, arguments: [key, value, created, until, created])
+        }
+    }
+
+    public func removeRecord(_ key: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM mailnode_records WHERE key = ?", arguments: [key])
+        }
+    }
+
+    public func purgeExpired(at now: Date) async throws -> Int {
+        let ms = StateTime.milliseconds(now)
+        return try await pool.write { db in
+            try db.execute(sql: "DELETE FROM mailnode_counters WHERE expires <= ?", arguments: [ms])
+            var removed = db.changesCount
+            try db.execute(sql: "DELETE FROM mailnode_records WHERE expires <= ?", arguments: [ms])
+            removed += db.changesCount
+            return removed
+        }
+    }
+}
