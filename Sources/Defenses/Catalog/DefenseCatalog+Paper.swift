@@ -170,8 +170,11 @@ extension DefenseCatalog {
         CatalogEntry(
             .antivirus, "Antivirus software",
             stages: [.c, .mua], faults: [.init(.virus, .solves)], source: .tableII(printedAs: nil),
-            roles: [.antivirus], status: .notYet,
-            note: "Not yet: clamd over INSTREAM in the antivirus role (issue 10)."),
+            roles: [.antivirus], status: .library,
+            note: "AntivirusReceiver scans at end of DATA with clamd (INSTREAM over TCP/Unix socket, failover, "
+                + "451 when no scanner answers) plus MIME walking and attachment blocking, tested against a real "
+                + "clamd; the antivirus role and its configuration keys are not yet (issue 10).",
+            references: ["clamd(8) INSTREAM", "RFC 2045", "RFC 2046", "RFC 2231"]),
         CatalogEntry(
             .notWindows, "Not use Microsoft Windows",
             stages: PaperStage.servers + [.mua], faults: [.init(.virus, .mitigates)], source: .inferred,
