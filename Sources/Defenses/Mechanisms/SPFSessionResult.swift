@@ -1,0 +1,28 @@
+import SMTPCore
+
+/// Where a session's SPF result for its MAIL FROM identity is kept, so that other mechanisms
+/// (greylisting's exemption, DM22) use it without asking DNS again.
+///
+/// A hook that checks SPF stores its result here for the current transaction
+/// (``store(_:for:in:)``); ``result(for:in:)`` returns it only for the same reverse-path.
+/// mailnode has no SPF stage hook yet (DM30 is a library defense); until it has, greylisting
+/// runs the check itself through ``Greylisting/SPFCheck``.
+public enum SPFSessionResult {
+    struct Kept: Sendable {
+        var reversePath: ReversePath
+        var result: SPFResult
+    }
+
+    static let key = SessionAttributeKey<Kept>("spf.mailfrom")
+
+    /// Keeps `result` as the SPF result of `reversePath` ([RFC 7208 §2.4](https://www.rfc-editor.org/rfc/rfc7208#section-2.4)).
+    public static func store(_ result: SPFResult, for reversePath: ReversePath, in session: SessionContext) {
+        session.attributes[key] = Kept(reversePath: reversePath, result: result)
+    }
+
+    /// The kept result when it was found for `reversePath`.
+    public static func result(for reversePath: ReversePath, in session: SessionContext) -> SPFResult? {
+        guard let kept = session.attributes[key], kept.reversePath == reversePath else { return nil }
+        return kept.result
+    }
+}
