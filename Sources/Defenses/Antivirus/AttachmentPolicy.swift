@@ -17,6 +17,12 @@ public struct AttachmentPolicy: Hashable, Sendable {
     /// Block macro-enabled Office Open XML files detected by content (`vbaProject.bin` inside),
     /// whatever their extension.
     public var blockOfficeMacros: Bool
+    /// Block a ZIP whose directory declares more than this many uncompressed octets in total (a
+    /// "zip bomb": nothing is inflated here, but clamd or the recipient would). Default 1 GiB.
+    public var maxArchiveDeclaredSize: UInt64
+    /// Block a ZIP entry above 1 MiB that claims to expand more than this many times (deflate
+    /// tops out near 1,032:1). Default 1,000.
+    public var maxArchiveEntryRatio: UInt64
 
     /// The second seed's list (.vbs .vbp .scr .com .exe .bat) plus what malware uses today:
     /// scripts (.js .jse .vbe .wsf .wsh .hta .ps1 .cmd), shortcuts and installers (.lnk .msi
@@ -40,13 +46,17 @@ public struct AttachmentPolicy: Hashable, Sendable {
         blockedTypes: Set<DetectedFileType> = AttachmentPolicy.defaultTypes,
         inspectArchives: Bool = true,
         blockEncryptedArchives: Bool = false,
-        blockOfficeMacros: Bool = true
+        blockOfficeMacros: Bool = true,
+        maxArchiveDeclaredSize: UInt64 = 1 << 30,
+        maxArchiveEntryRatio: UInt64 = 1000
     ) {
         self.blockedExtensions = Set(blockedExtensions.map { $0.lowercased().trimmingPrefixDot() })
         self.blockedTypes = blockedTypes
         self.inspectArchives = inspectArchives
         self.blockEncryptedArchives = blockEncryptedArchives
         self.blockOfficeMacros = blockOfficeMacros
+        self.maxArchiveDeclaredSize = maxArchiveDeclaredSize
+        self.maxArchiveEntryRatio = maxArchiveEntryRatio
     }
 
     /// The first reason to block one of `parts`, or nil when all may pass.
@@ -73,7 +83,14 @@ public struct AttachmentPolicy: Hashable, Sendable {
             return AttachmentVerdict(part: part.path, filename: part.filename, reason: .officeMacros)
         }
         guard inspectArchives else { return nil }
+        var declared: UInt64 = 0
         for entry in directory.entries {
+            let expanded = UInt64(entry.uncompressedSize)
+            declared += expanded
+            if declared > maxArchiveDeclaredSize
+                || (expanded > 1 << 20 && expanded / max(1, UInt64(entry.compressedSize)) > maxArchiveEntryRatio) {
+                return AttachmentVerdict(part: part.path, filename: part.filename, reason: .archiveBomb(entry: entry.name))
+            }
             if let extensionFound = blockedExtension(in: entry.name) {
                 return AttachmentVerdict(part: part.path, filename: part.filename, reason: .archiveEntry(name: entry.name, extension: extensionFound))
             }
@@ -112,6 +129,9 @@ public struct AttachmentVerdict: Hashable, Sendable, CustomStringConvertible {
         case archiveEntry(name: String, extension: String)
         case encryptedArchive
         case officeMacros
+        /// The archive declares more than it may expand to (``AttachmentPolicy/maxArchiveDeclaredSize``,
+        /// ``AttachmentPolicy/maxArchiveEntryRatio``); `entry` is where the limit was crossed.
+        case archiveBomb(entry: String)
     }
 
     /// The MIME path of the part (``MIMEPart/path``).
@@ -127,6 +147,7 @@ public struct AttachmentVerdict: Hashable, Sendable, CustomStringConvertible {
         case .archiveEntry(let entry, let found): return "\(name) (part \(part)): archive holds \"\(entry)\" (.\(found))"
         case .encryptedArchive: return "\(name) (part \(part)): encrypted archive"
         case .officeMacros: return "\(name) (part \(part)): Office file with macros"
+        case .archiveBomb(let entry): return "\(name) (part \(part)): archive expands too far at \"\(entry)\""
         }
     }
 }

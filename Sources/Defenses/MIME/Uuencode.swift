@@ -7,7 +7,8 @@ enum Uuencode {
         var body: [UInt8]
     }
 
-    /// The files in `text`, at most `maxFiles`, stopping once `budget` decoded octets are spent.
+    /// The files in `text`, at most `maxFiles`, stopping once `budget` decoded octets are spent
+    /// (the file being decoded then ends there).
     static func files(in text: ArraySlice<UInt8>, maxFiles: Int, budget: Int) -> [File] {
         var files: [File] = []
         var current: File?
@@ -32,6 +33,8 @@ enum Uuencode {
                 current = File(name: String(decoding: fields[2], as: UTF8.self).trimmingWhitespace(), body: [])
             }
         }
+        // A block without `end` still counts: a lenient decoder would hand it to the user.
+        if let current, files.count < maxFiles { files.append(current) }
         return files
     }
 

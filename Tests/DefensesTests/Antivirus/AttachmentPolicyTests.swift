@@ -46,6 +46,19 @@ struct AttachmentPolicyTests {
         #expect(policy.evaluate(Self.part("fine.zip", TestZip.make([("a.txt", [1])]))) == nil)
     }
 
+    @Test func archiveBombsByTheirDirectory() {
+        // 10 KiB claiming 4 GiB: beyond the ratio.
+        let flat = TestZip.make([("zeros.bin", [UInt8](repeating: 0, count: 10_240))], declaredSizes: [0xFFFF_0000])
+        #expect(policy.evaluate(Self.part("big.zip", flat))?.reason == .archiveBomb(entry: "zeros.bin"))
+        // Many entries of honest ratio that add up beyond 1 GiB.
+        let entries = (0..<16).map { (name: "layer\($0).zip", data: [UInt8](repeating: 1, count: 100_000)) }
+        let many = TestZip.make(entries, declaredSizes: Array(repeating: 90_000_000, count: 16))
+        #expect(policy.evaluate(Self.part("42.zip", many))?.reason == .archiveBomb(entry: "layer11.zip"))
+        // A normal compression ratio passes.
+        let normal = TestZip.make([("text.txt", [UInt8](repeating: 0x41, count: 2_000_000))], declaredSizes: [20_000_000])
+        #expect(policy.evaluate(Self.part("text.zip", normal)) == nil)
+    }
+
     @Test func macroEnabledOfficeByContent() {
         // A .docx name, but the ZIP holds a VBA project: a renamed .docm.
         let docm = TestZip.make([("[Content_Types].xml", Array("<Types/>".utf8)), ("word/vbaProject.bin", [0xD0, 0xCF])])

@@ -205,18 +205,22 @@ extension AntivirusMessages {
 
 /// A minimal ZIP writer for tests (stored entries, real CRC-32; PKWARE APPNOTE §4.3).
 enum TestZip {
-    static func make(_ files: [(name: String, data: [UInt8])]) -> [UInt8] {
+    /// `declaredSizes` overrides the uncompressed sizes written in the central directory (and
+    /// marks those entries deflated): a fake "zip bomb" directory without the bomb.
+    static func make(_ files: [(name: String, data: [UInt8])], declaredSizes: [UInt32]? = nil) -> [UInt8] {
         var out: [UInt8] = []
         var central: [UInt8] = []
-        for file in files {
+        for (index, file) in files.enumerated() {
+            let declared = declaredSizes?[index] ?? UInt32(file.data.count)
+            let method: UInt16 = declared == UInt32(file.data.count) ? 0 : 8
             let offset = UInt32(out.count)
             let crc = crc32(file.data)
             let name = Array(file.name.utf8)
             out += le32(0x0403_4B50) + le16(20) + le16(0x0800) + le16(0) + le16(0) + le16(0)
                 + le32(crc) + le32(UInt32(file.data.count)) + le32(UInt32(file.data.count))
                 + le16(UInt16(name.count)) + le16(0) + name + file.data
-            central += le32(0x0201_4B50) + le16(20) + le16(20) + le16(0x0800) + le16(0) + le16(0) + le16(0)
-                + le32(crc) + le32(UInt32(file.data.count)) + le32(UInt32(file.data.count))
+            central += le32(0x0201_4B50) + le16(20) + le16(20) + le16(0x0800) + le16(method) + le16(0) + le16(0)
+                + le32(crc) + le32(UInt32(file.data.count)) + le32(declared)
                 + le16(UInt16(name.count)) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(offset) + name
         }
         let centralOffset = UInt32(out.count)

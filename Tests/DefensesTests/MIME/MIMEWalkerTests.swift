@@ -116,6 +116,26 @@ struct MIMEWalkerTests {
         #expect(try MIMEWalker(limits: MIMELimits(maxDecodedBytes: 80_000)).parts(of: Self.bytes(outer)).first?.body == payload)
     }
 
+    @Test func everyTruncationAndCorruptionIsHandled() throws {
+        let inner = "Subject: in\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3D=\r\n--i--\r\n"
+        let message = Self.bytes(
+            "Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Disposition: attachment; filename*0*=utf-8''%E2%82;"
+            + " filename*1=x.exe\r\nContent-Transfer-Encoding: base64\r\n\r\nTVo=\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n"
+            + inner + "\r\n--o\r\nContent-Type: text/plain\r\n\r\nbegin 644 a.exe\r\n$35H`````\r\n--o--\r\n")
+        #expect(try MIMEWalker().parts(of: message).count == 4)
+        // No prefix and no single-octet corruption crashes or loops; each yields parts or a MIMEError.
+        for length in 0...message.count {
+            _ = try? MIMEWalker().parts(of: message.prefix(length))
+        }
+        for index in message.indices {
+            for replacement: UInt8 in [0x00, 0x0A, 0x3D, 0x2D] {
+                var broken = message
+                broken[index] = replacement
+                _ = try? MIMEWalker().parts(of: broken)
+            }
+        }
+    }
+
     @Test func decoders() {
         #expect(TransferDecoding.base64(Array("SGVs\r\nbG8=garbage".utf8)[...]) == Array("Hello".utf8))
         #expect(TransferDecoding.base64(Array("S G V s b G 8".utf8)[...]) == Array("Hello".utf8))
