@@ -22,9 +22,18 @@ public struct ARCSet: Hashable, Sendable {
     /// The three fields in the order the seal hashes them (§5.1.1): AAR, AMS, AS.
     public var fields: [HeaderField] { [authenticationResults, messageSignature, seal] }
 
-    /// The AAR's payload without `i=N;`: an Authentication-Results value.
+    /// The AAR's payload without `i=N;`: an Authentication-Results value, unfolded, runs of
+    /// white space made one space.
     public var authenticationResultsPayload: String {
-        let value = authenticationResults.value
+        var out: [UInt8] = []
+        var space = false
+        for byte in authenticationResults.value.utf8 {
+            if MessageASCII.isWSP(byte) { space = true; continue }
+            if space && !out.isEmpty { out.append(MessageASCII.sp) }
+            space = false
+            out.append(byte)
+        }
+        let value = String(decoding: out, as: UTF8.self)
         guard let semicolon = value.firstIndex(of: ";") else { return value }
         return String(value[value.index(after: semicolon)...])
     }
