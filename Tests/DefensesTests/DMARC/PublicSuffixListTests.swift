@@ -63,3 +63,26 @@ struct PublicSuffixListTests {
         #expect(PublicSuffixList(parsing: text, sections: .icann).registrableDomain(of: "alice.github.io") == "github.io")
     }
 }
+
+extension PublicSuffixListTests {
+    /// The list's own vectors (`Fixtures/psl/test_psl.txt`, CC0): `checkPublicSuffix(name, expected)`.
+    @Test func officialVectors() throws {
+        let text = try String(contentsOf: DNSFixtures.root.appendingPathComponent("Fixtures/psl/test_psl.txt"), encoding: .utf8)
+        var checked = 0
+        var failures: [String] = []
+        for line in text.split(separator: "\n") where line.hasPrefix("checkPublicSuffix(") {
+            let arguments = line.dropFirst("checkPublicSuffix(".count).prefix { $0 != ")" }.split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            guard arguments.count == 2 else { continue }
+            func unquote(_ text: String) -> String? { text == "null" ? nil : String(text.dropFirst().dropLast()) }
+            guard let name = unquote(arguments[0]) else { continue }  // null input: not a String here
+            let expected = unquote(arguments[1])
+            let got = Self.psl.registrableDomain(of: name)
+            if got != expected { failures.append("\(name): \(got ?? "null"), expected \(expected ?? "null")") }
+            checked += 1
+        }
+        #expect(checked == 77)
+        #expect(failures.isEmpty, "\(failures)")
+    }
+}
