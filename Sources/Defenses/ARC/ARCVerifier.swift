@@ -62,7 +62,8 @@ public struct ARCVerification: Hashable, Sendable {
 /// ARC chain validation ([RFC 8617 §5.2](https://www.rfc-editor.org/rfc/rfc8617#section-5.2)):
 /// `cv=none` without ARC fields; `fail` for a broken structure, a newest seal saying `cv=fail`,
 /// a newest AMS that does not verify, or any seal that does not verify; else `pass` with the
-/// oldest-pass instance. The AMS is verified by the DKIM code (same tags, canonicalisation, keys
+/// oldest-pass instance. Bounded: at most 50 sets, one body hash per distinct (`c=`, `l=`), one
+/// key look-up per key name, seals checked before the older AMSs. The AMS is verified by the DKIM code (same tags, canonicalisation, keys
 /// at `<s>._domainkey.<d>`); the AS is verified over the ARC fields of sets 1...i in the RFC's
 /// order (§5.1.1): for each set AAR, AMS, AS, relaxed header canonicalisation, the seal being
 /// checked with an empty `b=` and no final CRLF.
@@ -146,26 +147,29 @@ public struct ARCVerifier: Sendable {
             return found
         }
 
+        // One body hash per (c= body, l=) pair, however many sets share it.
+        var bodyHashes: [String: ([UInt8], UInt64)] = [:]
+        func bodyHash(_ signature: DKIMSignature) -> ([UInt8], UInt64) {
+            let key = "\(signature.bodyCanonicalization)/\(signature.bodyLength.map(String.init) ?? "-")"
+            if let known = bodyHashes[key] { return known }
+            var hasher = BodyHasher(canonicalization: signature.bodyCanonicalization, limit: signature.bodyLength)
+            hasher.update(body)
+            let computed = (hasher.finalize(), hasher.canonicalLength)
+            bodyHashes[key] = computed
+            return computed
+        }
+
         // Step 4: the newest AMS must verify.
-        let newestAMS = await verifyAMS(newest, header: header, body: body, fetch: fetch)
+        let newestAMS = await verifyAMS(newest, header: header, bodyHash: bodyHash, fetch: fetch)
         states[sets.count - 1].messageSignature = newestAMS
         verification.trail.append("AMS i=\(sets.count): \(newestAMS.result)\(newestAMS.reason.map { " (\($0))" } ?? "")")
         guard newestAMS.result == .pass else {
             verification.sets = states.reversed()
             return fail("ARC-Message-Signature i=\(sets.count) did not verify: \(newestAMS.reason ?? newestAMS.result.rawValue)")
         }
-        // Step 5: oldest-pass.
-        var oldestPass = 0
-        for set in sets.dropLast().reversed() {
-            let result = await verifyAMS(set, header: header, body: body, fetch: fetch)
-            states[set.instance - 1].messageSignature = result
-            verification.trail.append("AMS i=\(set.instance): \(result.result)\(result.reason.map { " (\($0))" } ?? "")")
-            if result.result != .pass {
-                oldestPass = set.instance + 1
-                break
-            }
-        }
-        // Step 6: every seal, newest first.
+        // Step 6 before step 5: every seal, newest first. The order does not change the result
+        // (oldest-pass is only reported for a passing chain), but a forged chain then fails after
+        // the newest seal's key look-up instead of after one per older AMS.
         for seal in seals.reversed() {
             let (valid, reason) = await verifySeal(seal, sets: sets, fetch: fetch)
             states[seal.instance - 1].sealValid = valid
@@ -174,6 +178,17 @@ public struct ARCVerifier: Sendable {
             guard valid else {
                 verification.sets = states.reversed()
                 return fail("ARC-Seal i=\(seal.instance) did not verify: \(reason ?? "")")
+            }
+        }
+        // Step 5: oldest-pass, from the newest older AMS down to the first that fails.
+        var oldestPass = 0
+        for set in sets.dropLast().reversed() {
+            let result = await verifyAMS(set, header: header, bodyHash: bodyHash, fetch: fetch)
+            states[set.instance - 1].messageSignature = result
+            verification.trail.append("AMS i=\(set.instance): \(result.result)\(result.reason.map { " (\($0))" } ?? "")")
+            if result.result != .pass {
+                oldestPass = set.instance + 1
+                break
             }
         }
         // Step 7.
@@ -185,7 +200,7 @@ public struct ARCVerifier: Sendable {
     }
 
     private func verifyAMS(
-        _ set: ARCSet, header: MessageHeader, body: some Collection<UInt8>,
+        _ set: ARCSet, header: MessageHeader, bodyHash: (DKIMSignature) -> ([UInt8], UInt64),
         fetch: (String) async -> Result<[DKIMKeyRecord], DKIMVerifier.DKIMKeyFailure>
     ) async -> DKIMVerification {
         let ams: ARCMessageSignature
@@ -194,12 +209,8 @@ public struct ARCVerifier: Sendable {
         } catch {
             return DKIMVerification(field: set.messageSignature, signature: nil, result: .permerror, reason: error.description)
         }
-        var hasher = BodyHasher(canonicalization: ams.signature.bodyCanonicalization, limit: ams.signature.bodyLength)
-        hasher.update(body)
-        let digest = hasher.finalize()
-        return dkim.check(
-            ams.signature, header: header, bodyHash: digest, canonicalBodyLength: hasher.canonicalLength,
-            keys: await fetch(ams.signature.keyName))
+        let (digest, length) = bodyHash(ams.signature)
+        return dkim.check(ams.signature, header: header, bodyHash: digest, canonicalBodyLength: length, keys: await fetch(ams.signature.keyName))
     }
 
     private func verifySeal(

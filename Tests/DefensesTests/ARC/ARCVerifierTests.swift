@@ -173,3 +173,38 @@ struct ARCVerifierTests {
         #expect((outcomes[.fail] ?? 0) > 100)
     }
 }
+
+extension ARCVerifierTests {
+    /// 50 sets (the RFC's maximum) pass; a 51st is refused by the sealer; a chain whose newest
+    /// seal is forged fails after two key look-ups, not one per set.
+    @Test func longestChainAndBoundedWork() async throws {
+        var dns = MockResolver()
+        let key = try DKIMSigningKey.generate(.ed25519)
+        dns.addTXT(key.keyRecord, at: "arc._domainkey.relay.example")
+        var message = Self.message
+        for hop in 1...ARCChain.maxInstances {
+            let sealer = ARCSealer(domain: "relay.example", selector: "arc", key: key, authservID: "hop\(hop).relay.example")
+            message = try sealer.seal(message: message, chainValidation: hop == 1 ? .none : .pass, authenticationResults: []).flatMap(\.wireBytes) + message
+        }
+        let counting = CountingResolver(dns)
+        let result = try await ARCVerifier(resolver: counting).verify(message: message)
+        #expect(result.result == .pass && result.instances == 50 && result.oldestPass == 0, "\(result.reason ?? "")")
+        #expect(await counting.count == 1)  // one key name, fetched once
+        let sealer = ARCSealer(domain: "relay.example", selector: "arc", key: key, authservID: "too.many")
+        #expect(throws: DKIMSigningError.self) { try sealer.seal(message: message, chainValidation: .pass, authenticationResults: []) }
+
+        // Newest seal signed by a key nobody published under that name: fail after its look-up.
+        var forgedDNS = MockResolver()
+        for hop in 1...3 { forgedDNS.addTXT(key.keyRecord, at: "s\(hop)._domainkey.relay\(hop).example") }
+        var chain = Self.message
+        for hop in 1...3 {
+            let signer = hop == 3 ? try DKIMSigningKey.generate(.ed25519) : key
+            let sealer = ARCSealer(domain: "relay\(hop).example", selector: "s\(hop)", key: signer, authservID: "x")
+            chain = try sealer.seal(message: chain, chainValidation: hop == 1 ? .none : .pass, authenticationResults: []).flatMap(\.wireBytes) + chain
+        }
+        let forgedCounting = CountingResolver(forgedDNS)
+        let forged = try await ARCVerifier(resolver: forgedCounting).verify(message: chain)
+        #expect(forged.result == .fail)
+        #expect(await forgedCounting.questions.map(\.name) == ["s3._domainkey.relay3.example"])
+    }
+}
