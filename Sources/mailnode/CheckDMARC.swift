@@ -81,10 +81,11 @@ struct CheckDMARC: AsyncParsableCommand {
         results.append(dkim: dkim)
         results.append(.dmarc(dmarc))
         lines.append(results.field.description)
-        if let report = DMARCAggregateRecord(dmarc, sourceIP: clientIP, spf: check) {
+        if let report = DMARCAggregateRecord(dmarc, sourceIP: clientIP, spf: check, envelopeFrom: mailFromIsNull ? "" : nil) {
             lines.append("report record: source \(report.sourceIP) header_from \(report.headerFrom) disposition \(report.disposition) "
                 + "dkim \(report.dkimAligned ? "pass" : "fail") spf \(report.spfAligned ? "pass" : "fail")"
                 + (report.overrideReasons.isEmpty ? "" : " reason \(report.overrideReasons.joined(separator: ","))")
+                + " envelope_from \(report.envelopeFrom.map { $0.isEmpty ? "<>" : $0 } ?? "-") scope \(report.spfScope ?? "-")"
                 + " → rua \(report.policyPublished.aggregateReportURIs.isEmpty ? "(none)" : report.policyPublished.aggregateReportURIs.joined(separator: ","))")
         }
         lines += CheckOutput.section("trail (SPF \(check.identity) \(check.sender)):", trail: check.trail)

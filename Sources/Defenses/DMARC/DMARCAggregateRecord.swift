@@ -61,14 +61,21 @@ public struct DMARCAggregateRecord: Hashable, Sendable {
     }
 
     /// The record for an evaluation that found a policy (`nil` otherwise: without a record
-    /// there is no one to report to).
-    public init?(_ evaluation: DMARCEvaluation, sourceIP: IPAddress, spf: SPFCheck? = nil, date: Int64 = Int64(time(nil))) {
+    /// there is no one to report to). `envelopeFrom` is the MAIL FROM domain, `""` for the null
+    /// sender (then the SPF scope is `helo`); by default it is taken from `spf`, which cannot tell
+    /// a null sender from `postmaster@<helo>`.
+    public init?(
+        _ evaluation: DMARCEvaluation, sourceIP: IPAddress, spf: SPFCheck? = nil, envelopeFrom: String? = nil,
+        date: Int64 = Int64(time(nil))
+    ) {
         guard let record = evaluation.record, let policyDomain = evaluation.policyDomain, let from = evaluation.fromDomain else { return nil }
+        let envelope = envelopeFrom ?? spf.map { $0.identity == .mailFrom ? $0.sender.domain : "" }
+        let scope = spf.map { $0.identity == .helo || envelope == "" ? "helo" : "mfrom" }
         self.init(
-            date: date, sourceIP: sourceIP, headerFrom: from, envelopeFrom: spf.map { $0.identity == .mailFrom ? $0.sender.domain : "" },
+            date: date, sourceIP: sourceIP, headerFrom: from, envelopeFrom: envelope,
             policyDomain: policyDomain, policyPublished: record, disposition: evaluation.disposition,
             dkimAligned: evaluation.dkimAligned, spfAligned: evaluation.spfAligned,
             overrideReasons: evaluation.sampledOut ? ["sampled_out"] : [], dkim: evaluation.dkim, spf: evaluation.spf,
-            spfScope: spf.map { $0.identity == .mailFrom ? "mfrom" : "helo" })
+            spfScope: scope)
     }
 }

@@ -87,7 +87,7 @@ struct DMARCLiveTests {
                 input: Self.message(from: "a@dmarc.test"))
             #expect(reject.contains("DMARC: result fail, disposition reject (p=reject)"), "\(reject)")
             #expect(reject.contains("dmarc=fail (p=reject sp=quarantine dis=reject) header.from=dmarc.test policy.dmarc=reject"), "\(reject)")
-            #expect(reject.contains("report record: source 198.51.100.1 header_from dmarc.test disposition reject dkim fail spf fail → rua mailto:agg@dmarc.test"), "\(reject)")
+            #expect(reject.contains("report record: source 198.51.100.1 header_from dmarc.test disposition reject dkim fail spf fail envelope_from dmarc.test scope mfrom → rua mailto:agg@dmarc.test"), "\(reject)")
 
             // A subdomain with SPF pass for an unrelated domain, and a forged A-R claiming us: sp=quarantine.
             let (_, sub, _) = try await Self.run(
@@ -100,6 +100,16 @@ struct DMARCLiveTests {
                 ["check", "dmarc", "--dns", dns, "--ip", "192.0.2.9", "--mail-from", "x@example.invalid", "--helo", "mail.example"],
                 input: Self.message(from: "a@news.dmarc.test"))
             #expect(unaligned.contains("DMARC: result fail, disposition quarantine (sp=quarantine)"), "\(unaligned)")
+
+            // The null sender: SPF of the HELO name, recorded with an empty envelope_from.
+            let (_, null, _) = try await Self.run(
+                ["check", "dmarc", "--dns", dns, "--ip", "192.0.2.9", "--mail-from", "<>", "--helo", "dmarc.test"],
+                input: Self.message(from: "a@dmarc.test"))
+            #expect(null.contains("SPF: pass for dmarc.test (HELO, null sender)"), "\(null)")
+            #expect(null.contains("DMARC: result pass"), "\(null)")
+            #expect(null.contains("envelope_from <> scope helo"), "\(null)")
+            let (nullStatus, _, _) = try await Self.run(["check", "dmarc", "--dns", dns, "--ip", "192.0.2.9", "--mail-from", "<>"], input: [])
+            #expect(nullStatus == 64)
 
             // Two From domains: permerror.
             let (_, two, _) = try await Self.run(

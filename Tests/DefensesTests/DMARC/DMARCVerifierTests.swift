@@ -143,11 +143,13 @@ struct DMARCVerifierTests {
         #expect(await failing.evaluate(fromDomain: "ghost.example.com", spf: nil, dkim: []).disposition == .none)
     }
 
-    @Test func nullSenderUsesTheHELODomain() async {
+    @Test func nullSenderUsesTheHELODomain() async throws {
         let verifier = DMARCInputs.verifier(["_dmarc.example.com": "v=DMARC1; p=reject"])
         let helo = DMARCInputs.spf(.pass, domain: "mail.example.com", identity: .helo)
         let evaluation = await verifier.evaluate(fromDomain: "example.com", spf: helo, dkim: [])
         #expect(evaluation.result == .pass && evaluation.spf?.domain == "mail.example.com")
+        let record = try #require(DMARCAggregateRecord(evaluation, sourceIP: IPAddress("192.0.2.1")!, spf: helo, envelopeFrom: ""))
+        #expect(record.envelopeFrom == "" && record.spfScope == "helo" && record.spfAligned)
     }
 
     @Test func authenticationResultsAndReports() async throws {
