@@ -59,6 +59,9 @@ public struct DKIMVerifierConfiguration: Sendable {
 /// let results = await verifier.finish(pending ?? verifier.begin(header: try reader.finish()))
 /// ```
 public struct DKIMVerifier: Sendable {
+    /// DM31 "DomainKeys" (today DKIM) in the defense catalog.
+    public static let defenseID = DefenseID.domainKeys
+
     /// Where key records come from (put a ``DNSCachingResolver`` in front for a busy node).
     public var resolver: any DNSResolver
     /// Limits and clock.

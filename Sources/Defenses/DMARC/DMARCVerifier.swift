@@ -35,6 +35,9 @@ public struct DMARCConfiguration: Sendable {
 /// evaluation.disposition   // .none .quarantine .reject (after pct sampling)
 /// ```
 public struct DMARCVerifier: Sendable {
+    /// DM31 in the defense catalog ("DomainKeys (today DKIM, with DMARC alignment)").
+    public static let defenseID = DefenseID.domainKeys
+
     public var resolver: any DNSResolver
     public var configuration: DMARCConfiguration
 

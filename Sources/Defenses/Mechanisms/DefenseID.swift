@@ -17,4 +17,7 @@ public struct DefenseID: RawRepresentable, Hashable, Sendable, CustomStringConve
 
     /// DM30 Sender Policy Framework (RFC 7208).
     public static let senderPolicyFramework = DefenseID(rawValue: "DM30")
+
+    /// DM31 DomainKeys: today DKIM (RFC 6376) with DMARC alignment (RFC 7489).
+    public static let domainKeys = DefenseID(rawValue: "DM31")
 }
