@@ -43,31 +43,12 @@ struct CheckDKIM: AsyncParsableCommand {
     /// One line per signature, then an Authentication-Results field
     /// ([RFC 8601 §2.7.1](https://www.rfc-editor.org/rfc/rfc8601#section-2.7.1)).
     static func report(_ results: [DKIMVerification], receiver: String) -> String {
-        guard !results.isEmpty else { return "no DKIM signature\nAuthentication-Results: \(receiver); dkim=none" }
-        var lines = results.enumerated().map { index, verification in
+        var lines = results.isEmpty ? ["no DKIM signature"] : results.enumerated().map { index, verification in
             "signature \(index + 1): \(verification)" + (verification.keyBits.map { " [\($0)-bit key]" } ?? "")
         }
-        let methods = results.map { verification -> String in
-            var text = "dkim=\(verification.result)"
-            // A comment must keep its parentheses balanced (RFC 5322 §3.2.2): none from the reason.
-            if let reason = verification.reason { text += " (\(reason.replacingOccurrences(of: "(", with: "[").replacingOccurrences(of: ")", with: "]")))" }
-            if let signature = verification.signature {
-                text += " header.d=\(signature.domain) header.i=\(signature.identity ?? "@" + signature.domain)"
-                text += " header.s=\(signature.selector) header.a=\(signature.algorithm)"
-                let b = DKIMTagListValue.compact(signature.tags["b"] ?? "")
-                text += " header.b=\(b.prefix(8))"
-            }
-            return text
-        }
-        lines.append("Authentication-Results: \(receiver);\r\n\t" + methods.joined(separator: ";\r\n\t"))
+        var header = AuthenticationResults(authservID: receiver)
+        header.append(dkim: results)
+        lines.append(header.field.description)
         return lines.joined(separator: "\n")
-    }
-}
-
-/// Helpers for printing tag values.
-enum DKIMTagListValue {
-    /// The value without white space (a folded `b=`).
-    static func compact(_ value: String) -> String {
-        String(value.unicodeScalars.filter { !" \t\r\n".unicodeScalars.contains($0) }.map(Character.init))
     }
 }

@@ -36,7 +36,7 @@ struct CheckSPF: AsyncParsableCommand {
         }
         let check = verification.mailFrom
         lines.append(check.receivedSPFHeader(receiver: receiver))
-        lines.append("Authentication-Results: \(receiver); \(check.authenticationResultsFragment)")
+        lines.append(AuthenticationResults(authservID: receiver, results: [.spf(check)]).singleLine)
         if let heloCheck = verification.helo {
             lines += CheckOutput.section("trail (HELO \(heloCheck.domain)):", trail: heloCheck.trail)
         }

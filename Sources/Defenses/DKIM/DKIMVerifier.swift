@@ -59,6 +59,9 @@ public struct DKIMVerifierConfiguration: Sendable {
 /// let results = await verifier.finish(pending ?? verifier.begin(header: try reader.finish()))
 /// ```
 public struct DKIMVerifier: Sendable {
+    /// DM31 "DomainKeys" (today DKIM) in the defense catalog.
+    public static let defenseID = DefenseID.domainKeys
+
     /// Where key records come from (put a ``DNSCachingResolver`` in front for a busy node).
     public var resolver: any DNSResolver
     /// Limits and clock.
@@ -150,7 +153,7 @@ public struct DKIMVerifier: Sendable {
     }
 
     /// TXT records at the key name (§3.6.2.2: the strings of one record are concatenated).
-    private func fetchKeys(_ name: String) async -> Result<[DKIMKeyRecord], DKIMKeyFailure> {
+    func fetchKeys(_ name: String) async -> Result<[DKIMKeyRecord], DKIMKeyFailure> {
         let answer: DNSAnswer<TXTRecord>
         do {
             answer = try await resolver.lookupTXT(name)
@@ -180,7 +183,7 @@ public struct DKIMVerifier: Sendable {
         return .success(parsed)
     }
 
-    private func check(
+    func check(
         _ signature: DKIMSignature, header: MessageHeader, bodyHash: [UInt8], canonicalBodyLength: UInt64,
         keys: Result<[DKIMKeyRecord], DKIMKeyFailure>
     ) -> DKIMVerification {
@@ -202,23 +205,12 @@ public struct DKIMVerifier: Sendable {
         case .failure(let failure): return outcome(failure.result, failure.reason)
         case .success(let found): records = found
         }
-        // One usable record is expected; with several, the first that fits the signature is used.
-        var keyError: DKIMKeyRecordError?
-        var chosen: (DKIMKeyRecord, DKIMPublicKey)?
-        for record in records {
-            do throws(DKIMKeyRecordError) {
-                guard !record.isRevoked else { throw DKIMKeyRecordError("key revoked") }
-                try record.check(signature.algorithm)
-                if record.strictIdentity && signature.identityDomain != signature.domain {
-                    throw DKIMKeyRecordError("key requires i= domain to equal d= (t=s)")
-                }
-                chosen = (record, try DKIMPublicKey(record, minimumRSABits: configuration.minimumRSAKeyBits))
-                break
-            } catch {
-                keyError = keyError ?? error
-            }
+        let record: DKIMKeyRecord
+        let key: DKIMPublicKey
+        switch usableKey(records, algorithm: signature.algorithm, identityIsDomain: signature.identityDomain == signature.domain) {
+        case .failure(let error): return outcome(.permerror, error.description)
+        case .success(let chosen): (record, key) = chosen
         }
-        guard let (record, key) = chosen else { return outcome(.permerror, keyError?.description ?? "no usable key") }
         verification.testing = record.testing
         if case .rsa(_, let bits) = key { verification.keyBits = bits }
 
@@ -228,6 +220,27 @@ public struct DKIMVerifier: Sendable {
             return outcome(.fail, "signature did not verify")
         }
         return outcome(.pass, nil)
+    }
+
+    /// The first record that fits the algorithm (one usable record is expected; with several, the
+    /// first that fits is used), as a verification key.
+    func usableKey(
+        _ records: [DKIMKeyRecord], algorithm: DKIMAlgorithm, identityIsDomain: Bool
+    ) -> Result<(DKIMKeyRecord, DKIMPublicKey), DKIMKeyRecordError> {
+        var keyError: DKIMKeyRecordError?
+        for record in records {
+            do throws(DKIMKeyRecordError) {
+                guard !record.isRevoked else { throw DKIMKeyRecordError("key revoked") }
+                try record.check(algorithm)
+                if record.strictIdentity && !identityIsDomain {
+                    throw DKIMKeyRecordError("key requires i= domain to equal d= (t=s)")
+                }
+                return .success((record, try DKIMPublicKey(record, minimumRSABits: configuration.minimumRSAKeyBits)))
+            } catch {
+                keyError = keyError ?? error
+            }
+        }
+        return .failure(keyError ?? DKIMKeyRecordError("no usable key"))
     }
 
     /// The header hash of §3.7: the fields named by `h=` picked bottom-up, each canonicalised,

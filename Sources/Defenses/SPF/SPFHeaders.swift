@@ -50,17 +50,7 @@ extension SPFCheck {
     /// `spf=pass smtp.mailfrom=example.org` or `spf=none smtp.helo=mail.example.org`; for
     /// temperror and permerror with a `reason`. The `smtp.mailfrom` value is the domain part
     /// (the `pvalue` grammar of RFC 8601 §2.2 allows omitting the local-part).
-    public var authenticationResultsFragment: String {
-        var text = "spf=\(result.rawValue)"
-        if let problem, result == .temperror || result == .permerror {
-            text += " reason=\(HeaderText.tokenOrQuoted(problem))"
-        }
-        switch identity {
-        case .mailFrom: text += " smtp.mailfrom=\(HeaderText.tokenOrQuoted(sender.domain))"
-        case .helo: text += " smtp.helo=\(HeaderText.tokenOrQuoted(helo))"
-        }
-        return text
-    }
+    public var authenticationResultsFragment: String { AuthenticationResult.spf(self).text }
 }
 
 /// Quoting for header values that come from the peer or the DNS: never a CR or LF, so nothing
