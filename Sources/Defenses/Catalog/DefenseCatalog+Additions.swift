@@ -27,9 +27,11 @@ extension DefenseCatalog {
         CatalogEntry(
             .dmarc, "DMARC",
             stages: [.a], faults: [.init(.forging, .mitigates), .init(.phishing, .mitigates), .init(.fraud, .mitigates)],
-            source: .mailnode, roles: [.mx], status: .notYet,
-            note: "Not on main yet (issue 5: being finished on a branch).",
-            references: ["RFC 7489"]),
+            source: .mailnode, roles: [.mx], status: .library,
+            note: "DMARCVerifier: policy discovery via a compiled-in Public Suffix List, relaxed/strict "
+                + "alignment, p/sp/np/pct, aggregate-report records; `mailnode check dmarc`. No role "
+                + "applies the disposition yet (needs the message stage).",
+            references: ["RFC 7489", "RFC 9091"]),
         CatalogEntry(
             .roleEnforcedEgress, "Role-enforced egress",
             stages: [.a, .b, .c, .d, .f, .g], faults: [.init(.anyToAny, .mitigates)], source: .mailnode,
@@ -70,8 +72,9 @@ extension DefenseCatalog {
         CatalogEntry(
             .arc, "ARC verification",
             stages: [.a], faults: [.init(.forging, .mitigates)], source: .mailnode,
-            roles: [.mx], status: .notYet,
-            note: "Not yet (issue 5).",
+            roles: [.mx], status: .library,
+            note: "ARCVerifier: cv=none/pass/fail with the oldest passing instance, cross-checked with "
+                + "dkimpy; a minimal sealer; `mailnode check arc`. No role uses the verdict yet.",
             references: ["RFC 8617"]),
     ]
 }
