@@ -63,6 +63,18 @@ public struct Greylisting: SessionHooks {
     /// Checks SPF for the MAIL FROM identity of a session when no SPF hook kept a result.
     public typealias SPFCheck = @Sendable (_ reversePath: ReversePath, _ session: SessionContext) async -> SPFResult?
 
+    /// The exemption's check through an ``SPFChecker``: the MAIL FROM identity of the session's
+    /// client ([RFC 7208 §2.4](https://www.rfc-editor.org/rfc/rfc7208#section-2.4)); `nil` for a
+    /// session without an IP client.
+    public static func spfCheck(using checker: SPFChecker) -> SPFCheck {
+        { reversePath, session in
+            guard let client = DefenseHookSupport.clientIP(session) else { return nil }
+            let mailFrom = reversePath.mailbox.map { "\($0)" } ?? ""
+            return await checker.checkMailFrom(clientIP: client, mailFrom: mailFrom,
+                                               helo: session.heloName.map { "\($0)" } ?? "").result
+        }
+    }
+
     /// What happened to one recipient (the `greylist` log field).
     public enum Outcome: String, Sendable, Hashable {
         /// A first attempt: refused, the triplet recorded.

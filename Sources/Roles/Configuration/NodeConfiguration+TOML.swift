@@ -116,6 +116,7 @@ struct ConfigurationReader {
         if document.tables[["mx"]] != nil {
             configuration.mx = try readMX()
         }
+        configuration.state = try readState(spool: configuration.spoolDirectory)
 
         // [hops.NAME] address = "host:port", protocol = "smtp"|"lmtp", tls = "none"|"opportunistic"|"required"
         var hops: [String: NextHop] = [:]
@@ -164,7 +165,7 @@ struct ConfigurationReader {
         if let unknown = document.entries.first(where: { !used.contains($0.path) }) {
             throw ConfigurationError(file: file, line: unknown.line, key: unknown.dottedKey, message: "unknown key")
         }
-        let knownTables: Set<String> = ["node", "tls", "mx", "hops", "routes", "retry", "dedup"]
+        let knownTables: Set<String> = ["node", "tls", "mx", "hops", "routes", "retry", "dedup", "state"]
         if let (table, line) = document.tables.first(where: { !knownTables.contains($0.key[0]) || ($0.key[0] == "hops" && $0.key.count != 2) }) {
             throw ConfigurationError(file: file, line: line, key: table.joined(separator: "."), message: "unknown table")
         }
@@ -192,6 +193,7 @@ struct ConfigurationReader {
         }
         if let networks = try networks(["mx", "proxy_protocol_trusted"]) { mx.proxyProtocolTrusted = networks }
         if let networks = try networks(["mx", "trusted_upstreams"]) { mx.trustedUpstreams = networks }
+        try readStatefulDefenses(into: &mx)
         return mx
     }
 }

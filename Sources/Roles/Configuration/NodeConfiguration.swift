@@ -1,3 +1,4 @@
+import Defenses
 import SMTPCore
 
 /// `host:port`, IPv6 as `[::1]:25`.
@@ -36,6 +37,16 @@ public struct MXRoleConfiguration: Sendable {
     /// are deduplicated. Everyone else's `Mailnode-Id` is replaced (empty: an `mx` facing the
     /// Internet trusts no one).
     public var trustedUpstreams: [IPNetwork]
+    /// DM10: simultaneous sessions per client address (`mx.max_connections_per_client`, default
+    /// 10; nil when set to 0). ``trustedUpstreams`` are not counted.
+    public var connectionLimit: ClientConnectionLimit.Configuration? = ClientConnectionLimit.Configuration()
+    /// DM11: connections/messages/recipients per client and window (`[mx.rate]`; off by default).
+    public var rateLimit: ClientRateLimit.Configuration?
+    /// DM22: greylisting (`[mx.greylist]`; off by default).
+    public var greylisting: Greylisting.Configuration?
+    /// DM22's SPF exemption checks SPF itself over the system resolver when no SPF hook kept a
+    /// result (`mx.greylist.spf_exempt`, default on).
+    public var greylistingChecksSPF: Bool = true
 
     public init(listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 2525)], localDomains: Set<String>,
                 limits: SMTPLimits = .init(), bareLineEndings: BareLineEndingPolicy = .reject,
@@ -66,6 +77,8 @@ public struct NodeConfiguration: Sendable {
     /// How long and how many (Mailnode-Id, recipient) pairs the node remembers to answer a
     /// retried hand-off without storing it twice (`[dedup]`).
     public var dedup: DeliveredSetConfiguration
+    /// The state store (`[state]`); used only when a stateful mechanism is enabled.
+    public var state: StateConfiguration
 
     public init(hostname: String, spoolDirectory: String, tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil,
                 mx: MXRoleConfiguration? = nil, routing: RoutingTable = .init(), retry: RetryPolicy = .init(),
@@ -78,7 +91,11 @@ public struct NodeConfiguration: Sendable {
         self.routing = routing
         self.retry = retry
         self.dedup = dedup
+        self.state = StateConfiguration(backend: .sqlite(path: StateConfiguration.defaultPath(spool: spoolDirectory)))
     }
+
+    /// True when an enabled mechanism keeps state in the store.
+    public var needsStateStore: Bool { mx?.greylisting != nil || mx?.rateLimit != nil }
 
     /// True when some recipient could be routed somewhere.
     public var hasNextHop: Bool { routing.defaultHop != nil || !routing.routes.isEmpty }

@@ -1,9 +1,12 @@
 import Defenses
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
 import SMTPCore
+import StatePostgres
+import StateSQLite
 
 /// One running node: the roles its configuration enables, one spool, one spool runner.
 ///
@@ -17,6 +20,10 @@ public final class MailNode: Sendable {
     public let server: SMTPServer
     /// Forwards to next hops; nil when the routing table has none (mail then stays spooled).
     public let runner: SpoolRunner?
+    /// What the defenses remember (`[state]`); nil when no enabled mechanism needs it.
+    public let stateStore: (any StateStore)?
+    /// Deletes expired state every `state.purge_interval`.
+    let statePurger: Task<Void, Never>?
     let logger: Logger
 
     /// Roles this build can run, and the ones still to come (listed, never faked).
@@ -50,13 +57,18 @@ public final class MailNode: Sendable {
                     tls: tlsContext == nil ? .none : .startTLS, tlsContext: tlsContext,
                     proxyProtocolTrusted: mx.proxyProtocolTrusted))
             }
-            hooks = RelayControl(.init(localDomains: mx.localDomains), logger: logger)
+        }
+        let store = configuration.needsStateStore ? try Self.openStateStore(configuration.state, logger: logger) : nil
+        stateStore = store
+        if let mx = configuration.mx {
+            hooks = HookChain(Self.mxHooks(mx, store: store, logger: logger))
         }
         // Retried hand-offs from upstream stages are answered without storing twice (docs/spool.md).
         let delivered = try FileDeliveredSet(directory: configuration.spoolDirectory + "/delivered",
                                              configuration: configuration.dedup, logger: logger)
         let receiver = SpoolReceiver(store: spool, hostname: configuration.hostname, configuration: receiving,
                                      delivered: delivered, logger: logger)
+        statePurger = store.map { Self.purgeRegularly($0, every: configuration.state.purgeInterval, logger: logger) }
         server = SMTPServer(listeners: listeners,
                             services: SMTPServerServices(receiver: receiver, hooks: hooks, logger: logger),
                             group: group)
@@ -70,9 +82,55 @@ public final class MailNode: Sendable {
         }
     }
 
+    /// The mx role's hooks, cheap first: DM10 (a counter in memory) and DM07 (a set look-up)
+    /// before DM11 and DM22, which ask the state store.
+    static func mxHooks(_ mx: MXRoleConfiguration, store: (any StateStore)?, logger: Logger) -> [any SessionHooks] {
+        var hooks: [any SessionHooks] = []
+        if let limit = mx.connectionLimit { hooks.append(ClientConnectionLimit(limit, logger: logger)) }
+        hooks.append(RelayControl(.init(localDomains: mx.localDomains), logger: logger))
+        if let store, let rate = mx.rateLimit { hooks.append(ClientRateLimit(rate, store: store, logger: logger)) }
+        if let store, let greylist = mx.greylisting {
+            let spf = greylist.exemptSPFPass && mx.greylistingChecksSPF
+                ? Greylisting.spfCheck(using: SPFChecker(resolver: LDNSResolver(configuration: .system(), logger: logger)))
+                : nil
+            hooks.append(Greylisting(greylist, store: store, spfCheck: spf, logger: logger))
+        }
+        return hooks
+    }
+
+    /// Opens the configured store (SQLite creates its file and schema here; PostgreSQL connects
+    /// in ``start()``).
+    static func openStateStore(_ state: StateConfiguration, logger: Logger) throws -> any StateStore {
+        logger.info("state store", metadata: ["backend": "\(state.backend)"])   // never the password
+        switch state.backend {
+        case .sqlite(let path): return try SQLiteStateStore(path: path)
+        case .postgres(let configuration): return PostgresStateStore(configuration: configuration, logger: logger)
+        case .memory: return MemoryStateStore()
+        }
+    }
+
+    static func purgeRegularly(_ store: any StateStore, every interval: Duration, logger: Logger) -> Task<Void, Never> {
+        Task {
+            while !Task.isCancelled {
+                do {
+                    try await Task.sleep(for: interval)
+                    let removed = try await store.purgeExpired(at: Date())
+                    logger.debug("state purged", metadata: ["rows": "\(removed)"])
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("state purge failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
     /// Recovers the spool, starts forwarding, binds the listeners; returns their addresses.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
+        if let postgres = stateStore as? PostgresStateStore {
+            try await postgres.prepare()
+        }
         if let runner {
             try await runner.start()
         } else {
@@ -86,5 +144,7 @@ public final class MailNode: Sendable {
     public func shutdown() async {
         await server.shutdown(gracePeriod: .seconds(30))
         await runner?.stop()
+        statePurger?.cancel()
+        await (stateStore as? PostgresStateStore)?.shutdown()
     }
 }

@@ -1,0 +1,36 @@
+import StatePostgres
+
+/// Where the node keeps what its defenses remember across sessions (`[state]`, docs/state.md).
+/// The store is opened only when a mechanism that needs it is enabled (greylisting, rate limits).
+public struct StateConfiguration: Sendable, Hashable {
+    /// Which ``Defenses/StateStore`` implementation.
+    public enum Backend: Sendable, Hashable, CustomStringConvertible {
+        /// One SQLite file (the default): `[state] path`, default `<node.spool>/defenses/state.sqlite`.
+        case sqlite(path: String)
+        /// A PostgreSQL database several nodes share: `[state] url`.
+        case postgres(PostgresStateConfiguration)
+        /// In memory: forgotten on restart (tests, throwaway nodes).
+        case memory
+
+        /// For logs and `review`: the password never appears.
+        public var description: String {
+            switch self {
+            case .sqlite(let path): return "sqlite \(path)"
+            case .postgres(let configuration): return "postgres \(configuration)"
+            case .memory: return "memory"
+            }
+        }
+    }
+
+    public var backend: Backend
+    /// How often expired records and counter buckets are deleted (default 3600 s).
+    public var purgeInterval: Duration
+
+    public init(backend: Backend, purgeInterval: Duration = .seconds(3600)) {
+        self.backend = backend
+        self.purgeInterval = purgeInterval
+    }
+
+    /// The default SQLite file beside the spool.
+    public static func defaultPath(spool: String) -> String { spool + "/defenses/state.sqlite" }
+}

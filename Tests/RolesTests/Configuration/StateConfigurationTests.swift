@@ -1,0 +1,81 @@
+import Roles
+import Testing
+
+/// `[state]`, `mx.max_connections_per_client`, `[mx.rate]` and `[mx.greylist]` (docs/configuration.md).
+struct StateConfigurationTests {
+    static let base = "[node]\nhostname = \"h\"\nspool = \"/sp\"\n[mx]\ndomains = [\"d.test\"]\n"
+
+    @Test func defaults() throws {
+        let configuration = try NodeConfiguration(toml: Self.base, file: "f")
+        #expect("\(configuration.state.backend)" == "sqlite /sp/defenses/state.sqlite")
+        #expect(configuration.state.purgeInterval == .seconds(3600))
+        #expect(configuration.mx?.connectionLimit?.maxPerClient == 10)
+        #expect(configuration.mx?.rateLimit == nil)
+        #expect(configuration.mx?.greylisting == nil)
+        #expect(!configuration.needsStateStore)
+    }
+
+    @Test func statefulDefenses() throws {
+        let text = Self.base + """
+            trusted_upstreams = ["10.0.0.0/8"]
+            max_connections_per_client = 4
+            [mx.rate]
+            window = 120
+            max_connections = 30
+            max_recipients = 0
+            [mx.greylist]
+            delay = 60
+            auto_allowlist_after = 0
+            spf_exempt = false
+            [state]
+            backend = "postgres"
+            url = "postgres://mailnode:s3cret@db.example:5433/mail?sslmode=require"
+            purge_interval = 600
+            """
+        let configuration = try NodeConfiguration(toml: text, file: "f")
+        let mx = try #require(configuration.mx)
+        #expect(mx.connectionLimit?.maxPerClient == 4)
+        #expect(mx.connectionLimit?.trustedNetworks.map(\.description) == ["10.0.0.0/8"])
+        #expect(mx.rateLimit?.window == .seconds(120))
+        #expect(mx.rateLimit?.maxConnections == 30)
+        #expect(mx.rateLimit?.maxMessages == 100)   // default kept
+        #expect(mx.rateLimit?.maxRecipients == 0)
+        #expect(mx.greylisting?.delay == .seconds(60))
+        #expect(mx.greylisting?.retryWindow == .seconds(2 * 86_400))
+        #expect(mx.greylisting?.autoAllowlistAfter == 0)
+        #expect(mx.greylisting?.exemptSPFPass == false)
+        #expect(configuration.needsStateStore)
+        #expect(configuration.state.purgeInterval == .seconds(600))
+        let shown = "\(configuration.state.backend)"
+        #expect(shown == "postgres postgres://mailnode:***@db.example:5433/mail?sslmode=require")
+        #expect(!shown.contains("s3cret"))
+    }
+
+    @Test func disabledTablesKeepTheirKeys() throws {
+        let text = Self.base + "max_connections_per_client = 0\n[mx.greylist]\nenabled = false\ndelay = 60\n[mx.rate]\nenabled = false\nwindow = 5\n"
+        let configuration = try NodeConfiguration(toml: text, file: "f")
+        #expect(configuration.mx?.greylisting == nil)
+        #expect(configuration.mx?.rateLimit == nil)
+        #expect(configuration.mx?.connectionLimit == nil)
+    }
+
+    @Test(arguments: [
+        (base + "[state]\nbackend = \"redis\"\n", "f:7: state.backend: must be sqlite, postgres or memory, got 'redis'"),
+        (base + "[state]\nbackend = \"postgres\"\n", "f:6: state.url: is required with backend = \"postgres\" (postgres://user:password@host:5432/db)"),
+        (base + "[state]\nbackend = \"postgres\"\nurl = \"mysql://u:pw@h/db\"\n",
+         "f:8: state.url: is not a postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require] URL"),
+        (base + "[state]\nurl = \"postgres://u@h/db\"\n", "f:7: state.url: is for backend = \"postgres\""),
+        (base + "[mx.greylist]\ndelay = \"5m\"\n", "f:7: mx.greylist.delay: expected an integer, got a string"),
+        (base + "[mx.greylist]\ndelai = 5\n", "f:7: mx.greylist.delai: unknown key"),
+        (base + "[mx.rate]\nenabled = \"yes\"\n", "f:7: mx.rate.enabled: expected true or false, got a string"),
+    ])
+    func errors(text: String, expected: String) {
+        do {
+            _ = try NodeConfiguration(toml: text, file: "f")
+            Issue.record("no error for \(text)")
+        } catch {
+            #expect("\(error)" == expected)
+            #expect(!"\(error)".contains("pw@"))
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Roles
+import SMTPCore
+import Testing
+
+/// A node built from a configuration file runs the stateful mx defenses it enables, with its
+/// SQLite state file where `[state]` says.
+@Suite(.timeLimit(.minutes(2)))
+struct StatefulDefensesNodeTests {
+    static func deliver(port: Int, to recipient: String) async -> Reply? {
+        var client = SMTPClientConfiguration()
+        client.tls = .none
+        let envelope = OutboundEnvelope(sender: .mailbox(Mailbox(localPart: "s", host: .domain("src.test"))),
+                                        recipients: [OutboundRecipient(.mailbox(Mailbox(localPart: recipient, host: .domain("d.test"))))])
+        let result = await SMTPClient.deliver(envelope: envelope, message: ByteBuffer(string: "Subject: t\r\n\r\nbody\r\n"),
+                                              host: "127.0.0.1", port: port, configuration: client)
+        return result.recipients.first?.reply
+    }
+
+    @Test func greylistingFromTheConfigurationFile() async throws {
+        let spool = NSTemporaryDirectory() + "mailnode-stateful-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        let text = """
+            [node]
+            hostname = "mx.test"
+            spool = "\(spool)"
+            [mx]
+            domains = ["d.test"]
+            listen = ["127.0.0.1:0"]
+            [mx.greylist]
+            delay = 1
+            spf_exempt = false
+            """
+        let configuration = try NodeConfiguration(toml: text, file: "node.toml")
+        let node = try MailNode(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton,
+                                logger: Logger(label: "test"))
+        let port = try await node.start()[0].port!
+        let first = await Self.deliver(port: port, to: "u")
+        #expect(first?.code.rawValue == 451)
+        #expect(first?.enhancedCode == EnhancedStatusCode(4, 7, 1))
+        try await Task.sleep(for: .milliseconds(1100))
+        #expect(await Self.deliver(port: port, to: "u")?.code.rawValue == 250)
+        await node.shutdown()
+        #expect(FileManager.default.fileExists(atPath: spool + "/defenses/state.sqlite"))
+    }
+}
