@@ -117,6 +117,29 @@ struct AntivirusSessionTests {
         await server.shutdown(gracePeriod: .seconds(1))
     }
 
+    @Test func nestedZipBeyondClamdsRecursionIsRefused() async throws {
+        // Ten ZIPs, each stored inside the next, around a harmless text: our policy sees only
+        // names (4 levels) and lets it pass; clamd stops at MaxRecursion and, with
+        // AlertExceedsMax, reports it instead of answering OK half-scanned.
+        var zip = TestZip.make([("a.txt", Array("harmless".utf8))])
+        for level in 0..<10 { zip = TestZip.make([("level\(level).zip", zip)]) }
+        try await withClamd(extraConfiguration: ["AlertExceedsMax yes", "MaxRecursion 5"]) { clamd in
+            let outcome = await Self.scanner([clamd.tcp]).scan(ByteBuffer(bytes: zip))
+            guard case .infected(let signature) = outcome.result else {
+                Issue.record("expected a limits heuristic, got \(outcome.result)")
+                return
+            }
+            #expect(signature.hasPrefix("Heuristics.Limits.Exceeded"), "\(signature)")
+            let receiver = MemoryMessageReceiver()
+            let server = Self.server(AntivirusConfiguration(scanner: Self.scanner([clamd.tcp])), receiver: receiver)
+            let port = try await server.start()[0].port!
+            let message = AntivirusMessages.withAttachment(zip, name: "photos.zip", type: "application/zip")
+            #expect(try await Self.send(port, message)?.description == "554 5.7.0 Message content rejected")
+            #expect(receiver.messages.isEmpty)
+            await server.shutdown(gracePeriod: .seconds(1))
+        }
+    }
+
     @Test func mimeBombIsRefusedAndTheStageKeepsServing() async throws {
         try await withClamd { clamd in
             let receiver = MemoryMessageReceiver()

@@ -53,7 +53,8 @@ final class ClamdProcess: @unchecked Sendable {  // fields are immutable after i
     }
 
     /// Starts clamd and waits until it answers `zPING` with `PONG`.
-    static func start(streamMaxLength: String? = nil) async throws -> ClamdProcess {
+    /// `extraConfiguration`: more clamd.conf lines (e.g. `AlertExceedsMax yes`).
+    static func start(streamMaxLength: String? = nil, extraConfiguration: [String] = []) async throws -> ClamdProcess {
         let clamd = try executable()
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("mailnode-clamd-\(UUID().uuidString.prefix(8))", isDirectory: true)
@@ -79,6 +80,7 @@ final class ClamdProcess: @unchecked Sendable {  // fields are immutable after i
         // No `User` line: clamd keeps running as the invoking user (root on CI), who can read
         // this private directory; `User clamav` could not.
         if let streamMaxLength { conf += "StreamMaxLength \(streamMaxLength)\n" }
+        for line in extraConfiguration { conf += line + "\n" }
         let confPath = directory.appendingPathComponent("clamd.conf")
         try conf.write(to: confPath, atomically: true, encoding: .utf8)
 
@@ -141,8 +143,9 @@ final class ClamdProcess: @unchecked Sendable {  // fields are immutable after i
 }
 
 /// Runs `body` with a fresh clamd and stops it afterwards, whatever happens.
-func withClamd<T>(streamMaxLength: String? = nil, _ body: (ClamdProcess) async throws -> T) async throws -> T {
-    let clamd = try await ClamdProcess.start(streamMaxLength: streamMaxLength)
+func withClamd<T>(streamMaxLength: String? = nil, extraConfiguration: [String] = [],
+                  _ body: (ClamdProcess) async throws -> T) async throws -> T {
+    let clamd = try await ClamdProcess.start(streamMaxLength: streamMaxLength, extraConfiguration: extraConfiguration)
     do {
         let result = try await body(clamd)
         await clamd.stop()
