@@ -73,6 +73,19 @@ enum ReviewDerivation {
                 + "\(limits.maxSessionDuration) s, 421 after \(limits.maxErrorsPerSession) errors")
         case .noDisclosure:
             return make(.enabled, "always on")
+        case .clientConnectionLimit:
+            guard let limit = mx.connectionLimit else { return make(.disabled, "mx.max_connections_per_client = 0") }
+            return make(.enabled, "\(limit.maxPerClient) sessions per client address (421 4.7.0 beyond)")
+        case .clientRateLimit:
+            guard let rate = mx.rateLimit else { return make(.disabled, "no [mx.rate] table (or enabled = false)") }
+            func limit(_ value: Int) -> String { value == 0 ? "unlimited" : "\(value)" }
+            return make(.enabled, "per client and \(span(rate.window.components.seconds)): connections "
+                + "\(limit(rate.maxConnections)), messages \(limit(rate.maxMessages)), recipients "
+                + "\(limit(rate.maxRecipients)); state: \(stateText(node))")
+        case .greylisting:
+            guard let greylist = mx.greylisting else { return make(.disabled, "no [mx.greylist] table (or enabled = false)") }
+            return make(.enabled, "delay \(span(greylist.delay.components.seconds)), SPF pass "
+                + (greylist.exemptSPFPass ? "exempt" : "not exempt") + "; state: \(stateText(node))")
         default:
             // A native entry of this role that no configuration value reaches yet.
             return make(.notAvailable, "no configuration for it in this role yet")
@@ -97,6 +110,9 @@ enum ReviewDerivation {
         guard !hops.isEmpty else { return "" }
         return "; to hops: " + hops.keys.sorted().map { "\($0) \(hops[$0]!.tls.rawValue)" }.joined(separator: ", ")
     }
+
+    /// `sqlite /var/spool/mailnode/defenses/state.sqlite`, `postgres postgres://user:***@db:5432/mailnode?…`.
+    static func stateText(_ node: NodeConfiguration) -> String { "\(node.state.backend)" }
 
     static func listeners(_ mx: MXRoleConfiguration) -> String {
         mx.listen.count == 1 ? "1 listener" : "\(mx.listen.count) listeners"

@@ -66,14 +66,19 @@ extension DefenseCatalog {
             .clientConnectionLimit, "Client connection limit (simultaneous)",
             stages: [.a, .b],
             faults: [.init(.dataSizeSetBySender, .mitigates), .init(.noCongestionControl, .mitigates), .init(.slammer, .mitigates)],
-            source: .tableII(printedAs: nil), roles: [.mx, .submission], status: .notYet,
-            note: "Not yet (issue 6, with the state store)."),
+            source: .tableII(printedAs: nil), roles: [.mx, .submission], status: .native,
+            note: "At most N simultaneous sessions per client address on each node (default 10); the next is "
+                + "greeted with 421 4.7.0 and closed. Counted per node in memory; mx.trusted_upstreams are not counted.",
+            keys: ["mx.max_connections_per_client"], references: ["RFC 5321 §3.8", "RFC 3463 X.7.0"]),
         CatalogEntry(
             .clientRateLimit, "Client rate limit (total)",
             stages: [.a, .b],
             faults: [.init(.dataSizeSetBySender, .mitigates), .init(.noCongestionControl, .mitigates), .init(.slammer, .mitigates)],
-            source: .tableII(printedAs: nil), roles: [.mx, .submission], status: .notYet,
-            note: "Not yet (issue 6, with the state store)."),
+            source: .tableII(printedAs: nil), roles: [.mx, .submission], status: .native,
+            note: "Connections (421 4.7.0), messages and recipients (451 4.7.1) per client address over a sliding "
+                + "window, counted in the state store, so nodes sharing PostgreSQL share the limit. Off by default.",
+            keys: ["mx.rate.window", "mx.rate.max_connections", "mx.rate.max_messages", "mx.rate.max_recipients", "state.backend"],
+            references: ["RFC 5321 §4.2.5"]),
         CatalogEntry(
             .maxServerProcesses, "Max. number of server processes",
             stages: [.a, .b, .c, .d, .f, .g], faults: [.init(.noCongestionControl, .mitigates)], source: .tableII(printedAs: nil),
@@ -138,8 +143,13 @@ extension DefenseCatalog {
         CatalogEntry(
             .greylisting, "Greylisting (SPF-pass senders exempt)",
             stages: [.a], faults: [.init(.spam, .mitigates)], source: .tableII(printedAs: nil),
-            roles: [.mx], status: .notYet,
-            note: "Not yet (issue 6, with the state store)."),
+            roles: [.mx], status: .native,
+            note: "451 4.7.1 for a new (client /24 or /64, sender, recipient) triplet until the delay (default 300 s) "
+                + "has passed; passed triplets remembered 36 days, a client auto-allowlisted after 5 passes; SPF-pass "
+                + "senders exempt (checked over the system resolver). State in the state store. Off by default.",
+            keys: ["mx.greylist.enabled", "mx.greylist.delay", "mx.greylist.retry_window", "mx.greylist.pass_lifetime",
+                   "mx.greylist.auto_allowlist_after", "mx.greylist.spf_exempt", "state.backend"],
+            references: ["RFC 6647", "E. Harris, The Next Step in the Spam Control War: Greylisting (2003)"]),
         CatalogEntry(
             .regularExpressions, "Regular expressions",
             stages: [.a, .b, .d, .mua],
