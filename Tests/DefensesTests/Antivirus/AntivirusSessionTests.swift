@@ -68,10 +68,16 @@ struct AntivirusSessionTests {
             #expect(receiver.messages.count == 1)
 
             // clamd stopped: 451 4.3.0, the message stays with the previous stage (nothing stored).
-            await clamd.stop()
+            await clamd.terminate()
             let deferred = try await Self.send(port, AntivirusMessages.clean)
             #expect(deferred?.description == "451 4.3.0 Message could not be checked, try again later")
             #expect(receiver.messages.count == 1)
+
+            // clamd restarted on the same port: the retried message flows again.
+            let again = try await clamd.relaunched()
+            #expect(try await Self.send(port, AntivirusMessages.clean)?.code == .ok)
+            #expect(receiver.messages.count == 2)
+            await again.stop()
             await server.shutdown(gracePeriod: .seconds(1))
         }
     }

@@ -81,9 +81,13 @@ final class ClamdProcess: @unchecked Sendable {  // fields are immutable after i
         // this private directory; `User clamav` could not.
         if let streamMaxLength { conf += "StreamMaxLength \(streamMaxLength)\n" }
         for line in extraConfiguration { conf += line + "\n" }
-        let confPath = directory.appendingPathComponent("clamd.conf")
-        try conf.write(to: confPath, atomically: true, encoding: .utf8)
+        try conf.write(to: directory.appendingPathComponent("clamd.conf"), atomically: true, encoding: .utf8)
+        return try await launch(clamd: clamd, directory: directory, port: port, socketPath: socketPath)
+    }
 
+    /// Runs clamd on the clamd.conf in `directory` and waits for `PONG`.
+    private static func launch(clamd: String, directory: URL, port: Int, socketPath: String) async throws -> ClamdProcess {
+        let confPath = directory.appendingPathComponent("clamd.conf")
         let process = Process()
         // The test runner blocks signals and children inherit the mask: a one-line Perl shim
         // clears it so that SIGTERM stops clamd (as in the SMTPCore interop support).
@@ -111,6 +115,14 @@ final class ClamdProcess: @unchecked Sendable {  // fields are immutable after i
         throw ClamdUnavailable(description: "clamd did not answer PING: \(out)\n\(instance.log)")
     }
 
+    /// Starts clamd again after ``terminate()``, on the same port and socket with the same
+    /// directory: a restarted scanner, as an operator would do it.
+    func relaunched() async throws -> ClamdProcess {
+        await terminate()
+        return try await ClamdProcess.launch(clamd: try ClamdProcess.executable(), directory: directory, port: port,
+                                             socketPath: socketPath)
+    }
+
     private init(directory: URL, port: Int, socketPath: String, process: Process) {
         self.directory = directory
         self.port = port
@@ -122,6 +134,12 @@ final class ClamdProcess: @unchecked Sendable {  // fields are immutable after i
 
     /// SIGTERM, then SIGKILL if it lingers; removes the directory.
     func stop() async {
+        await terminate()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// SIGTERM, then SIGKILL if it lingers; keeps the directory (``relaunched()``).
+    func terminate() async {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
         let deadline = ContinuousClock.now + .seconds(10)
         while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
@@ -129,7 +147,6 @@ final class ClamdProcess: @unchecked Sendable {  // fields are immutable after i
             kill(process.processIdentifier, SIGKILL)
             while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
         }
-        try? FileManager.default.removeItem(at: directory)
     }
 
     /// A loopback port nothing listens on right now.
