@@ -82,6 +82,10 @@ enum ReviewDerivation {
             return make(.enabled, "per client and \(span(rate.window.components.seconds)): connections "
                 + "\(limit(rate.maxConnections)), messages \(limit(rate.maxMessages)), recipients "
                 + "\(limit(rate.maxRecipients)); state: \(stateText(node))")
+        case .badRecipientThrottle:
+            guard let throttle = mx.badRecipientThrottle else { return make(.disabled, "no [mx.bad_rcpt] table (or enabled = false)") }
+            return make(.enabled, "\(throttle.free) refused recipients free, then +\(throttle.delayStep.components.seconds) s each "
+                + "(at most \(throttle.maxDelay.components.seconds) s), 421 after \(throttle.disconnectAfter); state: \(stateText(node))")
         case .greylisting:
             guard let greylist = mx.greylisting else { return make(.disabled, "no [mx.greylist] table (or enabled = false)") }
             return make(.enabled, "delay \(span(greylist.delay.components.seconds)), SPF pass "

@@ -230,7 +230,12 @@ extension DefenseCatalog {
         CatalogEntry(
             .badRecipientThrottle, "Bad RCPT throttle",
             stages: [.a, .b], faults: [.init(.noCongestionControl, .mitigates), .init(.spam, .mitigates)], source: .tableII(printedAs: nil),
-            roles: [.mx, .submission], status: .notYet,
-            note: "Not yet (no tarpit delay). mx.max_errors closes a session after that many errors (MN07)."),
+            roles: [.mx, .submission], status: .native,
+            note: "Each recipient refused with 5xx beyond the first few is answered later (a growing tarpit delay); "
+                + "after a threshold 421 4.7.0 and close. Counted per client address in the state store for an hour. "
+                + "Off by default; mx.max_errors (MN07) still closes a session after that many errors.",
+            keys: ["mx.bad_rcpt.free", "mx.bad_rcpt.delay_step", "mx.bad_rcpt.max_delay", "mx.bad_rcpt.disconnect_after",
+                   "state.backend"],
+            references: ["RFC 5321 §4.2.5"]),
     ]
 }

@@ -47,7 +47,7 @@ extension ConfigurationReader {
         return state
     }
 
-    /// DM10 `mx.max_connections_per_client`, DM11 `[mx.rate]`, DM22 `[mx.greylist]`.
+    /// DM10 `mx.max_connections_per_client`, DM11 `[mx.rate]`, DM36 `[mx.bad_rcpt]`, DM22 `[mx.greylist]`.
     mutating func readStatefulDefenses(into mx: inout MXRoleConfiguration) throws(ConfigurationError) {
         if let limit = try integer(["mx", "max_connections_per_client"], range: 0...100_000) {
             mx.connectionLimit = limit == 0 ? nil : ClientConnectionLimit.Configuration(maxPerClient: limit)
@@ -63,6 +63,18 @@ extension ConfigurationReader {
             mx.rateLimit = rate
         } else {
             try markRead(["mx", "rate"], keys: ["window", "max_connections", "max_messages", "max_recipients"])
+        }
+
+        if document.tables[["mx", "bad_rcpt"]] != nil, try boolean(["mx", "bad_rcpt", "enabled"]) ?? true {
+            var throttle = BadRecipientThrottle.Configuration(trustedNetworks: mx.trustedUpstreams)
+            if let value = try integer(["mx", "bad_rcpt", "free"], range: 0...1000) { throttle.free = value }
+            if let value = try seconds(["mx", "bad_rcpt", "delay_step"], range: 0...60) { throttle.delayStep = value }
+            if let value = try seconds(["mx", "bad_rcpt", "max_delay"], range: 0...300) { throttle.maxDelay = value }
+            if let value = try integer(["mx", "bad_rcpt", "disconnect_after"], range: 1...10_000) { throttle.disconnectAfter = value }
+            if let value = try seconds(["mx", "bad_rcpt", "window"], range: 60...(7 * 86_400)) { throttle.window = value }
+            mx.badRecipientThrottle = throttle
+        } else {
+            try markRead(["mx", "bad_rcpt"], keys: ["free", "delay_step", "max_delay", "disconnect_after", "window"])
         }
 
         if document.tables[["mx", "greylist"]] != nil, try boolean(["mx", "greylist", "enabled"]) ?? true {

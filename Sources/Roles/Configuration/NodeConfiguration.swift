@@ -42,6 +42,9 @@ public struct MXRoleConfiguration: Sendable {
     public var connectionLimit: ClientConnectionLimit.Configuration? = ClientConnectionLimit.Configuration()
     /// DM11: connections/messages/recipients per client and window (`[mx.rate]`; off by default).
     public var rateLimit: ClientRateLimit.Configuration?
+    /// DM36: tarpit and disconnect after refused recipients (`[mx.bad_rcpt]`; off by default).
+    /// Counted per client address in the state store.
+    public var badRecipientThrottle: BadRecipientThrottle.Configuration?
     /// DM22: greylisting (`[mx.greylist]`; off by default).
     public var greylisting: Greylisting.Configuration?
     /// DM22's SPF exemption checks SPF itself over the system resolver when no SPF hook kept a
@@ -95,7 +98,9 @@ public struct NodeConfiguration: Sendable {
     }
 
     /// True when an enabled mechanism keeps state in the store.
-    public var needsStateStore: Bool { mx?.greylisting != nil || mx?.rateLimit != nil }
+    public var needsStateStore: Bool {
+        mx?.greylisting != nil || mx?.rateLimit != nil || mx?.badRecipientThrottle != nil
+    }
 
     /// True when some recipient could be routed somewhere.
     public var hasNextHop: Bool { routing.defaultHop != nil || !routing.routes.isEmpty }

@@ -61,7 +61,13 @@ public final class MailNode: Sendable {
         let store = configuration.needsStateStore ? try Self.openStateStore(configuration.state, logger: logger) : nil
         stateStore = store
         if let mx = configuration.mx {
-            hooks = HookChain(Self.mxHooks(mx, store: store, logger: logger))
+            let chain = HookChain(Self.mxHooks(mx, store: store, logger: logger))
+            // DM36 wraps the chain: it sees the 5xx the relay control gives at RCPT TO.
+            if let store, let throttle = mx.badRecipientThrottle {
+                hooks = BadRecipientThrottle(throttle, wrapping: chain, store: store, logger: logger)
+            } else {
+                hooks = chain
+            }
         }
         // Retried hand-offs from upstream stages are answered without storing twice (docs/spool.md).
         let delivered = try FileDeliveredSet(directory: configuration.spoolDirectory + "/delivered",

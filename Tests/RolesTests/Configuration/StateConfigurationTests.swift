@@ -12,6 +12,7 @@ struct StateConfigurationTests {
         #expect(configuration.mx?.connectionLimit?.maxPerClient == 10)
         #expect(configuration.mx?.rateLimit == nil)
         #expect(configuration.mx?.greylisting == nil)
+        #expect(configuration.mx?.badRecipientThrottle == nil)
         #expect(!configuration.needsStateStore)
     }
 
@@ -23,6 +24,9 @@ struct StateConfigurationTests {
             window = 120
             max_connections = 30
             max_recipients = 0
+            [mx.bad_rcpt]
+            free = 1
+            max_delay = 5
             [mx.greylist]
             delay = 60
             auto_allowlist_after = 0
@@ -40,6 +44,9 @@ struct StateConfigurationTests {
         #expect(mx.rateLimit?.maxConnections == 30)
         #expect(mx.rateLimit?.maxMessages == 100)   // default kept
         #expect(mx.rateLimit?.maxRecipients == 0)
+        #expect(mx.badRecipientThrottle?.free == 1)
+        #expect(mx.badRecipientThrottle?.maxDelay == .seconds(5))
+        #expect(mx.badRecipientThrottle?.disconnectAfter == 10)
         #expect(mx.greylisting?.delay == .seconds(60))
         #expect(mx.greylisting?.retryWindow == .seconds(2 * 86_400))
         #expect(mx.greylisting?.autoAllowlistAfter == 0)
