@@ -121,37 +121,6 @@ public struct AttachmentPolicy: Hashable, Sendable {
     }
 }
 
-/// Why a message's attachment was blocked; the log names it, the wire does not.
-public struct AttachmentVerdict: Hashable, Sendable, CustomStringConvertible {
-    public enum Reason: Hashable, Sendable {
-        case `extension`(String)
-        case contentType(DetectedFileType)
-        case archiveEntry(name: String, extension: String)
-        case encryptedArchive
-        case officeMacros
-        /// The archive declares more than it may expand to (``AttachmentPolicy/maxArchiveDeclaredSize``,
-        /// ``AttachmentPolicy/maxArchiveEntryRatio``); `entry` is where the limit was crossed.
-        case archiveBomb(entry: String)
-    }
-
-    /// The MIME path of the part (``MIMEPart/path``).
-    public var part: String
-    public var filename: String?
-    public var reason: Reason
-
-    public var description: String {
-        let name = filename.map { "\"\($0)\"" } ?? "unnamed part"
-        switch reason {
-        case .extension(let found): return "\(name) (part \(part)): blocked extension .\(found)"
-        case .contentType(let type): return "\(name) (part \(part)): content is \(type)"
-        case .archiveEntry(let entry, let found): return "\(name) (part \(part)): archive holds \"\(entry)\" (.\(found))"
-        case .encryptedArchive: return "\(name) (part \(part)): encrypted archive"
-        case .officeMacros: return "\(name) (part \(part)): Office file with macros"
-        case .archiveBomb(let entry): return "\(name) (part \(part)): archive expands too far at \"\(entry)\""
-        }
-    }
-}
-
 extension String {
     fileprivate func trimmingPrefixDot() -> String {
         hasPrefix(".") ? String(dropFirst()) : self
