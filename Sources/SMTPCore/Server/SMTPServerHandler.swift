@@ -158,6 +158,10 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             inbound.writeBuffer(&bytes)
         }
         session.noteActivity(now: .now())
+        if started, session.phase == .connecting {
+            // RFC 5321 §3.1: the client waits for the greeting. A connect hook may act on it (DM32).
+            session.context.attributes[SessionContext.earlyInputKey] = true
+        }
         process(context)
     }
 

@@ -52,6 +52,16 @@ public struct SessionContext: Sendable, Hashable {
     }
 }
 
+extension SessionContext {
+    /// True once the client sent anything before our greeting, although it must wait for it
+    /// ([RFC 5321 §3.1](https://www.rfc-editor.org/rfc/rfc5321#section-3.1), §4.3.1). Set by the
+    /// server while a connect hook runs; a hook that pauses before the greeting (DM32 greet
+    /// pause) reads it afterwards. Shared by every copy of the context, like ``attributes``.
+    public var clientTalkedBeforeGreeting: Bool { attributes[Self.earlyInputKey] ?? false }
+
+    static let earlyInputKey = SessionAttributeKey<Bool>("smtp.early-input")
+}
+
 /// What was negotiated for TLS on a session (for Received headers and logs).
 public struct TLSDetails: Sendable, Hashable {
     /// e.g. `TLSv1.3`.
