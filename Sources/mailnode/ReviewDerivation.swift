@@ -86,6 +86,10 @@ enum ReviewDerivation {
             guard let throttle = mx.badRecipientThrottle else { return make(.disabled, "no [mx.bad_rcpt] table (or enabled = false)") }
             return make(.enabled, "\(throttle.free) refused recipients free, then +\(throttle.delayStep.components.seconds) s each "
                 + "(at most \(throttle.maxDelay.components.seconds) s), 421 after \(throttle.disconnectAfter); state: \(stateText(node))")
+        case .greetPause:
+            guard let pause = mx.greetPause else { return make(.disabled, "no [mx.greet_pause] table (or enabled = false)") }
+            return make(.enabled, "greeting after \(pause.pause.components.seconds) s, early talkers 554 and refused for "
+                + span(pause.rememberTalker.components.seconds) + "; state: \(stateText(node))")
         case .greylisting:
             guard let greylist = mx.greylisting else { return make(.disabled, "no [mx.greylist] table (or enabled = false)") }
             return make(.enabled, "delay \(span(greylist.delay.components.seconds)), SPF pass "

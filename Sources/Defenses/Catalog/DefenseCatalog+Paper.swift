@@ -209,8 +209,11 @@ extension DefenseCatalog {
         CatalogEntry(
             .greetPause, "Greet pause",
             stages: [.a, .b], faults: [.init(.slammer, .mitigates), .init(.spam, .mitigates)], source: .tableII(printedAs: nil),
-            roles: [.mx], status: .notYet,
-            note: "Not yet (issue 6). The server already answers a refusing connect hook with a 554 greeting."),
+            roles: [.mx], status: .native,
+            note: "The greeting waits (default 5 s); a client that talks first gets 554 5.7.1 and is closed, and is "
+                + "refused at once for a day (state store); a client that waited is greeted at once for a day. Off by default.",
+            keys: ["mx.greet_pause.pause", "mx.greet_pause.remember_talker", "mx.greet_pause.remember_passed", "state.backend"],
+            references: ["RFC 5321 §3.1", "RFC 5321 §4.3.1"]),
         CatalogEntry(
             .dataRateLimit, "Data rate (bps) limit of each SMTP flow",
             stages: [.a, .b], faults: [.init(.noCongestionControl, .mitigates), .init(.slammer, .mitigates)], source: .inferred,

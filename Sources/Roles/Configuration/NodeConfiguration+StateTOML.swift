@@ -47,7 +47,8 @@ extension ConfigurationReader {
         return state
     }
 
-    /// DM10 `mx.max_connections_per_client`, DM11 `[mx.rate]`, DM36 `[mx.bad_rcpt]`, DM22 `[mx.greylist]`.
+    /// DM10 `mx.max_connections_per_client`, DM11 `[mx.rate]`, DM36 `[mx.bad_rcpt]`, DM32 `[mx.greet_pause]`,
+    /// DM22 `[mx.greylist]`.
     mutating func readStatefulDefenses(into mx: inout MXRoleConfiguration) throws(ConfigurationError) {
         if let limit = try integer(["mx", "max_connections_per_client"], range: 0...100_000) {
             mx.connectionLimit = limit == 0 ? nil : ClientConnectionLimit.Configuration(maxPerClient: limit)
@@ -75,6 +76,16 @@ extension ConfigurationReader {
             mx.badRecipientThrottle = throttle
         } else {
             try markRead(["mx", "bad_rcpt"], keys: ["free", "delay_step", "max_delay", "disconnect_after", "window"])
+        }
+
+        if document.tables[["mx", "greet_pause"]] != nil, try boolean(["mx", "greet_pause", "enabled"]) ?? true {
+            var pause = GreetPause.Configuration(trustedNetworks: mx.trustedUpstreams)
+            if let value = try seconds(["mx", "greet_pause", "pause"], range: 1...60) { pause.pause = value }
+            if let value = try seconds(["mx", "greet_pause", "remember_talker"], range: 0...(30 * 86_400)) { pause.rememberTalker = value }
+            if let value = try seconds(["mx", "greet_pause", "remember_passed"], range: 0...(30 * 86_400)) { pause.rememberPassed = value }
+            mx.greetPause = pause
+        } else {
+            try markRead(["mx", "greet_pause"], keys: ["pause", "remember_talker", "remember_passed"])
         }
 
         if document.tables[["mx", "greylist"]] != nil, try boolean(["mx", "greylist", "enabled"]) ?? true {

@@ -45,6 +45,8 @@ public struct MXRoleConfiguration: Sendable {
     /// DM36: tarpit and disconnect after refused recipients (`[mx.bad_rcpt]`; off by default).
     /// Counted per client address in the state store.
     public var badRecipientThrottle: BadRecipientThrottle.Configuration?
+    /// DM32: greet pause (`[mx.greet_pause]`; off by default).
+    public var greetPause: GreetPause.Configuration?
     /// DM22: greylisting (`[mx.greylist]`; off by default).
     public var greylisting: Greylisting.Configuration?
     /// DM22's SPF exemption checks SPF itself over the system resolver when no SPF hook kept a
@@ -99,7 +101,7 @@ public struct NodeConfiguration: Sendable {
 
     /// True when an enabled mechanism keeps state in the store.
     public var needsStateStore: Bool {
-        mx?.greylisting != nil || mx?.rateLimit != nil || mx?.badRecipientThrottle != nil
+        mx?.greylisting != nil || mx?.rateLimit != nil || mx?.badRecipientThrottle != nil || mx?.greetPause != nil
     }
 
     /// True when some recipient could be routed somewhere.

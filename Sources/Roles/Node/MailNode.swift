@@ -89,12 +89,13 @@ public final class MailNode: Sendable {
     }
 
     /// The mx role's hooks, cheap first: DM10 (a counter in memory) and DM07 (a set look-up)
-    /// before DM11 and DM22, which ask the state store.
+    /// before DM11, DM32 (which waits seconds before the greeting) and DM22, which ask the state store.
     static func mxHooks(_ mx: MXRoleConfiguration, store: (any StateStore)?, logger: Logger) -> [any SessionHooks] {
         var hooks: [any SessionHooks] = []
         if let limit = mx.connectionLimit { hooks.append(ClientConnectionLimit(limit, logger: logger)) }
         hooks.append(RelayControl(.init(localDomains: mx.localDomains), logger: logger))
         if let store, let rate = mx.rateLimit { hooks.append(ClientRateLimit(rate, store: store, logger: logger)) }
+        if let store, let pause = mx.greetPause { hooks.append(GreetPause(pause, store: store, logger: logger)) }
         if let store, let greylist = mx.greylisting {
             let spf = greylist.exemptSPFPass && mx.greylistingChecksSPF
                 ? Greylisting.spfCheck(using: SPFChecker(resolver: LDNSResolver(configuration: .system(), logger: logger)))

@@ -13,6 +13,7 @@ struct StateConfigurationTests {
         #expect(configuration.mx?.rateLimit == nil)
         #expect(configuration.mx?.greylisting == nil)
         #expect(configuration.mx?.badRecipientThrottle == nil)
+        #expect(configuration.mx?.greetPause == nil)
         #expect(!configuration.needsStateStore)
     }
 
@@ -27,6 +28,8 @@ struct StateConfigurationTests {
             [mx.bad_rcpt]
             free = 1
             max_delay = 5
+            [mx.greet_pause]
+            pause = 3
             [mx.greylist]
             delay = 60
             auto_allowlist_after = 0
@@ -47,6 +50,8 @@ struct StateConfigurationTests {
         #expect(mx.badRecipientThrottle?.free == 1)
         #expect(mx.badRecipientThrottle?.maxDelay == .seconds(5))
         #expect(mx.badRecipientThrottle?.disconnectAfter == 10)
+        #expect(mx.greetPause?.pause == .seconds(3))
+        #expect(mx.greetPause?.rememberTalker == .seconds(86_400))
         #expect(mx.greylisting?.delay == .seconds(60))
         #expect(mx.greylisting?.retryWindow == .seconds(2 * 86_400))
         #expect(mx.greylisting?.autoAllowlistAfter == 0)
