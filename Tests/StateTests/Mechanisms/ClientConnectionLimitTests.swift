@@ -27,7 +27,7 @@ struct ClientConnectionLimitTests {
             #expect(try await open[0].command("QUIT") == 221)
             await open[0].close()
             var greeted = false
-            for _ in 0..<100 where !greeted {
+            for _ in 0..<200 where !greeted {   // up to ~10 s for the closed session to be released
                 let next = try await RawClient.connect(port: server.port)
                 greeted = try await next.reply()?.code.rawValue == 220
                 if greeted { open[0] = next } else { await next.close(); try await Task.sleep(for: .milliseconds(50)) }

@@ -8,7 +8,8 @@ struct GreetPauseTests {
     @Test("transcript: a client talking before the greeting gets 554 5.7.1, is closed and refused next time", arguments: StoreBackend.allCases)
     func talkerRefusedAndRemembered(backend: StoreBackend) async throws {
         try await backend.withStore { store async throws in
-            let pause = GreetPause(.init(pause: .milliseconds(400)), store: store)
+            // A long pause: the test's early EHLO must arrive within it even on a busy machine.
+            let pause = GreetPause(.init(pause: .seconds(3)), store: store)
             try await LiveServer.with(hooks: pause) { server async throws in
                 let talker = try await RawClient.connect(port: server.port)
                 try await talker.send("EHLO impatient.example\r\n")   // before any greeting
