@@ -64,14 +64,33 @@ final class ClamdProcess: @unchecked Sendable {  // fields are immutable after i
             try FileManager.default.copyItem(at: AntivirusFixtures.databases.appendingPathComponent(file),
                                              to: db.appendingPathComponent(file))
         }
-        let port = try await freePort()
+        // A free port can be taken by a parallel test before clamd binds it (clamd then serves only
+        // its Unix socket): such a start is retried on a new port.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await start(clamd: clamd, directory: directory, port: try await freePort(),
+                                       streamMaxLength: streamMaxLength, extraConfiguration: extraConfiguration)
+            } catch is PortTaken where attempt < 3 {
+                continue
+            }
+        }
+    }
+
+    /// clamd's TCP port answered nobody or somebody else while its Unix socket answered PONG.
+    struct PortTaken: Error {}
+
+    private static func start(clamd: String, directory: URL, port: Int, streamMaxLength: String?,
+                              extraConfiguration: [String]) async throws -> ClamdProcess {
         let socketPath = directory.appendingPathComponent("clamd.sock").path
+        try? FileManager.default.removeItem(atPath: socketPath)
         var conf = """
             Foreground yes
             TCPSocket \(port)
             TCPAddr 127.0.0.1
             LocalSocket \(socketPath)
-            DatabaseDirectory \(db.path)
+            DatabaseDirectory \(directory.appendingPathComponent("db").path)
             LogFile \(directory.appendingPathComponent("clamd.log").path)
             TemporaryDirectory \(directory.path)
             SelfCheck 0
@@ -103,10 +122,16 @@ final class ClamdProcess: @unchecked Sendable {  // fields are immutable after i
         try process.run()
         let instance = ClamdProcess(directory: directory, port: port, socketPath: socketPath, process: process)
 
-        let client = ClamdClient(configuration: ClamdConfiguration(endpoints: [instance.tcp], connectTimeout: .seconds(1)))
+        let client = ClamdClient(configuration: ClamdConfiguration(endpoints: [instance.unix, instance.tcp], connectTimeout: .seconds(1)))
         let deadline = ContinuousClock.now + .seconds(120)
+        var unixReadySince: ContinuousClock.Instant?
         while ContinuousClock.now < deadline {
-            if case .success = await client.ping(instance.tcp) { return instance }
+            if unixReadySince == nil, case .success = await client.ping(instance.unix) { unixReadySince = .now }
+            if unixReadySince != nil, case .success = await client.ping(instance.tcp) { return instance }
+            if let since = unixReadySince, ContinuousClock.now - since > .seconds(10) {
+                await instance.terminate()   // keeps the directory (and its signatures) for the retry
+                throw PortTaken()
+            }
             if !process.isRunning { break }
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -32,15 +32,33 @@ struct PostgresTestServer: Sendable {
     var url: String { "postgres://\(Self.user)@127.0.0.1:\(port)/\(Self.database)?sslmode=disable" }
 
     /// Runs `body` with a fresh server and stops it afterwards, also when `body` throws.
+    /// `initdb`, `pg_ctl` and their `waitpid` block for seconds: they run on a thread of their
+    /// own, never on the cooperative pool (two threads on CI, which every other test shares).
     static func with<T: Sendable>(_ body: (PostgresTestServer) async throws -> T) async throws -> T {
-        let server = try start()
+        let server = try await offThePool { try start() }
         do {
             let result = try await body(server)
-            server.stop()
+            await offThePool { server.stop() }
             return result
         } catch {
-            server.stop()
+            await offThePool { server.stop() }
             throw error
+        }
+    }
+
+    /// Runs blocking `work` on a new thread and resumes with its result.
+    static func offThePool<R: Sendable>(_ work: @escaping @Sendable () throws -> R) async throws -> R {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    static func offThePool(_ work: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                work()
+                continuation.resume()
+            }
         }
     }
 
