@@ -21,7 +21,7 @@ struct ARCCrossImplementationTests {
     }
 
     @Test func mailnodeSealsDkimpyValidates() async throws {
-        let python = try DKIMPython.interpreter.get()
+        let python = try await offThePool { try DKIMPython.interpreter.get() }
         let directory = try DKIMInterop.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let keys = try Self.keys()
@@ -67,7 +67,7 @@ struct ARCCrossImplementationTests {
     }
 
     @Test func dkimpySealsMailnodeValidates() async throws {
-        let python = try DKIMPython.interpreter.get()
+        let python = try await offThePool { try DKIMPython.interpreter.get() }
         let directory = try DKIMInterop.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var items: [[String: Any]] = []

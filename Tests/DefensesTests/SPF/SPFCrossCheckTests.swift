@@ -36,7 +36,7 @@ struct SPFCrossCheckTests {
     }
 
     @Test func identicalResultsToPySPF() async throws {
-        let python = try PySPF.interpreter.get()
+        let python = try await offThePool { try PySPF.interpreter.get() }
         let cases = SPFCrossCheckCases.cases()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mailnode-spfx-\(UUID().uuidString)", isDirectory: true)
         let zones = directory.appendingPathComponent("zones", isDirectory: true)

@@ -54,7 +54,7 @@ struct DNSTestServer: Sendable {
 /// Fails (never skips) when Python with dnslib is missing.
 @discardableResult
 func withDNSTestServer<T>(zones: URL = DNSFixtures.zones, _ body: (DNSTestServer) async throws -> T) async throws -> T {
-    let python = try DNSTestPython.interpreter.get()
+    let python = try await offThePool { try DNSTestPython.interpreter.get() }
     let directory = FileManager.default.temporaryDirectory
         .appendingPathComponent("mailnode-dns-\(UUID().uuidString)", isDirectory: true)
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -260,7 +260,14 @@ enum ClientFixtures {
         return configuration
     }
 
-    static func tlsFiles() throws -> (certificate: String, key: String) {
-        try ClientInterop.certificate.get()
+    /// The first call runs `openssl req` (an RSA key generation) inside a `static let`: on a thread
+    /// of its own, so that it never blocks the cooperative pool other tests share.
+    static func tlsFiles() async throws -> (certificate: String, key: String) {
+        let files = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[String], any Error>) in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try ClientInterop.certificate.get() }.map { [$0.certificate, $0.key] })
+            }
+        }
+        return (files[0], files[1])
     }
 }

@@ -7,7 +7,7 @@ extension SMTPClientTests {
     @Suite("STARTTLS and AUTH against aiosmtpd")
     struct Security {
         func tlsPeer(_ extra: [String] = []) async throws -> ClientTestPeer {
-            let files = try ClientFixtures.tlsFiles()
+            let files = try await ClientFixtures.tlsFiles()
             return try await ClientTestPeer.aiosmtpd(["--tls-cert", files.certificate, "--tls-key", files.key] + extra)
         }
 
@@ -58,7 +58,7 @@ extension SMTPClientTests {
 
         @Test("verified TLS: trusted certificate and matching name succeed")
         func verifiedTLS() async throws {
-            let files = try ClientFixtures.tlsFiles()
+            let files = try await ClientFixtures.tlsFiles()
             let peer = try await tlsPeer()
             defer { peer.stop() }
             let roots = NIOSSLTrustRoots.certificates(try NIOSSLCertificate.fromPEMFile(files.certificate))
@@ -72,7 +72,7 @@ extension SMTPClientTests {
         @Test("verified TLS: a wrong name or an untrusted certificate fails the attempt, temporarily",
               arguments: ["wrong-name", "untrusted"])
         func verificationFailure(kind: String) async throws {
-            let files = try ClientFixtures.tlsFiles()
+            let files = try await ClientFixtures.tlsFiles()
             let peer = try await tlsPeer()
             defer { peer.stop() }
             let policy: ClientTLSPolicy = kind == "wrong-name"

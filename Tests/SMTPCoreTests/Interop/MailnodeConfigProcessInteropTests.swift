@@ -52,7 +52,7 @@ import Testing
         let boundPort = try #require(port, "\(node.result())")
         let swaks = try await ExternalProcess.run(try InteropTools.swaks(), [
             "--server", "127.0.0.1", "--port", String(boundPort), "--helo", "client.test",
-            "--from", "alice@src.test", "--to", "bob@example.test", "--timeout", "10",
+            "--from", "alice@src.test", "--to", "bob@example.test", "--timeout", "30",
         ], timeout: .seconds(20))
         #expect(swaks.status == 0, "\(swaks)")
         // The runner forwards at once; the next hop sees our Received header on top.

@@ -52,7 +52,7 @@ import Testing
         let dataFile = try scratch.write("message.eml", message)
         return try await ExternalProcess.run(swaks, [
             "--server", "127.0.0.1", "--port", String(node.port), "--helo", "client.test",
-            "--from", "alice@src.test", "--to", rcpt, "--timeout", "10", "--data", "@" + dataFile,
+            "--from", "alice@src.test", "--to", rcpt, "--timeout", "30", "--data", "@" + dataFile,
         ] + options, timeout: .seconds(20))
     }
 

@@ -22,7 +22,7 @@ import Testing
         let dataFile = try scratch.write("message.eml", message)
         return try await ExternalProcess.run(swaks, [
             "--server", "127.0.0.1", "--port", String(port), "--helo", "client.test",
-            "--from", "alice@src.test", "--to", "bob@mx.test", "--timeout", "10",
+            "--from", "alice@src.test", "--to", "bob@mx.test", "--timeout", "30",
             "--data", "@" + dataFile,
         ] + options, timeout: .seconds(20))
     }
