@@ -101,12 +101,10 @@ struct KillNineUnderLoadTests {
         let events = scratch.path + "/attempts.jsonl"
         let arrivals = scratch.path + "/arrivals.jsonl"
         let port = try await ClientInterop.freePort()
-        let portB = try await ClientInterop.freePort()
-        let sinkPort = try await ClientInterop.freePort()
         let scripts = InteropTools.scriptsDirectory.path
-        let configA = try scratch.write("a.toml", Array(Self.configuration(hostname: "mx.crash.test", spool: spool, port: port, nextHop: portB).utf8))
-        let configB = try scratch.write("b.toml", Array(Self.configuration(hostname: "relay.crash.test", spool: spoolB, port: portB,
-                                                                           nextHop: sinkPort, trustedUpstreams: ["127.0.0.1/32"]).utf8))
+        // Until B runs, A's next hop is port 1 (connection refused). B's and the sink's ports are
+        // picked only when they start: a port picked early can be taken meanwhile by a parallel test.
+        let configA = try scratch.write("a.toml", Array(Self.configuration(hostname: "mx.crash.test", spool: spool, port: port, nextHop: 1).utf8))
         var logs: [String] = []
         let started = ContinuousClock.now
 
@@ -143,16 +141,33 @@ struct KillNineUnderLoadTests {
             logs.append(node.result().description)
             if kill == Self.minimumKillsDuringLoad {
                 // The next hop comes up: the sink, then stage B in front of it.
-                let sinkDirectory = scratch.path + "/sink"
-                try FileManager.default.createDirectory(atPath: sinkDirectory, withIntermediateDirectories: true)
-                let sinkProcess = try RunningProcess(python, [scripts + "/crash_sink.py", "--port", String(sinkPort),
-                                                              "--dir", sinkDirectory, "--log", arrivals], in: scratch)
-                sink = sinkProcess
-                let ready = await sinkProcess.waitForOutput(timeout: .seconds(15)) { _ in
-                    FileManager.default.fileExists(atPath: sinkDirectory + "/.ready") ? true : nil
+                var sinkPort = 0
+                for attempt in 1...3 {
+                    sinkPort = try await ClientInterop.freePort()
+                    let sinkDirectory = scratch.path + "/sink\(attempt)"
+                    try FileManager.default.createDirectory(atPath: sinkDirectory, withIntermediateDirectories: true)
+                    let sinkProcess = try RunningProcess(python, [scripts + "/crash_sink.py", "--port", String(sinkPort),
+                                                                  "--dir", sinkDirectory, "--log", arrivals], in: scratch)
+                    let ready = await sinkProcess.waitForOutput(timeout: .seconds(15)) { _ in
+                        FileManager.default.fileExists(atPath: sinkDirectory + "/.ready") ? true : nil
+                    }
+                    if ready == true { sink = sinkProcess; break }
+                    sinkProcess.signal(SIGKILL)
+                    try #require(attempt < 3, "the sink did not start:\n\(sinkProcess.result())")
                 }
-                try #require(ready == true, "the sink did not start:\n\(sinkProcess.result())")
-                stageB = try await Self.startNode(config: configB, scratch: scratch)
+                for attempt in 1...3 {
+                    let portB = try await ClientInterop.freePort()
+                    let configB = try scratch.write("b.toml", Array(Self.configuration(hostname: "relay.crash.test", spool: spoolB, port: portB,
+                                                                                       nextHop: sinkPort, trustedUpstreams: ["127.0.0.1/32"]).utf8))
+                    do {
+                        stageB = try await Self.startNode(config: configB, scratch: scratch)
+                    } catch where attempt < 3 {
+                        continue   // the port was taken after all: another one
+                    }
+                    _ = try scratch.write("a.toml", Array(Self.configuration(hostname: "mx.crash.test", spool: spool, port: port,
+                                                                             nextHop: portB).utf8))
+                    break
+                }
             } else {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...300)))
             }
