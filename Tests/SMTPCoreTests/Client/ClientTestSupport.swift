@@ -20,8 +20,11 @@ enum ClientInterop {
     static let sinkScript = repositoryRoot.appendingPathComponent("Tests/interop/client_sink.py").path
     static let smtpSinkPath = "/usr/sbin/smtp-sink"
 
-    static func requireAiosmtpd() throws {
-        let status = try run("/usr/bin/env", ["python3", "-c", "import aiosmtpd"])
+    /// The probe waits for a Python start-up: on a thread of its own, never the cooperative pool.
+    static func requireAiosmtpd() async throws {
+        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
+            Thread.detachNewThread { continuation.resume(with: Result { try run("/usr/bin/env", ["python3", "-c", "import aiosmtpd"]) }) }
+        }
         guard status == 0 else {
             throw SetupError(description: "Python aiosmtpd is required for the SMTP client tests: pip install aiosmtpd")
         }
@@ -138,7 +141,7 @@ final class ClientTestPeer {
 
     /// Starts `Tests/interop/client_sink.py` (aiosmtpd) with `options`.
     static func aiosmtpd(_ options: [String] = []) async throws -> ClientTestPeer {
-        try ClientInterop.requireAiosmtpd()
+        try await ClientInterop.requireAiosmtpd()
         let port = try await ClientInterop.freePort()
         let directory = try ClientInterop.temporaryDirectory()
         let peer = try launch("/usr/bin/env",

@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import Testing
 @testable import SMTPCore
 
@@ -71,6 +73,35 @@ struct KillNineUnderLoadTests {
         """
     }
 
+    /// A free port below Linux's ephemeral range (32768–60999): A is restarted on the same port
+    /// after every kill, and a port from that range can meanwhile become the local port of some
+    /// other test's (possibly long-lived) outgoing connection.
+    static func portBelowEphemeralRange() async throws -> Int {
+        for _ in 0..<50 {
+            let candidate = Int.random(in: 20_000..<32_000)
+            if let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: candidate).get() {
+                try await channel.close()
+                return candidate
+            }
+        }
+        throw MissingTool(description: "no free port between 20000 and 32000")
+    }
+
+    /// Restarts stage A on its port. While A is down, another test's outgoing connection can hold
+    /// that port as its ephemeral local port for a moment (bind: address in use): try again shortly.
+    static func restart(config: String, scratch: TemporaryDirectory) async throws -> RunningProcess {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await startNode(config: config, scratch: scratch)
+            } catch let error as MissingTool where attempt < 20 && error.description.contains("Address already in use") {
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+
     /// One `mailnode --role mx` process, started and listening.
     static func startNode(config: String, scratch: TemporaryDirectory) async throws -> RunningProcess {
         let process = try RunningProcess(try InteropTools.mailnodeBinary(), [
@@ -100,7 +131,7 @@ struct KillNineUnderLoadTests {
         let spoolB = scratch.path + "/spool-b"
         let events = scratch.path + "/attempts.jsonl"
         let arrivals = scratch.path + "/arrivals.jsonl"
-        let port = try await ClientInterop.freePort()
+        let port = try await Self.portBelowEphemeralRange()
         let scripts = InteropTools.scriptsDirectory.path
         // Until B runs, A's next hop is port 1 (connection refused). B's and the sink's ports are
         // picked only when they start: a port picked early can be taken meanwhile by a parallel test.
@@ -143,7 +174,7 @@ struct KillNineUnderLoadTests {
                 // The next hop comes up: the sink, then stage B in front of it.
                 var sinkPort = 0
                 for attempt in 1...3 {
-                    sinkPort = try await ClientInterop.freePort()
+                    sinkPort = try await Self.portBelowEphemeralRange()
                     let sinkDirectory = scratch.path + "/sink\(attempt)"
                     try FileManager.default.createDirectory(atPath: sinkDirectory, withIntermediateDirectories: true)
                     let sinkProcess = try RunningProcess(python, [scripts + "/crash_sink.py", "--port", String(sinkPort),
@@ -156,7 +187,7 @@ struct KillNineUnderLoadTests {
                     try #require(attempt < 3, "the sink did not start:\n\(sinkProcess.result())")
                 }
                 for attempt in 1...3 {
-                    let portB = try await ClientInterop.freePort()
+                    let portB = try await Self.portBelowEphemeralRange()
                     let configB = try scratch.write("b.toml", Array(Self.configuration(hostname: "relay.crash.test", spool: spoolB, port: portB,
                                                                                        nextHop: sinkPort, trustedUpstreams: ["127.0.0.1/32"]).utf8))
                     do {
@@ -171,7 +202,7 @@ struct KillNineUnderLoadTests {
             } else {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...300)))
             }
-            node = try await Self.startNode(config: configA, scratch: scratch)
+            node = try await Self.restart(config: configA, scratch: scratch)
         }
         #expect(killsDuringLoad >= Self.minimumKillsDuringLoad,
                 "only \(killsDuringLoad) kills fell inside the load:\n\(killLog.joined(separator: "\n"))")
