@@ -34,8 +34,18 @@ struct PostgresTestServer: Sendable {
     /// Runs `body` with a fresh server and stops it afterwards, also when `body` throws.
     /// `initdb`, `pg_ctl` and their `waitpid` block for seconds: they run on a thread of their
     /// own, never on the cooperative pool (two threads on CI, which every other test shares).
+    /// Cluster start-ups also take turns: a dozen `initdb`s at once loaded the two CI cores enough
+    /// to time out unrelated socket tests.
     static func with<T: Sendable>(_ body: (PostgresTestServer) async throws -> T) async throws -> T {
-        let server = try await offThePool { try start() }
+        await startGate.acquire()
+        let server: PostgresTestServer
+        do {
+            server = try await offThePool { try start() }
+        } catch {
+            await startGate.release()
+            throw error
+        }
+        await startGate.release()
         do {
             let result = try await body(server)
             await offThePool { server.stop() }
@@ -43,6 +53,23 @@ struct PostgresTestServer: Sendable {
         } catch {
             await offThePool { server.stop() }
             throw error
+        }
+    }
+
+    static let startGate = StartGate()
+
+    /// One cluster start at a time.
+    actor StartGate {
+        private var busy = false
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+
+        func acquire() async {
+            guard busy else { busy = true; return }
+            await withCheckedContinuation { waiting.append($0) }
+        }
+
+        func release() {
+            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
         }
     }
 
