@@ -175,12 +175,17 @@ final class ClamdProcess: @unchecked Sendable {  // fields are immutable after i
     }
 
     /// A loopback port nothing listens on right now.
+    /// (Below the ephemeral range 32768–60999, so another test's outgoing connection cannot take it.)
     static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 0
-        try await channel.close()
-        return port
+        for _ in 0..<100 {
+            let candidate = Int.random(in: 20_000..<32_000)
+            if let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: candidate).get() {
+                try await channel.close()
+                return candidate
+            }
+        }
+        throw ClamdUnavailable(description: "no free port between 20000 and 32000")
     }
 }
 

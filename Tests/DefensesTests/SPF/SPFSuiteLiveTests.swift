@@ -62,7 +62,7 @@ struct SPFSuiteLiveTests {
             try data.write(to: directory.appendingPathComponent("scenario.json"))
             try await withDNSTestServer(zones: directory) { server in
                 let checker = SPFChecker(
-                    resolver: server.resolver(timeout: .milliseconds(1500), attempts: 1),   // TIMEOUT names cost this; answers on a busy box must not
+                    resolver: server.resolver(timeout: .milliseconds(2500), attempts: 2),   // TIMEOUT names cost this; answers on a busy box must not
                     configuration: SPFConfiguration(defaultExplanation: "DEFAULT", checkHELO: false))
                 for test in scenario.tests {
                     total += 1
