@@ -56,19 +56,13 @@ enum ClientInterop {
     }
 
     /// A port nothing listens on right now (bind to 0, read it, close).
-    /// A free loopback port below Linux's ephemeral range (32768–60999). A port from that range
-    /// can become the local port of another test's outgoing connection between this check and the
-    /// peer's bind; ports chosen here are never handed out as ephemeral ones.
     static func freePort() async throws -> Int {
-        for _ in 0..<100 {
-            let candidate = Int.random(in: 20_000..<32_000)
-            if let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .bind(host: "127.0.0.1", port: candidate).get() {
-                try await channel.close()
-                return candidate
-            }
-        }
-        throw SetupError(description: "no free port between 20000 and 32000")
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 0
+        try await channel.close()
+        return port
     }
 
     /// True once something accepts TCP connections on `port`.
