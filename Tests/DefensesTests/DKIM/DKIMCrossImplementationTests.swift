@@ -165,29 +165,8 @@ enum DKIMInterop {
 /// A Python that can `import dkim, nacl`: `$MAILNODE_PYTHON`, `/usr/bin/python3` (Debian's
 /// `python3-dkim python3-nacl`), or the first `python3` on `$PATH` with dkimpy and pynacl.
 enum DKIMPython {
-    static let interpreter: Result<URL, DNSTestServerUnavailable> = {
-        var candidates: [String] = []
-        if let configured = ProcessInfo.processInfo.environment["MAILNODE_PYTHON"] { candidates.append(configured) }
-        candidates.append("/usr/bin/python3")
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-            candidates.append("\(directory)/python3")
-        }
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-            let probe = Process()
-            probe.executableURL = URL(fileURLWithPath: candidate)
-            probe.arguments = ["-c", "import dkim, nacl"]
-            probe.standardOutput = FileHandle.nullDevice
-            probe.standardError = FileHandle.nullDevice
-            guard (try? probe.run()) != nil else { continue }
-            probe.waitUntilExit()
-            if probe.terminationStatus == 0 { return .success(URL(fileURLWithPath: candidate)) }
-        }
-        return .failure(
-            DNSTestServerUnavailable(
-                description: """
-                    The DKIM cross-implementation tests need dkimpy with Ed25519 support: \
-                    apt-get install -y python3-dkim python3-nacl (or pip install dkimpy pynacl; MAILNODE_PYTHON selects the \
-                    interpreter). Tried: \(candidates.joined(separator: ", "))
-                    """))
-    }()
+    static let interpreter = PythonInterpreter.find("import dkim, nacl", missing: """
+        The DKIM cross-implementation tests need dkimpy with Ed25519 support: \
+        apt-get install -y python3-dkim python3-nacl (or pip install dkimpy pynacl; MAILNODE_PYTHON selects the interpreter).
+        """)
 }

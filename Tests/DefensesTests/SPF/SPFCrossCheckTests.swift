@@ -102,31 +102,13 @@ enum PySPF {
     static var script: URL { DNSFixtures.root.appendingPathComponent("Tests/interop/pyspf_check.py") }
 
     /// The Python with pyspf, dnspython and dnslib (the DNS test server's interpreter, or another).
-    static let interpreter: Result<URL, DNSTestServerUnavailable> = {
-        var candidates: [String] = []
-        if case .success(let url) = DNSTestPython.interpreter { candidates.append(url.path) }
-        candidates.append("/usr/bin/python3")
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-            candidates.append("\(directory)/python3")
-        }
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-            let probe = Process()
-            probe.executableURL = URL(fileURLWithPath: candidate)
-            probe.arguments = ["-c", "import spf, dns.resolver; assert spf.DNSLookup is spf.DNSLookup_dnspython"]
-            probe.standardOutput = FileHandle.nullDevice
-            probe.standardError = FileHandle.nullDevice
-            guard (try? probe.run()) != nil else { continue }
-            probe.waitUntilExit()
-            if probe.terminationStatus == 0 { return .success(URL(fileURLWithPath: candidate)) }
-        }
-        return .failure(
-            DNSTestServerUnavailable(
-                description: """
-                    The pyspf cross-check needs Python 3 with pyspf over dnspython: \
-                    apt-get install -y python3-spf python3-dnspython (or pip install pyspf dnspython). \
-                    Tried: \(candidates.joined(separator: ", "))
-                    """))
-    }()
+    static let interpreter = PythonInterpreter.find(
+        "import spf, dns.resolver; assert spf.DNSLookup is spf.DNSLookup_dnspython",
+        extra: (try? DNSTestPython.interpreter.get()).map { [$0.path] } ?? [],
+        missing: """
+            The pyspf cross-check needs Python 3 with pyspf over dnspython: \
+            apt-get install -y python3-spf python3-dnspython (or pip install pyspf dnspython).
+            """)
 
     /// pyspf's results for the cases in `cases`, against the server at `dns`; polls, never blocks a thread.
     static func run(_ python: URL, dns: String, cases: URL) async throws -> [SPFCrossCheckTests.PySPFResult] {

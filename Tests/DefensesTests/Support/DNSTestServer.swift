@@ -119,31 +119,10 @@ private func waitForReady(process: Process, stdout: URL, stderr: URL) async thro
 /// The Python that runs the test server: `$MAILNODE_PYTHON`, `/usr/bin/python3` (Debian's, where
 /// `python3-dnslib` installs), or the first `python3` on `$PATH` that can import dnslib.
 enum DNSTestPython {
-    static let interpreter: Result<URL, DNSTestServerUnavailable> = {
-        var candidates: [String] = []
-        if let configured = ProcessInfo.processInfo.environment["MAILNODE_PYTHON"] { candidates.append(configured) }
-        candidates.append("/usr/bin/python3")
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-            candidates.append("\(directory)/python3")
-        }
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-            let probe = Process()
-            probe.executableURL = URL(fileURLWithPath: candidate)
-            probe.arguments = ["-c", "import dnslib"]
-            probe.standardOutput = FileHandle.nullDevice
-            probe.standardError = FileHandle.nullDevice
-            guard (try? probe.run()) != nil else { continue }
-            probe.waitUntilExit()
-            if probe.terminationStatus == 0 { return .success(URL(fileURLWithPath: candidate)) }
-        }
-        return .failure(
-            DNSTestServerUnavailable(
-                description: """
-                    The live DNS tests need Python 3 with dnslib for Tests/interop/dns_server.py: \
-                    apt-get install -y python3-dnslib (or pip install dnslib; MAILNODE_PYTHON selects the interpreter). \
-                    Tried: \(candidates.joined(separator: ", "))
-                    """))
-    }()
+    static let interpreter = PythonInterpreter.find("import dnslib", missing: """
+        The live DNS tests need Python 3 with dnslib for Tests/interop/dns_server.py: \
+        apt-get install -y python3-dnslib (or pip install dnslib; MAILNODE_PYTHON selects the interpreter).
+        """)
 }
 
 /// A clock for cache tests that moves only when told. `@unchecked Sendable`: `lock` guards `elapsed`.
