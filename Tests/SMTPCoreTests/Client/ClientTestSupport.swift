@@ -140,40 +140,58 @@ final class ClientTestPeer {
     }
 
     /// Starts `Tests/interop/client_sink.py` (aiosmtpd) with `options`.
+    ///
+    /// The port is picked here and bound by the peer a moment later; a parallel test's listener or
+    /// outgoing connection can take it in between. A peer that dies with "address already in use"
+    /// is started again on another port (at most five times).
     static func aiosmtpd(_ options: [String] = []) async throws -> ClientTestPeer {
         try await ClientInterop.requireAiosmtpd()
-        let port = try await ClientInterop.freePort()
-        let directory = try ClientInterop.temporaryDirectory()
-        let peer = try launch("/usr/bin/env",
-                              ["python3", ClientInterop.sinkScript, "--port", String(port), "--dir", directory.path] + options,
-                              port: port, directory: directory)
-        let ready = directory.appendingPathComponent(".ready").path
-        for _ in 0..<300 {
-            if FileManager.default.fileExists(atPath: ready) { return peer }
-            if !peer.process.isRunning { break }
-            try await Task.sleep(for: .milliseconds(50))
+        var log = ""
+        for _ in 0..<5 {
+            let port = try await ClientInterop.freePort()
+            let directory = try ClientInterop.temporaryDirectory()
+            let peer = try launch("/usr/bin/env",
+                                  ["python3", ClientInterop.sinkScript, "--port", String(port), "--dir", directory.path] + options,
+                                  port: port, directory: directory)
+            let ready = directory.appendingPathComponent(".ready").path
+            for _ in 0..<300 {
+                if FileManager.default.fileExists(atPath: ready) { return peer }
+                if !peer.process.isRunning { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            log = peer.log
+            peer.stop()
+            if !log.lowercased().contains("address already in use") { break }
         }
-        let log = peer.log
-        peer.stop()
         throw ClientInterop.SetupError(description: "aiosmtpd sink did not start: \(log)")
     }
 
-    /// Starts Postfix's `smtp-sink` with `options`, dumping each transaction into its directory.
+    /// Starts Postfix's `smtp-sink` with `options`, dumping each transaction into its directory
+    /// (started again on another port when the picked one was taken meanwhile, as for aiosmtpd).
     static func smtpSink(_ options: [String] = []) async throws -> ClientTestPeer {
         try ClientInterop.requireSMTPSink()
-        let port = try await ClientInterop.freePort()
-        let directory = try ClientInterop.temporaryDirectory()
-        var arguments = options + ["-d", directory.path + "/%H%M%S."]
-        if getuid() == 0 { arguments += ["-u", "root"] }
-        arguments += ["127.0.0.1:\(port)", "16"]
-        let peer = try launch(ClientInterop.smtpSinkPath, arguments, port: port, directory: directory)
-        for _ in 0..<100 {
-            if await ClientInterop.accepts(port: port) { return peer }
-            if !peer.process.isRunning { break }
-            try await Task.sleep(for: .milliseconds(50))
+        var log = ""
+        for _ in 0..<5 {
+            let port = try await ClientInterop.freePort()
+            let directory = try ClientInterop.temporaryDirectory()
+            var arguments = options + ["-d", directory.path + "/%H%M%S."]
+            if getuid() == 0 { arguments += ["-u", "root"] }
+            arguments += ["127.0.0.1:\(port)", "16"]
+            let peer = try launch(ClientInterop.smtpSinkPath, arguments, port: port, directory: directory)
+            for _ in 0..<100 {
+                if !peer.process.isRunning { break }
+                if await ClientInterop.accepts(port: port) {
+                    // Something accepts; make sure it is our sink and not a listener that took the port.
+                    try await Task.sleep(for: .milliseconds(20))
+                    if peer.process.isRunning { return peer }
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            log = peer.log
+            peer.stop()
+            if !log.lowercased().contains("address already in use") { break }
         }
-        let log = peer.log
-        peer.stop()
         throw ClientInterop.SetupError(description: "smtp-sink did not start: \(log)")
     }
 
