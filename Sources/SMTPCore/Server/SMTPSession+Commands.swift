@@ -151,6 +151,11 @@ extension SMTPSession {
         guard phase == .transaction, let envelope, incoming == nil else {
             return error(Reply(.badSequence, .badSequence, "Need MAIL before RCPT"))
         }
+        recipientAttempts += 1
+        if configuration.limits.hardRecipientLimit > 0, recipientAttempts > configuration.limits.hardRecipientLimit {
+            // DM09's hard limit: this transaction is refused as a whole at DATA/BDAT.
+            return [.reply(Self.hardRecipientLimitReply(at: .rcpt))]
+        }
         if envelope.recipients.count >= configuration.limits.maxRecipients {
             // RFC 5321 §4.5.3.1.10: 452 lets the client send the rest in another transaction;
             // a normal event for big mailings, so it does not count towards the error limit.
@@ -174,6 +179,7 @@ extension SMTPSession {
 
     mutating func resetTransaction() {
         envelope = nil
+        recipientAttempts = 0
         incoming = nil
         pendingChunk = nil
         framer.resetMessage()

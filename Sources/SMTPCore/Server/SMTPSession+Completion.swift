@@ -37,6 +37,7 @@ extension SMTPSession {
         case .mailFrom(let path, let parameters):
             if case .reply(let reply) = decision, !reply.code.isPositiveCompletion { return error(reply) }
             envelope = Envelope(reversePath: path, parameters: parameters)
+            recipientAttempts = 0
             phase = .transaction
             framer.resetMessage()
             if case .reply(let reply) = decision { return [.reply(reply)] }

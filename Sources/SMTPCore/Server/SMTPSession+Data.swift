@@ -11,6 +11,9 @@ extension SMTPSession {
             // RFC 2920 §3.1: DATA after all RCPTs failed.
             return error(Reply(.transactionFailed, .badSequence, "No valid recipients"))
         }
+        if exceedsHardRecipientLimit {
+            return [.reply(Self.hardRecipientLimitReply(at: .data))]
+        }
         if envelope.parameters.body == .binaryMIME {
             // RFC 3030 §3: BINARYMIME data must be sent with BDAT.
             return error(Reply(.badSequence, .badSequence, "BINARYMIME requires BDAT"))
@@ -25,7 +28,7 @@ extension SMTPSession {
         guard configuration.chunkingEnabled else {
             return error(Reply(.commandNotImplemented, .invalidCommand, "BDAT not available"))
         }
-        if phase == .transaction, let envelope, !envelope.recipients.isEmpty {
+        if phase == .transaction, let envelope, !envelope.recipients.isEmpty, !exceedsHardRecipientLimit {
             if incoming == nil {
                 pendingChunk = (size, last)
                 pending = .hook(.dataStart(envelope))
@@ -35,7 +38,7 @@ extension SMTPSession {
         }
         // The chunk's octets follow whatever we answer; swallow them and fail the chunk.
         let reply = phase == .transaction
-            ? Reply(.transactionFailed, .badSequence, "No valid recipients")
+            ? (exceedsHardRecipientLimit ? Self.hardRecipientLimitReply(at: .data) : Reply(.transactionFailed, .badSequence, "No valid recipients"))
             : Reply(.badSequence, .badSequence, "Need MAIL and RCPT before BDAT")
         incoming = IncomingMessage(viaBDAT: true, writerOpen: false, discardReply: reply)
         return beginChunk(size: size, last: last)
@@ -98,5 +101,28 @@ extension SMTPSession {
             return Reply(.transactionFailed, .syntaxError, "Message contains a line longer than \(configuration.limits.maxTextLineLength) octets")
         }
         return nil
+    }
+}
+
+extension SMTPSession {
+    // MARK: - DM09 hard recipient limit
+
+    /// Where the hard recipient limit answers.
+    enum HardLimitPoint { case rcpt, data }
+
+    /// True when the transaction saw more RCPT commands than `limits.hardRecipientLimit`.
+    var exceedsHardRecipientLimit: Bool {
+        configuration.limits.hardRecipientLimit > 0 && recipientAttempts > configuration.limits.hardRecipientLimit
+    }
+
+    /// `552 5.5.3` for each RCPT beyond the hard limit (the historical "too many recipients" of
+    /// [RFC 5321 §4.5.3.1.10](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.3.1.10), permanent
+    /// on purpose: unlike the soft limit's 452 the client must not send the rest later), then
+    /// `554 5.5.3` for the message itself ([RFC 3463 §3.6](https://www.rfc-editor.org/rfc/rfc3463#section-3.6) X.5.3).
+    static func hardRecipientLimitReply(at point: HardLimitPoint) -> Reply {
+        switch point {
+        case .rcpt: Reply(.exceededStorage, .tooManyRecipientsPermanent, "Too many recipients")
+        case .data: Reply(.transactionFailed, .tooManyRecipientsPermanent, "Too many recipients, message refused")
+        }
     }
 }

@@ -96,6 +96,8 @@ public struct SMTPSession: Sendable {
     var incoming: IncomingMessage?
     /// A BDAT chunk announced while the session waits for the dataStart hook or the writer.
     var pendingChunk: (size: Int, last: Bool)?
+    /// RCPT commands in the current transaction, refused ones included (DM09's hard limit).
+    var recipientAttempts = 0
     var commandCount = 0
     var errorCount = 0
     var authFailures = 0

@@ -13,6 +13,13 @@ public struct SMTPLimits: Hashable, Sendable {
     public var maxMessageSize: Int = 50 * 1024 * 1024
     /// Recipients per message (RFC 5321 §4.5.3.1.8: at least 100).
     public var maxRecipients: Int = 1_000
+    /// DM09's hard recipient limit: RCPT commands per transaction (refused ones included)
+    /// beyond which every further RCPT gets `552 5.5.3` and the message itself `554 5.5.3` —
+    /// the whole message is refused, as the second seed's "hard recipient limit" does
+    /// (``maxRecipients`` is the soft one: `452`, the client sends the rest later).
+    /// 0 (the default) switches it off: a pipelining list server sends all its RCPTs before it
+    /// reads the first 452, so a hard limit near the soft one would refuse legitimate mailings.
+    public var hardRecipientLimit: Int = 0
     /// Commands per session before `421` and close.
     public var maxCommandsPerSession: Int = 50_000
     /// Commands rejected with 5xx per session before `421` and close (Postfix: 20 hard errors).
