@@ -194,6 +194,7 @@ struct ConfigurationReader {
         if let networks = try networks(["mx", "proxy_protocol_trusted"]) { mx.proxyProtocolTrusted = networks }
         if let networks = try networks(["mx", "trusted_upstreams"]) { mx.trustedUpstreams = networks }
         try readStatefulDefenses(into: &mx)
+        try readListDefenses(into: &mx)
         return mx
     }
 }

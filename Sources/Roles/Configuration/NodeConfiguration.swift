@@ -49,6 +49,14 @@ public struct MXRoleConfiguration: Sendable {
     public var greetPause: GreetPause.Configuration?
     /// DM22: greylisting (`[mx.greylist]`; off by default).
     public var greylisting: Greylisting.Configuration?
+    /// DM18: local block lists (`[mx.blocklist]`; off by default).
+    public var blocklist: LocalBlocklist.Configuration?
+    /// DM21: allow lists that skip the spam checks (`[mx.allowlist]`; off by default).
+    public var allowlist: AllowList.Configuration?
+    /// DM27: spam-trap addresses whose senders are blocked (`[mx.spam_traps]`; off by default).
+    public var spamTraps: SpamTrap.Configuration?
+    /// DM34: messages/recipients per sender and window (`[mx.sender_rate]`; off by default).
+    public var senderVolume: SenderVolumeLimit.Configuration?
     /// DM22's SPF exemption checks SPF itself over the system resolver when no SPF hook kept a
     /// result (`mx.greylist.spf_exempt`, default on).
     public var greylistingChecksSPF: Bool = true
@@ -101,7 +109,9 @@ public struct NodeConfiguration: Sendable {
 
     /// True when an enabled mechanism keeps state in the store.
     public var needsStateStore: Bool {
-        mx?.greylisting != nil || mx?.rateLimit != nil || mx?.badRecipientThrottle != nil || mx?.greetPause != nil
+        guard let mx else { return false }
+        return mx.greylisting != nil || mx.rateLimit != nil || mx.badRecipientThrottle != nil || mx.greetPause != nil
+            || mx.spamTraps != nil || mx.senderVolume != nil || mx.blocklist?.checkDynamic == true
     }
 
     /// True when some recipient could be routed somewhere.

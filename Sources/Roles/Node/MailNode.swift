@@ -61,7 +61,7 @@ public final class MailNode: Sendable {
         let store = configuration.needsStateStore ? try Self.openStateStore(configuration.state, logger: logger) : nil
         stateStore = store
         if let mx = configuration.mx {
-            let chain = HookChain(Self.mxHooks(mx, store: store, logger: logger))
+            let chain = HookChain(try Self.mxHooks(mx, store: store, logger: logger))
             // DM36 wraps the chain: it sees the 5xx the relay control gives at RCPT TO.
             if let store, let throttle = mx.badRecipientThrottle {
                 hooks = BadRecipientThrottle(throttle, wrapping: chain, store: store, logger: logger)
@@ -88,20 +88,37 @@ public final class MailNode: Sendable {
         }
     }
 
-    /// The mx role's hooks, cheap first: DM10 (a counter in memory) and DM07 (a set look-up)
-    /// before DM11, DM32 (which waits seconds before the greeting) and DM22, which ask the state store.
-    static func mxHooks(_ mx: MXRoleConfiguration, store: (any StateStore)?, logger: Logger) -> [any SessionHooks] {
+    /// The mx role's hooks, cheap first: DM10 (a counter in memory), DM18 (list look-ups, one
+    /// store read for the dynamic list) and DM07 (a set look-up) before DM11 and DM34 (store
+    /// counters), DM27 (at RCPT), DM32 (which waits seconds before the greeting) and DM22. The
+    /// spam checks (DM18, DM27, DM32, DM22) sit behind the DM21 allow list when one is configured;
+    /// relay control and the limits never do.
+    static func mxHooks(_ mx: MXRoleConfiguration, store: (any StateStore)?, logger: Logger) throws -> [any SessionHooks] {
+        let allowList = try mx.allowlist.map { try AllowList($0, logger: logger) }
+        func gated(_ hooks: [any SessionHooks]) -> [any SessionHooks] {
+            guard !hooks.isEmpty else { return [] }
+            let chain: any SessionHooks = hooks.count == 1 ? hooks[0] : HookChain(hooks)
+            guard let allowList else { return [chain] }
+            return [AllowListGate(allowList, wrapping: chain, logger: logger)]
+        }
         var hooks: [any SessionHooks] = []
         if let limit = mx.connectionLimit { hooks.append(ClientConnectionLimit(limit, logger: logger)) }
+        if let block = mx.blocklist {
+            hooks += gated([try LocalBlocklist(block, store: block.checkDynamic ? store : nil, logger: logger)])
+        }
         hooks.append(RelayControl(.init(localDomains: mx.localDomains), logger: logger))
         if let store, let rate = mx.rateLimit { hooks.append(ClientRateLimit(rate, store: store, logger: logger)) }
-        if let store, let pause = mx.greetPause { hooks.append(GreetPause(pause, store: store, logger: logger)) }
+        if let store, let volume = mx.senderVolume { hooks.append(SenderVolumeLimit(volume, store: store, logger: logger)) }
+        var spamChecks: [any SessionHooks] = []
+        if let store, let traps = mx.spamTraps { spamChecks.append(SpamTrap(traps, store: store, logger: logger)) }
+        if let store, let pause = mx.greetPause { spamChecks.append(GreetPause(pause, store: store, logger: logger)) }
         if let store, let greylist = mx.greylisting {
             let spf = greylist.exemptSPFPass && mx.greylistingChecksSPF
                 ? Greylisting.spfCheck(using: SPFChecker(resolver: LDNSResolver(configuration: .system(), logger: logger)))
                 : nil
-            hooks.append(Greylisting(greylist, store: store, spfCheck: spf, logger: logger))
+            spamChecks.append(Greylisting(greylist, store: store, spfCheck: spf, logger: logger))
         }
+        hooks += gated(spamChecks)
         return hooks
     }
 

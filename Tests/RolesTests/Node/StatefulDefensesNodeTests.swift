@@ -47,3 +47,48 @@ struct StatefulDefensesNodeTests {
         #expect(FileManager.default.fileExists(atPath: spool + "/defenses/state.sqlite"))
     }
 }
+
+/// The list defenses of a node built from its file: a spam-trap hit blocks the client's next
+/// connection; an allow-listed client skips greylisting.
+@Suite(.timeLimit(.minutes(2)))
+struct ListDefensesNodeTests {
+    static func node(_ tables: String) throws -> (MailNode, String) {
+        let spool = NSTemporaryDirectory() + "mailnode-lists-" + UUID().uuidString
+        let text = """
+            [node]
+            hostname = "mx.test"
+            spool = "\(spool)"
+            [mx]
+            domains = ["d.test"]
+            listen = ["127.0.0.1:0"]
+            \(tables)
+            """
+        let configuration = try NodeConfiguration(toml: text, file: "node.toml")
+        return (try MailNode(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test")), spool)
+    }
+
+    @Test func spamTrapBlocksTheNextConnection() async throws {
+        let (node, spool) = try Self.node("[mx.spam_traps]\naddresses = [\"trap@d.test\"]\n[mx.blocklist]\n")
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        let port = try await node.start()[0].port!
+        #expect(await StatefulDefensesNodeTests.deliver(port: port, to: "u")?.code.rawValue == 250)
+        let trapped = await StatefulDefensesNodeTests.deliver(port: port, to: "trap")
+        #expect(trapped?.code.rawValue == 550)
+        let next = await StatefulDefensesNodeTests.deliver(port: port, to: "u")
+        #expect(next?.code.rawValue == 554)
+        await node.shutdown()
+    }
+
+    @Test func allowListedClientSkipsGreylisting() async throws {
+        let (node, spool) = try Self.node("[mx.greylist]\ndelay = 3600\nspf_exempt = false\n[mx.allowlist]\nclients = [\"127.0.0.1\"]\n")
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        let port = try await node.start()[0].port!
+        #expect(await StatefulDefensesNodeTests.deliver(port: port, to: "u")?.code.rawValue == 250)
+        await node.shutdown()
+        let (greylisted, spool2) = try Self.node("[mx.greylist]\ndelay = 3600\nspf_exempt = false\n[mx.allowlist]\nclients = [\"192.0.2.1\"]\n")
+        defer { try? FileManager.default.removeItem(atPath: spool2) }
+        let port2 = try await greylisted.start()[0].port!
+        #expect(await StatefulDefensesNodeTests.deliver(port: port2, to: "u")?.code.rawValue == 451)
+        await greylisted.shutdown()
+    }
+}

@@ -1,0 +1,84 @@
+import Defenses
+import Foundation
+import Roles
+import Testing
+
+/// `mx.max_recipients_hard`, `[mx.blocklist]`, `[mx.allowlist]`, `[mx.spam_traps]`, `[mx.sender_rate]`
+/// (docs/configuration.md).
+struct ListDefensesConfigurationTests {
+    static let base = "[node]\nhostname = \"h\"\nspool = \"/sp\"\n[mx]\ndomains = [\"d.test\"]\n"
+
+    @Test func offByDefault() throws {
+        let mx = try #require(try NodeConfiguration(toml: Self.base, file: "f").mx)
+        #expect(mx.limits.hardRecipientLimit == 0)
+        #expect(mx.blocklist == nil && mx.allowlist == nil && mx.spamTraps == nil && mx.senderVolume == nil)
+    }
+
+    @Test func everyKey() throws {
+        let listFile = NSTemporaryDirectory() + "mailnode-list-\(UUID().uuidString).txt"
+        try "192.0.2.0/24\n".write(toFile: listFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: listFile) }
+        let text = Self.base + """
+            max_recipients = 100
+            max_recipients_hard = 500
+            trusted_upstreams = ["10.0.0.0/8"]
+            [mx.blocklist]
+            clients = ["198.51.100.0/24"]
+            senders = ["*.bulk.example", "spammer@x.example"]
+            helo = ["localhost"]
+            file = "\(listFile)"
+            reload_interval = 10
+            dynamic = false
+            [mx.allowlist]
+            clients = ["203.0.113.5"]
+            senders = ["partner.example"]
+            [mx.allowlist.recipients]
+            "Alice@d.test" = ["*.family.example"]
+            [mx.spam_traps]
+            addresses = ["trap@d.test", "*@traps.d.test"]
+            block_for = 3600
+            [mx.sender_rate]
+            window = 600
+            max_messages = 20
+            """
+        let configuration = try NodeConfiguration(toml: text, file: "f")
+        let mx = try #require(configuration.mx)
+        #expect(mx.limits.hardRecipientLimit == 500)
+        let block = try #require(mx.blocklist)
+        #expect(block.entries.networks.map(\.description) == ["198.51.100.0/24"])
+        #expect(block.entries.senders.map(\.description) == ["*.bulk.example", "spammer@x.example"])
+        #expect(block.entries.heloNames.map(\.description) == ["localhost"])
+        #expect(block.file == listFile && block.reloadInterval == .seconds(10) && !block.checkDynamic)
+        #expect(block.trustedNetworks.map(\.description) == ["10.0.0.0/8"])
+        let allow = try #require(mx.allowlist)
+        #expect(allow.entries.networks.map(\.description) == ["203.0.113.5/32"])
+        #expect(allow.perRecipient["alice@d.test"]?.map(\.description) == ["*.family.example"])
+        #expect(mx.spamTraps?.addresses.map(\.description) == ["trap@d.test", "traps.d.test"])
+        #expect(mx.spamTraps?.blockFor == .seconds(3600))
+        #expect(mx.senderVolume?.window == .seconds(600) && mx.senderVolume?.maxMessages == 20 && mx.senderVolume?.maxRecipients == 1000)
+        #expect(configuration.needsStateStore)
+    }
+
+    @Test func disabledTablesKeepTheirKeys() throws {
+        let text = Self.base + "[mx.spam_traps]\nenabled = false\naddresses = [\"trap@d.test\"]\n[mx.allowlist]\nenabled = false\n"
+            + "clients = [\"192.0.2.1\"]\n[mx.allowlist.recipients]\n\"a@d.test\" = [\"b.example\"]\n"
+        let mx = try #require(try NodeConfiguration(toml: text, file: "f").mx)
+        #expect(mx.spamTraps == nil && mx.allowlist == nil)
+    }
+
+    @Test(arguments: [
+        ("max_recipients_hard = 10", "f:6: mx.max_recipients_hard: 10 is below mx.max_recipients (1000); the hard limit must not be the smaller"),
+        ("[mx.blocklist]\nfile = \"/nonexistent/block.txt\"", "f:7: mx.blocklist.file: cannot read '/nonexistent/block.txt'"),
+        ("[mx.blocklist]\nsenders = [\"a b\"]", "f:7: mx.blocklist.senders: 'a b' is not an address, domain or *.domain"),
+        ("[mx.blocklist]\nhelo = [\"u@h.example\"]", "f:7: mx.blocklist.helo: 'u@h.example' is an address; a host name or *.domain is expected"),
+        ("[mx.spam_traps]\nblock_for = 600", "f:6: mx.spam_traps.addresses: is required (the trap addresses)"),
+        ("[mx.allowlist]\n[mx.allowlist.recipients]\n\"nobody\" = [\"x.example\"]", "f:8: mx.allowlist.recipients.nobody: 'nobody' is not a recipient address"),
+        ("[mx.sender_rate]\nwindow = 5", "f:7: mx.sender_rate.window: 5 is out of range 60...604800"),
+        ("[mx.blocklist]\nnetworks = [\"192.0.2.1\"]", "f:7: mx.blocklist.networks: unknown key"),
+    ])
+    func errorsNameTheKeyAndLine(snippet: String, message: String) {
+        #expect {
+            _ = try NodeConfiguration(toml: Self.base + snippet, file: "f")
+        } throws: { "\($0)" == message }
+    }
+}
