@@ -41,7 +41,9 @@ enum ReviewDerivation {
         case .maxMessageSize:
             return make(.enabled, "\(mx.limits.maxMessageSize) octets (SIZE advertised, 552 beyond)")
         case .maxRecipients:
-            return make(.enabled, "\(mx.limits.maxRecipients) per message (452 beyond)")
+            let hard = mx.limits.hardRecipientLimit
+            return make(.enabled, "\(mx.limits.maxRecipients) per message (452 beyond)"
+                + (hard > 0 ? "; hard limit \(hard) (552, the message refused)" : "; no hard limit"))
         case .smtpOverTLS:
             let towardsHops = hopTLS(node)
             return tls ? make(.enabled, "STARTTLS offered on \(listeners(mx))" + towardsHops)
@@ -94,6 +96,29 @@ enum ReviewDerivation {
             guard let greylist = mx.greylisting else { return make(.disabled, "no [mx.greylist] table (or enabled = false)") }
             return make(.enabled, "delay \(span(greylist.delay.components.seconds)), SPF pass "
                 + (greylist.exemptSPFPass ? "exempt" : "not exempt") + "; state: \(stateText(node))")
+        case .localBlockLists:
+            guard let block = mx.blocklist else { return make(.disabled, "no [mx.blocklist] table (or enabled = false)") }
+            let entries = block.entries
+            var parts = ["\(entries.networks.count) client, \(entries.senders.count) sender, \(entries.heloNames.count) HELO entries"]
+            if let file = block.file { parts.append("file \(file) (checked every \(span(block.reloadInterval.components.seconds)))") }
+            parts.append(block.checkDynamic ? "dynamic entries from the state store (\(stateText(node)))" : "no dynamic entries")
+            return make(.enabled, parts.joined(separator: "; "))
+        case .allowLists:
+            guard let allow = mx.allowlist else { return make(.disabled, "no [mx.allowlist] table (or enabled = false)") }
+            var parts = ["\(allow.entries.networks.count) client, \(allow.entries.senders.count) sender entries",
+                         "\(allow.perRecipient.count) recipients with their own lists"]
+            if let file = allow.file { parts.append("file \(file)") }
+            return make(.enabled, parts.joined(separator: ", ") + "; skip DM18/DM27/DM32/DM22, never relay control or antivirus")
+        case .honeyPots:
+            guard let traps = mx.spamTraps else { return make(.disabled, "no [mx.spam_traps] table (or enabled = false)") }
+            return make(.enabled, "\(traps.addresses.count) trap addresses; a hit blocks the client for "
+                + span(traps.blockFor.components.seconds) + (mx.blocklist?.checkDynamic == true ? "" : " (add [mx.blocklist] to refuse it at connect)")
+                + "; state: \(stateText(node))")
+        case .senderVolumeLimit:
+            guard let volume = mx.senderVolume else { return make(.disabled, "no [mx.sender_rate] table (or enabled = false)") }
+            func limit(_ value: Int) -> String { value == 0 ? "unlimited" : "\(value)" }
+            return make(.enabled, "per sender and \(span(volume.window.components.seconds)): messages \(limit(volume.maxMessages)), "
+                + "recipients \(limit(volume.maxRecipients)) (451 beyond); state: \(stateText(node))")
         default:
             // A native entry of this role that no configuration value reaches yet.
             return make(.notAvailable, "no configuration for it in this role yet")

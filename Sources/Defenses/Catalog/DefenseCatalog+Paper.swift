@@ -59,9 +59,10 @@ extension DefenseCatalog {
             .maxRecipients, "Max. number of recipients per email",
             stages: [.a, .b, .e], faults: [.init(.trafficAmplification, .solves)], source: .tableII(printedAs: nil),
             roles: [.mx, .submission, .webmail], status: .native,
-            note: "Recipients beyond the limit get 452 4.5.3 (the client sends them again later). "
-                + "A separate hard limit answered with 552 is not yet.",
-            keys: ["mx.max_recipients"], references: ["RFC 5321 §4.5.3.1.8"]),
+            note: "Soft limit: recipients beyond mx.max_recipients get 452 4.5.3 (the client sends them again later). "
+                + "Hard limit (off by default): beyond mx.max_recipients_hard RCPT commands every further one gets "
+                + "552 5.5.3 and the message itself 554 5.5.3, as the second seed describes.",
+            keys: ["mx.max_recipients", "mx.max_recipients_hard"], references: ["RFC 5321 §4.5.3.1.8", "RFC 5321 §4.5.3.1.10"]),
         CatalogEntry(
             .clientConnectionLimit, "Client connection limit (simultaneous)",
             stages: [.a, .b],
@@ -118,8 +119,14 @@ extension DefenseCatalog {
         CatalogEntry(
             .localBlockLists, "Local domain or IP blacklists",
             stages: [.a], faults: [.init(.spam, .mitigates), .init(.slammer, .mitigates)], source: .inferred,
-            roles: [.mx], status: .notYet,
-            note: "Not yet (issue 6)."),
+            roles: [.mx], status: .native,
+            note: "LocalBlocklist: client networks (554 5.7.1 greeting, closed), sender addresses/domains/*.domains "
+                + "(550 5.7.1 at MAIL) and HELO names (550 5.7.1), from the file and a list file reloaded when it changes; "
+                + "dynamic `block:` entries from the state store (DM27) refuse clients at connect on every node "
+                + "sharing it. Off by default.",
+            keys: ["mx.blocklist.clients", "mx.blocklist.senders", "mx.blocklist.helo", "mx.blocklist.file",
+                   "mx.blocklist.reload_interval", "mx.blocklist.dynamic"],
+            references: ["RFC 5321 §4.1.4", "Postfix access(5)"]),
         CatalogEntry(
             .mtaRules, "MTA rules: check sender domain, reject unknown recipients (backscatter)",
             stages: [.a, .b], faults: [.init(.spam, .mitigates)], source: .tableII(printedAs: nil),
@@ -138,8 +145,11 @@ extension DefenseCatalog {
         CatalogEntry(
             .allowLists, "User MUA whitelists",
             stages: [.a, .mua], faults: [.init(.spam, .mitigates, note: "fewer false positives")], source: .inferred,
-            roles: [.mx], status: .notYet,
-            note: "Not yet (issue 6)."),
+            roles: [.mx], status: .native,
+            note: "AllowList: client networks, sender patterns and per-recipient sender lists skip the spam checks "
+                + "(DM18, DM27, DM32, DM22) and never relay control, the limits or antivirus. Global and per-user "
+                + "lists in the configuration (a list file too); not yet editable by users from their MUA. Off by default.",
+            keys: ["mx.allowlist.clients", "mx.allowlist.senders", "mx.allowlist.file", "mx.allowlist.recipients"]),
         CatalogEntry(
             .greylisting, "Greylisting (SPF-pass senders exempt)",
             stages: [.a], faults: [.init(.spam, .mitigates)], source: .tableII(printedAs: nil),
@@ -175,8 +185,11 @@ extension DefenseCatalog {
         CatalogEntry(
             .honeyPots, "Honey pots (spam traps)",
             stages: [.a], faults: [.init(.spam, .mitigates)], source: .inferred,
-            roles: [.mx], status: .notYet,
-            note: "Not yet (issue 6, with the state store)."),
+            roles: [.mx], status: .native,
+            note: "SpamTrap: RCPT to a trap address gets 550 5.1.1 (like an unknown user), the rest of the session "
+                + "554 5.7.1, the message is refused for every recipient, and the client's address is blocked "
+                + "(a `block:` record, default 1 day) on every node sharing the state store. Off by default.",
+            keys: ["mx.spam_traps.addresses", "mx.spam_traps.block_for", "mx.blocklist.dynamic", "state.backend"]),
         CatalogEntry(
             .antivirus, "Antivirus software",
             stages: [.c, .mua], faults: [.init(.virus, .solves)], source: .tableII(printedAs: nil),
@@ -223,8 +236,11 @@ extension DefenseCatalog {
             .senderVolumeLimit, "Limit amount of e-mail from a specific sender",
             stages: [.a, .b],
             faults: [.init(.mailBombing, .mitigates), .init(.trafficAmplification, .mitigates), .init(.spam, .mitigates)],
-            source: .inferred, roles: [.mx, .submission], status: .notYet,
-            note: "Not yet (issue 6, with the state store)."),
+            source: .inferred, roles: [.mx, .submission], status: .native,
+            note: "SenderVolumeLimit: messages and recipients per sender over a sliding window in the state store "
+                + "(the authenticated user, else the envelope sender; not `<>`), 451 4.7.1 beyond. At the mx the sender "
+                + "is only a claim, so a forger can get that address's mail deferred, never refused. Off by default.",
+            keys: ["mx.sender_rate.window", "mx.sender_rate.max_messages", "mx.sender_rate.max_recipients", "state.backend"]),
         CatalogEntry(
             .mailboxQuota, "Mailbox quota",
             stages: [.g], faults: [.init(.mailBombing, .mitigates)], source: .tableII(printedAs: nil),
