@@ -96,6 +96,9 @@ enum ReviewDerivation {
             guard let greylist = mx.greylisting else { return make(.disabled, "no [mx.greylist] table (or enabled = false)") }
             return make(.enabled, "delay \(span(greylist.delay.components.seconds)), SPF pass "
                 + (greylist.exemptSPFPass ? "exempt" : "not exempt") + "; state: \(stateText(node))")
+        case .rfc2505:
+            let checklist = RFC2505Checklist(mx: mx)
+            return make(checklist.meetsRequirements ? .enabled : .disabled, checklist.summary)
         case .localBlockLists:
             guard let block = mx.blocklist else { return make(.disabled, "no [mx.blocklist] table (or enabled = false)") }
             let entries = block.entries

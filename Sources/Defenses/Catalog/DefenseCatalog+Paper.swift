@@ -112,9 +112,12 @@ extension DefenseCatalog {
         CatalogEntry(
             .rfc2505, "RFC 2505 anti-spam recommendations for MTAs",
             stages: [.a, .b], faults: [.init(.spam, .mitigates), .init(.openRelay, .mitigates)], source: .tableII(printedAs: "DM13"),
-            roles: [.mx, .submission], status: .notYet,
-            note: "Not yet as a checklist. Items already met: relay refused (DM07), VRFY/EXPN reveal "
-                + "nothing (MN08), Received headers; HELO and sender-domain checks are in the library (DM19).",
+            roles: [.mx, .submission], status: .native,
+            note: "A checklist of RFC 2505 §2.1-2.13 that `review` fills from the configuration: the MUSTs "
+                + "(no relay, Received fields, logs, never refusing <>, 4xx vs 5xx) always hold; refusal by client "
+                + "and sender (DM18) and rate control (DM10/DM11/DM34) as configured; verifying the MAIL FROM domain "
+                + "(DM19 has no key yet) and the local part (needs the store's directory) are not met yet.",
+            keys: ["mx.domains", "mx.blocklist.clients", "mx.blocklist.senders", "mx.rate.window", "mx.sender_rate.window"],
             references: ["RFC 2505"]),
         CatalogEntry(
             .localBlockLists, "Local domain or IP blacklists",
