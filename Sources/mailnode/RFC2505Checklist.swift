@@ -39,8 +39,10 @@ struct RFC2505Checklist {
                  how: refusesSenders ? "DM18 sender entries" : "add [mx.blocklist] senders or a file"),
             Item(section: "2.8", title: "rate control", required: false, met: rateControl,
                  how: rateControl ? "DM10/DM11/DM34" : "enable [mx.rate] or [mx.sender_rate]"),
-            Item(section: "2.9", title: "verify the MAIL FROM domain", required: false, met: false,
-                 how: "DM19's sender-domain check has no configuration key yet"),
+            Item(section: "2.9", title: "verify the MAIL FROM domain", required: false,
+                 met: mx.dnsDefenses.senderChecks?.checkSenderDomain == true,
+                 how: mx.dnsDefenses.senderChecks?.checkSenderDomain == true ? "DM19 sender-domain check"
+                     : "enable [mx.sender_checks] sender_domain"),
             Item(section: "2.10", title: "verify the local part", required: false, met: false,
                  how: "unknown local recipients are accepted until the store's directory exists"),
             Item(section: "2.11", title: "control VRFY and EXPN", required: false, met: true,

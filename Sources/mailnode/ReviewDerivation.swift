@@ -99,6 +99,16 @@ enum ReviewDerivation {
         case .rfc2505:
             let checklist = RFC2505Checklist(mx: mx)
             return make(checklist.meetsRequirements ? .enabled : .disabled, checklist.summary)
+        case .dnsBlockLists:
+            guard let lists = mx.dnsDefenses.dnsLists else { return make(.disabled, "no [mx.dnsbl] table (or enabled = false)") }
+            let policy = mx.dnsDefenses.dnsListPolicy
+            let stage = switch policy.stage { case .connect: "connect"; case .mailFrom: "MAIL"; case .rcptTo: "RCPT" }
+            return make(.enabled, lists.zones.map(\.name).joined(separator: ", ") + "; threshold \(Int(lists.threshold)), refused at \(stage)"
+                + (policy.onUnknown == .tempfail ? ", unanswered lists defer" : "") + "; DNS: \(dnsText(node))")
+        case .mtaRules:
+            guard let checks = mx.dnsDefenses.senderChecks else { return make(.disabled, "no [mx.sender_checks] table (or enabled = false)") }
+            let parts = [checks.checkHELO ? "HELO" : nil, checks.checkSenderDomain ? "sender domain" : nil, checks.checkIPRev ? "iprev (tag)" : nil]
+            return make(.enabled, parts.compactMap { $0 }.joined(separator: ", ") + " checked; unknown local recipients not yet; DNS: \(dnsText(node))")
         case .localBlockLists:
             guard let block = mx.blocklist else { return make(.disabled, "no [mx.blocklist] table (or enabled = false)") }
             let entries = block.entries
@@ -126,6 +136,12 @@ enum ReviewDerivation {
             // A native entry of this role that no configuration value reaches yet.
             return make(.notAvailable, "no configuration for it in this role yet")
         }
+    }
+
+    /// The DNS servers the defenses ask.
+    static func dnsText(_ node: NodeConfiguration) -> String {
+        guard let dns = node.dns else { return "/etc/resolv.conf" }
+        return dns.nameservers.map(\.description).joined(separator: ", ")
     }
 
     static func describe(_ roles: [MailnodeRole]) -> String {

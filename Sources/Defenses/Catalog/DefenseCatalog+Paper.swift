@@ -115,8 +115,8 @@ extension DefenseCatalog {
             roles: [.mx, .submission], status: .native,
             note: "A checklist of RFC 2505 §2.1-2.13 that `review` fills from the configuration: the MUSTs "
                 + "(no relay, Received fields, logs, never refusing <>, 4xx vs 5xx) always hold; refusal by client "
-                + "and sender (DM18) and rate control (DM10/DM11/DM34) as configured; verifying the MAIL FROM domain "
-                + "(DM19 has no key yet) and the local part (needs the store's directory) are not met yet.",
+                + "and sender (DM18), rate control (DM10/DM11/DM34) and the MAIL FROM domain (DM19) as configured; "
+                + "verifying the local part (needs the store's directory) is not met yet.",
             keys: ["mx.domains", "mx.blocklist.clients", "mx.blocklist.senders", "mx.rate.window", "mx.sender_rate.window"],
             references: ["RFC 2505"]),
         CatalogEntry(
@@ -133,17 +133,22 @@ extension DefenseCatalog {
         CatalogEntry(
             .mtaRules, "MTA rules: check sender domain, reject unknown recipients (backscatter)",
             stages: [.a, .b], faults: [.init(.spam, .mitigates)], source: .tableII(printedAs: nil),
-            roles: [.mx, .submission], status: .library,
-            note: "SenderCheckDefense (HELO, sender domain, null MX, iprev) is a tested stage hook and "
-                + "`mailnode check domain`; no role configuration switches it on yet. Refusing unknown "
-                + "recipients needs the store's directory (issues 7-8).",
+            roles: [.mx, .submission], status: .native,
+            note: "SenderCheckDefense on the mx ([mx.sender_checks], off by default): HELO not an FQDN or naming us "
+                + "refused, sender domains that cannot take mail (null MX, nonexistent, no MX/A) refused at MAIL, "
+                + "iprev tagged only; DNS failures defer, never refuse. Refusing unknown local recipients (the "
+                + "backscatter half) is not yet: it needs the store's directory (issues 7-8).",
+            keys: ["mx.sender_checks.helo", "mx.sender_checks.sender_domain", "mx.sender_checks.iprev", "dns.servers"],
             references: ["RFC 5321 §4.1.4", "RFC 7505", "RFC 8601 §3 (iprev)"]),
         CatalogEntry(
             .dnsBlockLists, "DNSBL (centralised blacklists)",
             stages: [.a], faults: [.init(.spam, .mitigates)], source: .inferred,
-            roles: [.mx], status: .library,
-            note: "DNSListDefense (weights, thresholds, health checks, refusal at connect or RCPT) and "
-                + "`mailnode check dnsbl`; no configuration key for its zones yet.",
+            roles: [.mx], status: .native,
+            note: "DNSListDefense on the mx ([mx.dnsbl], off by default): client, HELO and sender-domain lists with "
+                + "weights, answer-code filters and a threshold, allow lists, RFC 5782 health checks; looked up at "
+                + "connect without delaying the greeting, refused at RCPT with 550 5.7.1 (Postmaster exempt) or at "
+                + "connect/MAIL. A list that does not answer never refuses.",
+            keys: ["mx.dnsbl.zones", "mx.dnsbl.threshold", "mx.dnsbl.stage", "mx.dnsbl.on_unknown", "dns.servers"],
             references: ["RFC 5782"]),
         CatalogEntry(
             .allowLists, "User MUA whitelists",

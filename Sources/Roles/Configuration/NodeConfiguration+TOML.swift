@@ -117,6 +117,7 @@ struct ConfigurationReader {
             configuration.mx = try readMX()
         }
         configuration.state = try readState(spool: configuration.spoolDirectory)
+        configuration.dns = try readDNS()
 
         // [hops.NAME] address = "host:port", protocol = "smtp"|"lmtp", tls = "none"|"opportunistic"|"required"
         var hops: [String: NextHop] = [:]
@@ -165,7 +166,7 @@ struct ConfigurationReader {
         if let unknown = document.entries.first(where: { !used.contains($0.path) }) {
             throw ConfigurationError(file: file, line: unknown.line, key: unknown.dottedKey, message: "unknown key")
         }
-        let knownTables: Set<String> = ["node", "tls", "mx", "hops", "routes", "retry", "dedup", "state"]
+        let knownTables: Set<String> = ["node", "tls", "mx", "hops", "routes", "retry", "dedup", "state", "dns"]
         if let (table, line) = document.tables.first(where: { !knownTables.contains($0.key[0]) || ($0.key[0] == "hops" && $0.key.count != 2) }) {
             throw ConfigurationError(file: file, line: line, key: table.joined(separator: "."), message: "unknown table")
         }
@@ -195,6 +196,7 @@ struct ConfigurationReader {
         if let networks = try networks(["mx", "trusted_upstreams"]) { mx.trustedUpstreams = networks }
         try readStatefulDefenses(into: &mx)
         try readListDefenses(into: &mx)
+        try readDNSDefenses(into: &mx)
         return mx
     }
 }

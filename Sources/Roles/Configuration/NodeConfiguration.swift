@@ -57,7 +57,9 @@ public struct MXRoleConfiguration: Sendable {
     public var spamTraps: SpamTrap.Configuration?
     /// DM34: messages/recipients per sender and window (`[mx.sender_rate]`; off by default).
     public var senderVolume: SenderVolumeLimit.Configuration?
-    /// DM22's SPF exemption checks SPF itself over the system resolver when no SPF hook kept a
+    /// DM19 sender checks and DM20 DNS lists (`[mx.sender_checks]`, `[mx.dnsbl]`; off by default).
+    public var dnsDefenses = DNSDefenseSettings()
+    /// DM22's SPF exemption checks SPF itself over the node's resolver (`[dns]`) when no SPF hook kept a
     /// result (`mx.greylist.spf_exempt`, default on).
     public var greylistingChecksSPF: Bool = true
 
@@ -92,6 +94,8 @@ public struct NodeConfiguration: Sendable {
     public var dedup: DeliveredSetConfiguration
     /// The state store (`[state]`); used only when a stateful mechanism is enabled.
     public var state: StateConfiguration
+    /// The DNS servers the defenses ask (`[dns]`); nil: those of /etc/resolv.conf.
+    public var dns: DNSResolverConfiguration?
 
     public init(hostname: String, spoolDirectory: String, tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil,
                 mx: MXRoleConfiguration? = nil, routing: RoutingTable = .init(), retry: RetryPolicy = .init(),

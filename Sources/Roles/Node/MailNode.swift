@@ -61,7 +61,7 @@ public final class MailNode: Sendable {
         let store = configuration.needsStateStore ? try Self.openStateStore(configuration.state, logger: logger) : nil
         stateStore = store
         if let mx = configuration.mx {
-            let chain = HookChain(try Self.mxHooks(mx, store: store, logger: logger))
+            let chain = HookChain(try Self.mxHooks(mx, node: configuration, store: store, logger: logger))
             // DM36 wraps the chain: it sees the 5xx the relay control gives at RCPT TO.
             if let store, let throttle = mx.badRecipientThrottle {
                 hooks = BadRecipientThrottle(throttle, wrapping: chain, store: store, logger: logger)
@@ -93,7 +93,12 @@ public final class MailNode: Sendable {
     /// counters), DM27 (at RCPT), DM32 (which waits seconds before the greeting) and DM22. The
     /// spam checks (DM18, DM27, DM32, DM22) sit behind the DM21 allow list when one is configured;
     /// relay control and the limits never do.
-    static func mxHooks(_ mx: MXRoleConfiguration, store: (any StateStore)?, logger: Logger) throws -> [any SessionHooks] {
+    static func mxHooks(_ mx: MXRoleConfiguration, node: NodeConfiguration, store: (any StateStore)?, logger: Logger) throws -> [any SessionHooks] {
+        // One cached resolver for every DNS-based defense of the role, made only when one needs it.
+        let needsDNS = mx.dnsDefenses.dnsLists != nil || mx.dnsDefenses.senderChecks != nil
+            || (mx.greylisting.map { $0.exemptSPFPass && mx.greylistingChecksSPF } ?? false)
+        let resolver: (any DNSResolver)? = needsDNS
+            ? DNSCachingResolver(wrapping: LDNSResolver(configuration: node.dns ?? .system(), logger: logger)) : nil
         let allowList = try mx.allowlist.map { try AllowList($0, logger: logger) }
         func gated(_ hooks: [any SessionHooks]) -> [any SessionHooks] {
             guard !hooks.isEmpty else { return [] }
@@ -111,10 +116,18 @@ public final class MailNode: Sendable {
         if let store, let volume = mx.senderVolume { hooks.append(SenderVolumeLimit(volume, store: store, logger: logger)) }
         var spamChecks: [any SessionHooks] = []
         if let store, let traps = mx.spamTraps { spamChecks.append(SpamTrap(traps, store: store, logger: logger)) }
+        if let resolver, let lists = mx.dnsDefenses.dnsLists {
+            spamChecks.append(DNSListDefense(checker: DNSListChecker(resolver: resolver, configuration: lists, logger: logger),
+                                             policy: mx.dnsDefenses.dnsListPolicy, logger: logger))
+        }
+        if let resolver, let policy = mx.dnsDefenses.senderChecks {
+            let local = SenderCheckConfiguration(localNames: Set([node.hostname] + mx.localDomains))
+            spamChecks.append(SenderCheckDefense(checker: SenderChecker(resolver: resolver, configuration: local), policy: policy, logger: logger))
+        }
         if let store, let pause = mx.greetPause { spamChecks.append(GreetPause(pause, store: store, logger: logger)) }
         if let store, let greylist = mx.greylisting {
             let spf = greylist.exemptSPFPass && mx.greylistingChecksSPF
-                ? Greylisting.spfCheck(using: SPFChecker(resolver: LDNSResolver(configuration: .system(), logger: logger)))
+                ? resolver.map { Greylisting.spfCheck(using: SPFChecker(resolver: $0)) }
                 : nil
             spamChecks.append(Greylisting(greylist, store: store, spfCheck: spf, logger: logger))
         }

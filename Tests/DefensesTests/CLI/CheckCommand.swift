@@ -14,13 +14,18 @@ enum CheckCommand {
 
     /// Runs the binary and returns (exit status, stdout + stderr), polling instead of blocking.
     static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await run(executable: binary, arguments)
+    }
+
+    /// Runs `executable` and returns (exit status, stdout + stderr), polling instead of blocking.
+    static func run(executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mailnode-check-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let output = directory.appendingPathComponent("out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle

@@ -1,0 +1,129 @@
+import Defenses
+import SMTPCore
+
+/// The mx role's DNS-based defenses, as read from `[mx.dnsbl]` (DM20) and `[mx.sender_checks]` (DM19).
+public struct DNSDefenseSettings: Sendable {
+    /// DM20: the lists and how their answers combine; nil when `[mx.dnsbl]` is off.
+    public var dnsLists: DNSListConfiguration?
+    /// DM20: where and how a verdict acts.
+    public var dnsListPolicy = DNSListPolicy()
+    /// DM19: which sender checks run and what their verdicts do; nil when `[mx.sender_checks]` is off.
+    public var senderChecks: SenderCheckPolicy?
+
+    public init() {}
+}
+
+/// `[dns]`, `[mx.dnsbl]` (with `[mx.dnsbl.zones."NAME"]`) and `[mx.sender_checks]` (docs/configuration.md).
+extension ConfigurationReader {
+    /// `[dns] servers = ["127.0.0.1:53"]`, `timeout`, `attempts`; nil when there is no `[dns]` table
+    /// (the system's /etc/resolv.conf is used).
+    mutating func readDNS() throws(ConfigurationError) -> DNSResolverConfiguration? {
+        guard document.tables[["dns"]] != nil else { return nil }
+        var configuration = DNSResolverConfiguration.system()
+        if let servers = try strings(["dns", "servers"]) {
+            var addresses: [DNSServerAddress] = []
+            for text in servers {
+                guard let address = DNSServerAddress(text) else { throw fail(["dns", "servers"], "'\(text)' is not an address or address:port") }
+                addresses.append(address)
+            }
+            guard !addresses.isEmpty else { throw fail(["dns", "servers"], "is empty (leave it out to use /etc/resolv.conf)") }
+            configuration.nameservers = addresses
+        }
+        if let value = try seconds(["dns", "timeout"], range: 1...30) { configuration.timeout = value }
+        if let value = try integer(["dns", "attempts"], range: 1...5) { configuration.attempts = value }
+        return configuration
+    }
+
+    mutating func readDNSDefenses(into mx: inout MXRoleConfiguration) throws(ConfigurationError) {
+        let listKeys = ["zones", "threshold", "stage", "on_unknown", "name_zones", "time_limit"]
+        if try enabled(["mx", "dnsbl"], keys: listKeys) {
+            var zones: [DNSListZone] = []
+            for name in try strings(["mx", "dnsbl", "zones"]) ?? [] {
+                zones.append(DNSListZone(name))
+            }
+            // [mx.dnsbl.zones."bl.example"] kind, subjects, weight, codes, ipv6, health_check
+            for (table, _) in document.tables.sorted(by: { $0.value < $1.value })
+            where table.count == 4 && Array(table.prefix(3)) == ["mx", "dnsbl", "zones"] {
+                zones.append(try readZone(table))
+            }
+            var seen: Set<String> = []
+            for zone in zones where !seen.insert(zone.name).inserted {
+                throw fail(["mx", "dnsbl", "zones"], "zone '\(zone.name)' is named twice")
+            }
+            guard !zones.isEmpty else {
+                throw ConfigurationError(file: file, line: document.tables[["mx", "dnsbl"]], key: "mx.dnsbl.zones",
+                                         message: "is required (zones = [\"bl.example\"] or [mx.dnsbl.zones.\"bl.example\"] tables)")
+            }
+            var lists = DNSListConfiguration(zones: zones)
+            if let value = try integer(["mx", "dnsbl", "threshold"], range: 1...1000) { lists.threshold = Double(value) }
+            if let value = try seconds(["mx", "dnsbl", "time_limit"], range: 1...60) { lists.timeLimit = value }
+            var policy = DNSListPolicy(trustedNetworks: mx.trustedUpstreams)
+            if let text = try string(["mx", "dnsbl", "stage"]) {
+                switch text {
+                case "connect": policy.stage = .connect
+                case "mail": policy.stage = .mailFrom
+                case "rcpt": policy.stage = .rcptTo
+                default: throw fail(["mx", "dnsbl", "stage"], "must be connect, mail or rcpt, got '\(text)'")
+                }
+            }
+            if let text = try string(["mx", "dnsbl", "on_unknown"]) {
+                guard text == "ignore" || text == "tempfail" else {
+                    throw fail(["mx", "dnsbl", "on_unknown"], "must be ignore or tempfail, got '\(text)'")
+                }
+                policy.onUnknown = text == "ignore" ? .ignore : .tempfail
+            }
+            if let value = try boolean(["mx", "dnsbl", "name_zones"]) { policy.nameZonesInReply = value }
+            mx.dnsDefenses.dnsLists = lists
+            mx.dnsDefenses.dnsListPolicy = policy
+        } else {
+            for (table, _) in document.tables where table.count == 4 && Array(table.prefix(3)) == ["mx", "dnsbl", "zones"] {
+                for entry in document.entries where Array(entry.path.prefix(4)) == table { used.insert(entry.path) }
+            }
+        }
+
+        if try enabled(["mx", "sender_checks"], keys: ["helo", "sender_domain", "iprev"]) {
+            var policy = SenderCheckPolicy(trustedNetworks: mx.trustedUpstreams)
+            if let value = try boolean(["mx", "sender_checks", "helo"]) { policy.checkHELO = value }
+            if let value = try boolean(["mx", "sender_checks", "sender_domain"]) { policy.checkSenderDomain = value }
+            if let value = try boolean(["mx", "sender_checks", "iprev"]) { policy.checkIPRev = value }
+            mx.dnsDefenses.senderChecks = policy
+        }
+    }
+
+    mutating func readZone(_ table: [String]) throws(ConfigurationError) -> DNSListZone {
+        let name = table[3]
+        guard !name.isEmpty, !name.contains(" "), !name.hasPrefix(".") else {
+            throw ConfigurationError(file: file, line: document.tables[table], key: table.joined(separator: "."), message: "'\(name)' is not a zone name")
+        }
+        var zone = DNSListZone(name)
+        if let kind = try string(table + ["kind"]) {
+            guard let value = DNSListZone.Kind(rawValue: kind) else { throw fail(table + ["kind"], "must be block or allow, got '\(kind)'") }
+            zone.kind = value
+        }
+        if let subjects = try strings(table + ["subjects"]) {
+            var set: Set<DNSListSubject> = []
+            for subject in subjects {
+                switch subject {
+                case "client": set.insert(.clientIP)
+                case "helo": set.insert(.heloName)
+                case "sender": set.insert(.mailFromDomain)
+                default: throw fail(table + ["subjects"], "'\(subject)' is not client, helo or sender")
+                }
+            }
+            guard !set.isEmpty else { throw fail(table + ["subjects"], "is empty") }
+            zone.subjects = set
+        }
+        if let weight = try integer(table + ["weight"], range: 0...1000) { zone.weight = Double(weight) }
+        if let codes = try strings(table + ["codes"]) {
+            var rules: [DNSListCodeRule] = []
+            for code in codes {
+                guard let rule = DNSListCodeRule(code) else { throw fail(table + ["codes"], "'\(code)' is not a 127.x.y.z address or network") }
+                rules.append(rule)
+            }
+            zone.codes = rules
+        }
+        if let value = try boolean(table + ["ipv6"]) { zone.ipv6 = value }
+        if let value = try boolean(table + ["health_check"]) { zone.healthCheck = value }
+        return zone
+    }
+}
