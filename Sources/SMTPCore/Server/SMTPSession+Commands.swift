@@ -175,6 +175,7 @@ extension SMTPSession {
     mutating func resetTransaction() {
         envelope = nil
         incoming = nil
+        dataRate = nil
         pendingChunk = nil
         framer.resetMessage()
         if phase == .transaction || phase == .receivingData || phase == .committing { phase = restingPhase }
