@@ -84,6 +84,10 @@ public struct NodeConfiguration: Sendable {
     public var dedup: DeliveredSetConfiguration
     /// The state store (`[state]`); used only when a stateful mechanism is enabled.
     public var state: StateConfiguration
+    /// DM12/DM13: connections the node holds at once over all its listeners
+    /// (`node.max_connections`, default 1000) and per event loop thread
+    /// (`node.max_connections_per_loop`, default 0: off).
+    public var connectionCaps: ConnectionCaps = .init()
 
     public init(hostname: String, spoolDirectory: String, tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil,
                 mx: MXRoleConfiguration? = nil, routing: RoutingTable = .init(), retry: RetryPolicy = .init(),
