@@ -75,6 +75,24 @@ enum ReviewDerivation {
                 + "\(limits.maxSessionDuration) s, 421 after \(limits.maxErrorsPerSession) errors")
         case .noDisclosure:
             return make(.enabled, "always on")
+        case .maxServerProcesses:
+            // node.max_connections is at least 1: the node-wide cap is always on.
+            return make(.enabled, "\(node.connectionCaps.maxConnections) connections on the node "
+                + "(421 4.3.2 beyond, before any hook)")
+        case .maxConnectionsPerProcess:
+            let perLoop = node.connectionCaps.maxConnectionsPerEventLoop
+            return perLoop == 0 ? make(.disabled, "node.max_connections_per_loop = 0")
+                : make(.enabled, "\(perLoop) connections per event loop thread (421 4.3.2 beyond)")
+        case .dataRateLimit:
+            let limits = mx.limits
+            let cap = limits.maxDataRate == 0 ? "no per-flow cap (mx.max_data_rate = 0)"
+                : "at most \(limits.maxDataRate) octets/s per connection"
+            guard limits.minDataRate > 0 else {
+                return limits.maxDataRate == 0 ? make(.disabled, "mx.min_data_rate = 0 and mx.max_data_rate = 0")
+                    : make(.enabled, "no floor (mx.min_data_rate = 0); " + cap)
+            }
+            return make(.enabled, "data phase at least \(limits.minDataRate) octets/s after \(limits.dataRateGrace) s "
+                + "(421 4.4.2 below); " + cap)
         case .clientConnectionLimit:
             guard let limit = mx.connectionLimit else { return make(.disabled, "mx.max_connections_per_client = 0") }
             return make(.enabled, "\(limit.maxPerClient) sessions per client address (421 4.7.0 beyond)")

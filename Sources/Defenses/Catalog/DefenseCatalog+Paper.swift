@@ -83,14 +83,20 @@ extension DefenseCatalog {
         CatalogEntry(
             .maxServerProcesses, "Max. number of server processes",
             stages: [.a, .b, .c, .d, .f, .g], faults: [.init(.noCongestionControl, .mitigates)], source: .tableII(printedAs: nil),
-            roles: [.mx, .submission, .antivirus, .antispam, .outbound, .store], status: .notYet,
-            note: "One process per node; its counterpart, a node-wide connection cap with 421, is not yet. "
-                + "The open-files limit is raised to the hard limit at start."),
+            roles: [.mx, .submission, .antivirus, .antispam, .outbound, .store], status: .native,
+            note: "One process per node, so its counterpart: a node-wide cap on open connections over all "
+                + "listeners (default 1000); the next is answered 421 4.3.2 and closed before any hook runs "
+                + "(on an implicit-TLS listener closed without a reply). The open-files limit is raised to "
+                + "the hard limit at start.",
+            keys: ["node.max_connections"], references: ["RFC 5321 §3.8", "RFC 3463 X.3.2"]),
         CatalogEntry(
             .maxConnectionsPerProcess, "Max. number of connections per server process",
             stages: [.a, .b, .c, .d, .f, .g], faults: [.init(.noCongestionControl, .mitigates)], source: .tableII(printedAs: nil),
-            roles: [.mx, .submission, .antivirus, .antispam, .outbound, .store], status: .notYet,
-            note: "A per-event-loop connection cap is not yet (issue 6)."),
+            roles: [.mx, .submission, .antivirus, .antispam, .outbound, .store], status: .native,
+            note: "Each event loop thread stands for a server process: a cap on its open connections, "
+                + "answered like DM12. Off by default (new connections go to the loops in turn, so the "
+                + "node-wide cap already bounds each loop to about its share).",
+            keys: ["node.max_connections_per_loop"], references: ["RFC 5321 §3.8", "RFC 3463 X.3.2"]),
         CatalogEntry(
             .smtpOverTLS, "Secure SMTP over TLS",
             stages: [.b], faults: [.init(.noPrivacy, .mitigates)], source: .tableII(printedAs: nil),
@@ -238,8 +244,13 @@ extension DefenseCatalog {
         CatalogEntry(
             .dataRateLimit, "Data rate (bps) limit of each SMTP flow",
             stages: [.a, .b], faults: [.init(.noCongestionControl, .mitigates), .init(.slammer, .mitigates)], source: .inferred,
-            roles: [.mx, .submission], status: .notYet,
-            note: "Not yet: mx.data_timeout bounds silence, not throughput (MN07)."),
+            roles: [.mx, .submission], status: .native,
+            note: "A floor: after a grace period (default 30 s) a message's data phase (DATA, or BDAT up to "
+                + "LAST) must average at least mx.min_data_rate (default 500 octets/s, as Postfix), else 421 "
+                + "4.4.2, close, nothing stored; time the server itself paused reading does not count. A cap: "
+                + "mx.max_data_rate octets/s per connection (off by default), enforced by not reading the socket.",
+            keys: ["mx.min_data_rate", "mx.data_rate_grace", "mx.max_data_rate"],
+            references: ["RFC 5321 §3.8", "RFC 5321 §4.5.3.2", "RFC 3463 X.4.2"]),
         CatalogEntry(
             .senderVolumeLimit, "Limit amount of e-mail from a specific sender",
             stages: [.a, .b],

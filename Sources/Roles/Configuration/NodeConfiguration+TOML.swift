@@ -105,6 +105,12 @@ struct ConfigurationReader {
         }
         var configuration = NodeConfiguration(hostname: hostname,
                                               spoolDirectory: try string(["node", "spool"]) ?? "/var/spool/mailnode")
+        if let value = try integer(["node", "max_connections"], range: 1...1_000_000) {
+            configuration.connectionCaps.maxConnections = value
+        }
+        if let value = try integer(["node", "max_connections_per_loop"], range: 0...1_000_000) {
+            configuration.connectionCaps.maxConnectionsPerEventLoop = value
+        }
         configuration.tlsCertificatePath = try string(["tls", "certificate"])
         configuration.tlsKeyPath = try string(["tls", "key"])
         if (configuration.tlsCertificatePath == nil) != (configuration.tlsKeyPath == nil) {
@@ -186,6 +192,15 @@ struct ConfigurationReader {
         if let value = try integer(["mx", "command_timeout"], range: 10...3600) { mx.limits.commandTimeout = Int64(value) }
         if let value = try integer(["mx", "data_timeout"], range: 10...3600) { mx.limits.dataTimeout = Int64(value) }
         if let value = try integer(["mx", "max_session_duration"], range: 60...86_400) { mx.limits.maxSessionDuration = Int64(value) }
+        // DM33: data-rate floor (0 = off) and per-flow bandwidth cap (0 = unlimited), octets per second.
+        if let value = try integer(["mx", "min_data_rate"], range: 0...100_000_000) { mx.limits.minDataRate = value }
+        if let value = try integer(["mx", "data_rate_grace"], range: 1...3600) { mx.limits.dataRateGrace = Int64(value) }
+        if let value = try integer(["mx", "max_data_rate"], range: 0...1_000_000_000) {
+            guard value == 0 || value >= 1024 else {
+                throw fail(["mx", "max_data_rate"], "\(value) is too low: 0 (unlimited) or at least 1024 octets per second")
+            }
+            mx.limits.maxDataRate = value
+        }
         if let text = try string(["mx", "bare_line_endings"]) {
             guard let policy = BareLineEndingPolicy(rawValue: text) else {
                 throw fail(["mx", "bare_line_endings"], "must be reject, accept or normalize, got '\(text)'")

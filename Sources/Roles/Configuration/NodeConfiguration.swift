@@ -96,6 +96,10 @@ public struct NodeConfiguration: Sendable {
     public var state: StateConfiguration
     /// The DNS servers the defenses ask (`[dns]`); nil: those of /etc/resolv.conf.
     public var dns: DNSResolverConfiguration?
+    /// DM12/DM13: connections the node holds at once over all its listeners
+    /// (`node.max_connections`, default 1000) and per event loop thread
+    /// (`node.max_connections_per_loop`, default 0: off).
+    public var connectionCaps: ConnectionCaps = .init()
 
     public init(hostname: String, spoolDirectory: String, tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil,
                 mx: MXRoleConfiguration? = nil, routing: RoutingTable = .init(), retry: RetryPolicy = .init(),

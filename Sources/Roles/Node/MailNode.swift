@@ -77,7 +77,7 @@ public final class MailNode: Sendable {
         statePurger = store.map { Self.purgeRegularly($0, every: configuration.state.purgeInterval, logger: logger) }
         server = SMTPServer(listeners: listeners,
                             services: SMTPServerServices(receiver: receiver, hooks: hooks, logger: logger),
-                            group: group)
+                            group: group, connectionCaps: configuration.connectionCaps)
         if configuration.hasNextHop {
             runner = SpoolRunner(store: spool,
                                  configuration: SpoolRunnerConfiguration(routing: configuration.routing, retry: configuration.retry,

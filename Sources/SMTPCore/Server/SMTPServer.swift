@@ -4,7 +4,8 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 
-/// An SMTP/LMTP server: one or more listeners sharing services, with graceful shutdown.
+/// An SMTP/LMTP server: one or more listeners sharing services and connection caps
+/// (``ConnectionCaps``, DM12/DM13), with graceful shutdown.
 ///
 /// ```swift
 /// let server = SMTPServer(listeners: [listener], services: services, group: group)
@@ -16,18 +17,24 @@ public final class SMTPServer: Sendable {
     public let listeners: [SMTPListenerConfiguration]
     let services: SMTPServerServices
     let group: any EventLoopGroup
-    private let state = NIOLockedValueBox(State())
+    /// DM12/DM13: how many connections the server holds at once.
+    public let connectionCaps: ConnectionCaps
+    private let state: NIOLockedValueBox<State>
 
     struct State {
         var serverChannels: [any Channel] = []
         var connections: [ObjectIdentifier: any Channel] = [:]
+        var counter: ConnectionCounter
         var stopping = false
     }
 
-    public init(listeners: [SMTPListenerConfiguration], services: SMTPServerServices, group: any EventLoopGroup) {
+    public init(listeners: [SMTPListenerConfiguration], services: SMTPServerServices, group: any EventLoopGroup,
+                connectionCaps: ConnectionCaps = .init()) {
         self.listeners = listeners
         self.services = services
         self.group = group
+        self.connectionCaps = connectionCaps
+        self.state = NIOLockedValueBox(State(counter: ConnectionCounter(caps: connectionCaps)))
     }
 
     /// Binds every listener; returns the bound addresses in listener order.
@@ -60,10 +67,19 @@ public final class SMTPServer: Sendable {
             .childChannelOption(.autoRead, value: true)
             .childChannelInitializer { [weak self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    guard let self, self.register(channel) else {
-                        throw SMTPServerError.stopping
-                    }
+                    guard let self else { throw SMTPServerError.stopping }
                     let sync = channel.pipeline.syncOperations
+                    switch self.register(channel) {
+                    case .stopping:
+                        throw SMTPServerError.stopping
+                    case .refused(let refusal):
+                        self.logRefusal(refusal, channel: channel, listener: listener)
+                        // Implicit TLS: a plaintext 421 would be garbage to the handshake; just close.
+                        try sync.addHandler(ConnectionRefusalHandler(reply: listener.tls == .implicit ? nil : .tooManyConnections))
+                        return
+                    case .admitted:
+                        break
+                    }
                     if !listener.proxyProtocolTrusted.isEmpty {
                         try sync.addHandler(ProxyProtocolHandler(trusted: listener.proxyProtocolTrusted, logger: services.logger))
                     }
@@ -78,18 +94,44 @@ public final class SMTPServer: Sendable {
             }
     }
 
-    private func register(_ channel: any Channel) -> Bool {
-        let registered = state.withLockedValue { state -> Bool in
-            guard !state.stopping else { return false }
+    enum Registration {
+        case admitted
+        case refused(ConnectionCounter.Refusal)
+        case stopping
+    }
+
+    /// Counts `channel` against the caps; an admitted channel is released exactly once, when it
+    /// closes (client gone, TLS handshake failed, timeout, shutdown: `closeFuture` covers all).
+    private func register(_ channel: any Channel) -> Registration {
+        let loop = ObjectIdentifier(channel.eventLoop)
+        let registration = state.withLockedValue { state -> Registration in
+            guard !state.stopping else { return .stopping }
+            if let refusal = state.counter.admit(loop: loop) { return .refused(refusal) }
             state.connections[ObjectIdentifier(channel)] = channel
-            return true
+            return .admitted
         }
-        if registered {
+        if case .admitted = registration {
             channel.closeFuture.whenComplete { [weak self] _ in
-                _ = self?.state.withLockedValue { $0.connections.removeValue(forKey: ObjectIdentifier(channel)) }
+                self?.state.withLockedValue { state in
+                    if state.connections.removeValue(forKey: ObjectIdentifier(channel)) != nil {
+                        state.counter.release(loop: loop)
+                    }
+                }
             }
         }
-        return registered
+        return registration
+    }
+
+    private func logRefusal(_ refusal: ConnectionCounter.Refusal, channel: any Channel, listener: SMTPListenerConfiguration) {
+        let (open, limit, scope) = switch refusal {
+        case .node(let open, let limit): (open, limit, "node")
+        case .eventLoop(let open, let limit): (open, limit, "event loop")
+        }
+        services.logger.notice("connection refused: too many connections", metadata: [
+            "defense": "\(refusal.defense)", "listener": "\(listener.name)", "scope": "\(scope)",
+            "client": "\(channel.remoteAddress.map(SMTPServerHandler.logText) ?? "-")",
+            "open": "\(open)", "limit": "\(limit)",
+        ])
     }
 
     /// Number of open client connections.

@@ -47,6 +47,9 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var started = false
+    /// DM33's bandwidth cap (nil when ``SMTPLimits/maxDataRate`` is 0) and its resume timer.
+    private var throttle: BandwidthThrottle?
+    private var throttleTimer: Scheduled<Void>?
 
     init(configuration: SMTPSessionConfiguration, services: SMTPServerServices, tlsContext: NIOSSLContext?,
          implicitTLS: Bool, awaitProxyHeader: Bool, listenerName: String) {
@@ -62,6 +65,9 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         logger[metadataKey: "session"] = "\(id)"
         logger[metadataKey: "listener"] = "\(listenerName)"
         self.logger = logger
+        if configuration.limits.maxDataRate > 0 {
+            self.throttle = BandwidthThrottle(rate: configuration.limits.maxDataRate, now: .now())
+        }
     }
 
     /// `192.0.2.1:4711` / `[2001:db8::1]:4711` for logs.
@@ -79,11 +85,17 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if let throttle, let options = context.channel.syncOptions {
+            // Small, fixed reads: the bucket is checked between them (see BandwidthThrottle).
+            try? options.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: throttle.readSize))
+            try? options.setOption(.maxMessagesPerRead, value: 1)
+        }
         if context.channel.isActive { channelBecameActive(context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
+        throttleTimer?.cancel()
         self.context = nil
     }
 
@@ -110,6 +122,8 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
+        throttleTimer?.cancel()
+        throttleTimer = nil
         if let transfer {
             transfer.abort()
             self.transfer = nil
@@ -151,6 +165,7 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
+        throttle?.consume(bytes.readableBytes, now: .now())
         guard !session.isClosed else { return }
         if inbound.readableBytes == 0 {
             inbound = bytes
@@ -193,18 +208,38 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if shouldHoldReads {
-            readHeld = true
+        if shouldHoldReads || isThrottled(context) {
+            if !readHeld {
+                readHeld = true
+                session.readingPaused(now: .now())   // DM33: our pause is not the client's slowness
+            }
         } else {
             context.read()
         }
     }
 
     private func resumeReadingIfPossible(_ context: ChannelHandlerContext) {
-        if readHeld, !shouldHoldReads {
+        if readHeld, !shouldHoldReads, !isThrottled(context) {
             readHeld = false
+            session.readingResumed(now: .now())
             context.read()
+            rearmTimerIfEarlier(context)
         }
+    }
+
+    /// DM33 bandwidth cap: true while the flow is over ``SMTPLimits/maxDataRate``; then one
+    /// timer resumes reading when the bucket allows it again.
+    private func isThrottled(_ context: ChannelHandlerContext) -> Bool {
+        guard let resume = throttle?.resumeTime(now: .now()) else { return false }
+        if throttleTimer == nil {
+            throttleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: resume) { [weak self] in
+                guard let self else { return }
+                self.throttleTimer = nil
+                guard let context = self.context, context.channel.isActive else { return }
+                self.resumeReadingIfPossible(context)
+            }
+        }
+        return true
     }
 
     // MARK: - Actions
@@ -376,7 +411,16 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if actions.isEmpty {
                 self.armTimer(context)
             } else {
-                self.logger.info("timeout")
+                switch self.session.timeoutCause {
+                case .dataRateBelowFloor(let rate, let floor, let octets):
+                    self.logger.notice("data rate below floor, closing", metadata: [
+                        "defense": "DM33", "rate": "\(rate)", "floor": "\(floor)", "octets": "\(octets)",
+                    ])
+                case .sessionDuration:
+                    self.logger.info("timeout", metadata: ["cause": "session duration"])
+                case .idle, nil:
+                    self.logger.info("timeout")
+                }
                 self.perform(actions, context: context)
                 self.flush(context)
             }

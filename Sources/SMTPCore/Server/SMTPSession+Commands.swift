@@ -181,6 +181,7 @@ extension SMTPSession {
         envelope = nil
         recipientAttempts = 0
         incoming = nil
+        dataRate = nil
         pendingChunk = nil
         framer.resetMessage()
         if phase == .transaction || phase == .receivingData || phase == .committing { phase = restingPhase }

@@ -88,6 +88,7 @@ extension SMTPSession {
         guard success else { return error(failure) }
         incoming = IncomingMessage(viaBDAT: false, writerOpen: true)
         phase = .receivingData
+        startDataRateGuard(now: now)
         framer.expectData()
         return [.reply(Reply(.startMailInput, nil, "End data with <CR><LF>.<CR><LF>"))]
     }

@@ -47,6 +47,7 @@ extension SMTPSession {
     mutating func beginChunk(size: Int, last: Bool) -> [Action] {
         incoming?.lastChunk = last
         phase = .receivingData
+        startDataRateGuard(now: lastActivity)
         framer.expectChunk(size: size, binary: envelope?.parameters.body == .binaryMIME)
         return []
     }
@@ -54,6 +55,7 @@ extension SMTPSession {
     // MARK: - Message bytes
 
     mutating func messageData(_ chunk: ByteBuffer) -> [Action] {
+        dataRate?.record(chunk.readableBytes)
         guard var message = incoming, message.discardReply == nil else { return [] }
         message.octets += chunk.readableBytes
         if message.octets > configuration.limits.maxMessageSize {
@@ -70,6 +72,7 @@ extension SMTPSession {
 
     mutating func messageEnd(_ summary: MessageDataSummary) -> [Action] {
         guard let message = incoming else { return [] }
+        if !message.viaBDAT || message.lastChunk { dataRate = nil }   // DM33: the data phase is over
         if let reply = message.discardReply {
             // A failed chunk ends the transaction (RFC 3030 §2: the client must start again).
             resetTransaction()

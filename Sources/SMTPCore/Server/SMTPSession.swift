@@ -104,6 +104,22 @@ public struct SMTPSession: Sendable {
     var shutdownRequested = false
     let sessionStart: NIODeadline
     var lastActivity: NIODeadline
+    /// DM33: the current message's data-rate floor (nil when off or outside a data phase).
+    var dataRate: DataRateGuard?
+    /// The handler stopped reading from the socket (its time does not count for DM33).
+    var readsPaused = false
+    /// Why ``checkTimeout(now:)`` closed the session, for the handler's log line.
+    public private(set) var timeoutCause: TimeoutCause?
+
+    /// What made a session time out.
+    public enum TimeoutCause: Sendable, Hashable {
+        /// No input for ``SMTPLimits/commandTimeout`` or ``SMTPLimits/dataTimeout``.
+        case idle
+        /// The session ran for ``SMTPLimits/maxSessionDuration``.
+        case sessionDuration
+        /// DM33: the data phase averaged `rate` octets per second, below `floor`, after the grace period.
+        case dataRateBelowFloor(rate: Int, floor: Int, octets: Int)
+    }
 
     public init(configuration: SMTPSessionConfiguration, context: SessionContext, now: NIODeadline) {
         self.configuration = configuration
@@ -186,7 +202,36 @@ public struct SMTPSession: Sendable {
         // While we are the ones working (hook, commit), the client is not idle; during the
         // STARTTLS handshake it is the client's turn, so a stalled handshake times out normally.
         if let pending, pending != .startTLS { return hard }
-        return min(lastActivity + .seconds(idle), hard)
+        var deadline = min(lastActivity + .seconds(idle), hard)
+        if let floorDeadline = activeDataRate?.deadline { deadline = min(deadline, floorDeadline) }
+        return deadline
+    }
+
+    /// DM33's guard while it applies: in a data phase (between BDAT chunks too), not while the
+    /// server itself works on the message.
+    var activeDataRate: DataRateGuard? {
+        guard pending == nil, phase == .receivingData || phase == .transaction else { return nil }
+        return dataRate
+    }
+
+    /// Starts DM33's guard for a data phase, unless it runs already or the floor is off.
+    mutating func startDataRateGuard(now: NIODeadline) {
+        let limits = configuration.limits
+        guard dataRate == nil, limits.minDataRate > 0 else { return }
+        dataRate = DataRateGuard(floor: limits.minDataRate, grace: .seconds(limits.dataRateGrace), start: now,
+                                 readsPaused: readsPaused)
+    }
+
+    /// The handler stopped reading from the socket (back-pressure or the bandwidth cap).
+    public mutating func readingPaused(now: NIODeadline) {
+        readsPaused = true
+        dataRate?.readsPaused(at: now)
+    }
+
+    /// The handler reads from the socket again.
+    public mutating func readingResumed(now: NIODeadline) {
+        readsPaused = false
+        dataRate?.readsResumed(at: now)
     }
 
     /// Closes the session with `421 4.4.2` if its deadline passed.
@@ -194,10 +239,16 @@ public struct SMTPSession: Sendable {
         guard phase != .closed, now >= deadline else { return [] }
         var actions: [Action] = []
         if incoming?.writerOpen == true { actions.append(.abortMessage) }
-        let overall = now >= sessionStart + .seconds(configuration.limits.maxSessionDuration)
-        actions.append(.reply(overall
-            ? Reply(.serviceNotAvailable, .timeout, "Session too long, closing connection")
-            : .timeout))
+        if now >= sessionStart + .seconds(configuration.limits.maxSessionDuration) {
+            timeoutCause = .sessionDuration
+            actions.append(.reply(Reply(.serviceNotAvailable, .timeout, "Session too long, closing connection")))
+        } else if let rateGuard = activeDataRate, rateGuard.isBelowFloor(at: now) {
+            timeoutCause = .dataRateBelowFloor(rate: rateGuard.rate(at: now), floor: rateGuard.floor, octets: rateGuard.octets)
+            actions.append(.reply(.dataRateTooLow))
+        } else {
+            timeoutCause = .idle
+            actions.append(.reply(.timeout))
+        }
         return actions + close()
     }
 

@@ -35,6 +35,22 @@ public struct SMTPLimits: Hashable, Sendable {
     public var maxAuthFailures: Int = 3
     /// Unprocessed pipelined input held in memory before reading pauses (back-pressure).
     public var maxBufferedInput: Int = 256 * 1024
+    /// DM33: the lowest average rate, in octets per second, of one message's data phase (from
+    /// the 354 to the final dot, or from the first BDAT chunk to the `LAST` one); below it the
+    /// session gets `421 4.4.2` and is closed, and nothing of the message is stored. `0` turns
+    /// the floor off. Time in which the server itself paused reading (storage back-pressure,
+    /// ``maxDataRate``) does not count against the client. See ``DataRateGuard``.
+    ///
+    /// Default 500, the value of Postfix's `smtpd_min_data_rate`: 4 kbit/s is far below any
+    /// real link today, yet it cuts off a client that drips a message in to hold a session.
+    public var minDataRate: Int = 500
+    /// DM33: seconds of a data phase before ``minDataRate`` applies (slow start, a client
+    /// building its message as it sends). Default 30.
+    public var dataRateGrace: Int64 = 30
+    /// DM33: the most octets per second the server reads from one connection; beyond it the
+    /// server stops reading from the socket for a while (TCP flow control slows the client).
+    /// `0` means unlimited (the default). See ``BandwidthThrottle``.
+    public var maxDataRate: Int = 0
 
     public init() {}
 }

@@ -69,11 +69,43 @@ import Testing
         #expect(configuration.dedup == DeliveredSetConfiguration(retention: .seconds(864_000), maxEntries: 50_000))
     }
 
+    /// DM12/DM13 (node) and DM33 (mx) keys.
+    @Test func connectionCapsAndDataRates() throws {
+        let configuration = try NodeConfiguration(toml: """
+        [node]
+        hostname = "h"
+        max_connections = 250
+        max_connections_per_loop = 100
+
+        [mx]
+        domains = ["d.test"]
+        min_data_rate = 2048
+        data_rate_grace = 10
+        max_data_rate = 1_048_576
+        """, file: "f")
+        #expect(configuration.connectionCaps == ConnectionCaps(maxConnections: 250, maxConnectionsPerEventLoop: 100))
+        let limits = try #require(configuration.mx?.limits)
+        #expect(limits.minDataRate == 2048)
+        #expect(limits.dataRateGrace == 10)
+        #expect(limits.maxDataRate == 1_048_576)
+    }
+
+    @Test func zeroSwitchesTheDataRateFloorAndCapOff() throws {
+        let configuration = try NodeConfiguration(toml: "[node]\nhostname = \"h\"\n[mx]\ndomains = [\"d\"]\nmin_data_rate = 0\nmax_data_rate = 0\n",
+                                                  file: "f")
+        #expect(configuration.mx?.limits.minDataRate == 0)
+        #expect(configuration.mx?.limits.maxDataRate == 0)
+    }
+
     @Test func defaults() throws {
         let configuration = try NodeConfiguration(toml: "[node]\nhostname = \"h\"\n[mx]\ndomains = [\"d.test\"]\n", file: "f")
         #expect(configuration.spoolDirectory == "/var/spool/mailnode")
         #expect(configuration.mx?.listen == [ListenAddress(host: "127.0.0.1", port: 2525)])
         #expect(configuration.mx?.limits == SMTPLimits())
+        #expect(configuration.mx?.limits.minDataRate == 500)
+        #expect(configuration.mx?.limits.dataRateGrace == 30)
+        #expect(configuration.mx?.limits.maxDataRate == 0)
+        #expect(configuration.connectionCaps == ConnectionCaps(maxConnections: 1000, maxConnectionsPerEventLoop: 0))
         #expect(configuration.mx?.bareLineEndings == .reject)
         #expect(!configuration.hasNextHop)
         #expect(configuration.mx?.trustedUpstreams == [])   // an mx trusts no client's Mailnode-Id
@@ -104,6 +136,13 @@ import Testing
         ("[node]\nhostname = \"h\"\n[mx]\ndomains = [\"d\"]\ntrusted_upstreams = [\"10.0.0.300/8\"]\n",
          "f:5: mx.trusted_upstreams: '10.0.0.300/8' is not an address or CIDR network"),
         ("[node]\nhostname = \"h\"\n[dedup]\nretention = 60\n", "f:4: dedup.retention: 60 is out of range 3600...7776000"),
+        ("[node]\nhostname = \"h\"\nmax_connections = 0\n", "f:3: node.max_connections: 0 is out of range 1...1000000"),
+        ("[node]\nhostname = \"h\"\nmax_connections_per_loop = -1\n", "f:3: node.max_connections_per_loop: -1 is out of range 0...1000000"),
+        ("[node]\nhostname = \"h\"\n[mx]\ndomains = [\"d\"]\nmin_data_rate = -5\n", "f:5: mx.min_data_rate: -5 is out of range 0...100000000"),
+        ("[node]\nhostname = \"h\"\n[mx]\ndomains = [\"d\"]\ndata_rate_grace = 0\n", "f:5: mx.data_rate_grace: 0 is out of range 1...3600"),
+        ("[node]\nhostname = \"h\"\n[mx]\ndomains = [\"d\"]\nmax_data_rate = 100\n",
+         "f:5: mx.max_data_rate: 100 is too low: 0 (unlimited) or at least 1024 octets per second"),
+        ("[node]\nhostname = \"h\"\n[mx]\ndomains = [\"d\"]\nmin_data_rate = \"fast\"\n", "f:5: mx.min_data_rate: expected an integer, got a string"),
         ("[node]\nhostname = \"h\"\n[dedup]\nmax_entries = \"many\"\n", "f:4: dedup.max_entries: expected an integer, got a string"),
     ])
     func errorsNameLineAndKey(text: String, expected: String) {
