@@ -131,15 +131,28 @@ struct KillNineUnderLoadTests {
         let spoolB = scratch.path + "/spool-b"
         let events = scratch.path + "/attempts.jsonl"
         let arrivals = scratch.path + "/arrivals.jsonl"
-        let port = try await Self.portBelowEphemeralRange()
         let scripts = InteropTools.scriptsDirectory.path
         // Until B runs, A's next hop is port 1 (connection refused). B's and the sink's ports are
         // picked only when they start: a port picked early can be taken meanwhile by a parallel test.
-        let configA = try scratch.write("a.toml", Array(Self.configuration(hostname: "mx.crash.test", spool: spool, port: port, nextHop: 1).utf8))
+        // A's port too can be taken between the probe and A's bind: then A starts on another one
+        // (it keeps that port for all its restarts).
+        var port = 0
+        var configA = ""
+        var firstNode: RunningProcess?
+        for attempt in 1...5 {
+            port = try await Self.portBelowEphemeralRange()
+            configA = try scratch.write("a.toml", Array(Self.configuration(hostname: "mx.crash.test", spool: spool, port: port, nextHop: 1).utf8))
+            do {
+                firstNode = try await Self.startNode(config: configA, scratch: scratch)
+                break
+            } catch let error as MissingTool where attempt < 5 && error.description.contains("Address already in use") {
+                continue
+            }
+        }
+        var node = try #require(firstNode)
         var logs: [String] = []
         let started = ContinuousClock.now
 
-        var node = try await Self.startNode(config: configA, scratch: scratch)
         var sink: RunningProcess?
         var stageB: RunningProcess?
         defer {
