@@ -109,11 +109,15 @@ public struct AllowListGate: SessionHooks {
     public let wrapped: any SessionHooks
     let loggedKey = SessionAttributeKey<Bool>("allowlist.logged")
     let logger: Logger
+    /// Counts sessions in which the list let something skip the checks (`allowed`).
+    let metrics: DefenseMetrics?
 
-    public init(_ allowList: AllowList, wrapping wrapped: any SessionHooks, logger: Logger = Logger(label: "mailnode.defense.allowlist")) {
+    public init(_ allowList: AllowList, wrapping wrapped: any SessionHooks, logger: Logger = Logger(label: "mailnode.defense.allowlist"),
+                metrics: DefenseMetrics? = nil) {
         self.allowList = allowList
         self.wrapped = wrapped
         self.logger = logger
+        self.metrics = metrics
     }
 
     public var stages: HookStages { wrapped.stages }
@@ -122,6 +126,7 @@ public struct AllowListGate: SessionHooks {
         guard let reason else { return false }
         if session.attributes[loggedKey] == nil {
             session.attributes[loggedKey] = true
+            metrics?.record(AllowList.id.rawValue, .allowed)
             logger.info("allow-listed: spam checks skipped", metadata: [
                 "defense": "\(AllowList.id)", "session": "\(session.sessionID)", "allowed": "\(reason)",
             ])

@@ -61,15 +61,18 @@ public struct BadRecipientThrottle: SessionHooks {
     let now: @Sendable () -> Date
     let logger: Logger
     let countKey = SessionAttributeKey<Int>("dm36.refusals")
+    /// Counts this mechanism's own disconnects (the wrapped hooks' refusals are theirs).
+    let metrics: DefenseMetrics?
 
     public init(_ configuration: Configuration = .init(), wrapping hooks: any SessionHooks, store: (any StateStore)? = nil,
                 now: @escaping @Sendable () -> Date = { Date() },
-                logger: Logger = Logger(label: "mailnode.defense.badrcpt")) {
+                logger: Logger = Logger(label: "mailnode.defense.badrcpt"), metrics: DefenseMetrics? = nil) {
         self.configuration = configuration
         self.wrapped = hooks
         self.store = store
         self.now = now
         self.logger = logger
+        self.metrics = metrics
     }
 
     public var stages: HookStages { wrapped.stages.union(.rcptTo) }
@@ -99,6 +102,7 @@ public struct BadRecipientThrottle: SessionHooks {
         ]
         if count >= configuration.disconnectAfter {
             logger.notice("too many bad recipients; disconnecting", metadata: metadata)
+            metrics?.record(Self.id.rawValue, .disconnected)
             return .disconnect(Self.disconnect)
         }
         let delay = configuration.delay(afterRefusal: count)

@@ -124,6 +124,12 @@ struct ConfigurationReader {
         }
         configuration.state = try readState(spool: configuration.spoolDirectory)
         configuration.dns = try readDNS()
+        if try enabled(["metrics"], keys: ["listen"]) {
+            configuration.metricsListen = try listen(["metrics", "listen"])?.first ?? ListenAddress(host: "127.0.0.1", port: 9325)
+            if let all = entry(["metrics", "listen"]), case .array(let items) = all.value, items.count > 1 {
+                throw fail(["metrics", "listen"], "takes one address")
+            }
+        }
 
         // [hops.NAME] address = "host:port", protocol = "smtp"|"lmtp", tls = "none"|"opportunistic"|"required"
         var hops: [String: NextHop] = [:]
@@ -172,7 +178,7 @@ struct ConfigurationReader {
         if let unknown = document.entries.first(where: { !used.contains($0.path) }) {
             throw ConfigurationError(file: file, line: unknown.line, key: unknown.dottedKey, message: "unknown key")
         }
-        let knownTables: Set<String> = ["node", "tls", "mx", "hops", "routes", "retry", "dedup", "state", "dns"]
+        let knownTables: Set<String> = ["node", "tls", "mx", "hops", "routes", "retry", "dedup", "state", "dns", "metrics"]
         if let (table, line) = document.tables.first(where: { !knownTables.contains($0.key[0]) || ($0.key[0] == "hops" && $0.key.count != 2) }) {
             throw ConfigurationError(file: file, line: line, key: table.joined(separator: "."), message: "unknown table")
         }

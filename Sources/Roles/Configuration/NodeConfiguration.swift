@@ -94,6 +94,8 @@ public struct NodeConfiguration: Sendable {
     public var dedup: DeliveredSetConfiguration
     /// The state store (`[state]`); used only when a stateful mechanism is enabled.
     public var state: StateConfiguration
+    /// Where Prometheus reads the node's counters (`[metrics] listen`; nil: not served).
+    public var metricsListen: ListenAddress?
     /// The DNS servers the defenses ask (`[dns]`); nil: those of /etc/resolv.conf.
     public var dns: DNSResolverConfiguration?
     /// DM12/DM13: connections the node holds at once over all its listeners

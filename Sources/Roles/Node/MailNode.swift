@@ -22,6 +22,10 @@ public final class MailNode: Sendable {
     public let runner: SpoolRunner?
     /// What the defenses remember (`[state]`); nil when no enabled mechanism needs it.
     public let stateStore: (any StateStore)?
+    /// What the node's defenses did and its traffic, counted since the start (`[metrics]` serves them).
+    public let metrics: DefenseMetrics
+    /// Serves ``metrics`` over HTTP when `[metrics]` is configured.
+    public let metricsServer: MetricsServer?
     /// Deletes expired state every `state.purge_interval`.
     let statePurger: Task<Void, Never>?
     let logger: Logger
@@ -33,6 +37,9 @@ public final class MailNode: Sendable {
     public init(configuration: NodeConfiguration, group: any EventLoopGroup, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        let metrics = DefenseMetrics()
+        self.metrics = metrics
+        metricsServer = configuration.metricsListen.map { MetricsServer(address: $0, metrics: metrics, group: group, logger: logger) }
         let spool = try SpoolStore(directory: configuration.spoolDirectory)
         self.spool = spool
 
@@ -61,10 +68,10 @@ public final class MailNode: Sendable {
         let store = configuration.needsStateStore ? try Self.openStateStore(configuration.state, logger: logger) : nil
         stateStore = store
         if let mx = configuration.mx {
-            let chain = HookChain(try Self.mxHooks(mx, node: configuration, store: store, logger: logger))
+            let chain = HookChain(try Self.mxHooks(mx, node: configuration, store: store, metrics: metrics, logger: logger))
             // DM36 wraps the chain: it sees the 5xx the relay control gives at RCPT TO.
             if let store, let throttle = mx.badRecipientThrottle {
-                hooks = BadRecipientThrottle(throttle, wrapping: chain, store: store, logger: logger)
+                hooks = BadRecipientThrottle(throttle, wrapping: chain, store: store, logger: logger, metrics: metrics)
             } else {
                 hooks = chain
             }
@@ -76,7 +83,7 @@ public final class MailNode: Sendable {
                                      delivered: delivered, logger: logger)
         statePurger = store.map { Self.purgeRegularly($0, every: configuration.state.purgeInterval, logger: logger) }
         server = SMTPServer(listeners: listeners,
-                            services: SMTPServerServices(receiver: receiver, hooks: hooks, logger: logger),
+                            services: SMTPServerServices(receiver: receiver, hooks: hooks, logger: logger, metrics: metrics),
                             group: group, connectionCaps: configuration.connectionCaps)
         if configuration.hasNextHop {
             runner = SpoolRunner(store: spool,
@@ -93,43 +100,50 @@ public final class MailNode: Sendable {
     /// counters), DM27 (at RCPT), DM32 (which waits seconds before the greeting) and DM22. The
     /// spam checks (DM18, DM27, DM32, DM22) sit behind the DM21 allow list when one is configured;
     /// relay control and the limits never do.
-    static func mxHooks(_ mx: MXRoleConfiguration, node: NodeConfiguration, store: (any StateStore)?, logger: Logger) throws -> [any SessionHooks] {
+    static func mxHooks(_ mx: MXRoleConfiguration, node: NodeConfiguration, store: (any StateStore)?, metrics: DefenseMetrics,
+                        logger: Logger) throws -> [any SessionHooks] {
         // One cached resolver for every DNS-based defense of the role, made only when one needs it.
         let needsDNS = mx.dnsDefenses.dnsLists != nil || mx.dnsDefenses.senderChecks != nil
             || (mx.greylisting.map { $0.exemptSPFPass && mx.greylistingChecksSPF } ?? false)
         let resolver: (any DNSResolver)? = needsDNS
             ? DNSCachingResolver(wrapping: LDNSResolver(configuration: node.dns ?? .system(), logger: logger)) : nil
         let allowList = try mx.allowlist.map { try AllowList($0, logger: logger) }
+        // Each mechanism counts its own refusals (DESIGN.md §3.6).
+        func metered(_ id: DefenseID, _ hook: any SessionHooks) -> any SessionHooks { MeteredHooks(id, hook, metrics: metrics) }
         func gated(_ hooks: [any SessionHooks]) -> [any SessionHooks] {
             guard !hooks.isEmpty else { return [] }
             let chain: any SessionHooks = hooks.count == 1 ? hooks[0] : HookChain(hooks)
             guard let allowList else { return [chain] }
-            return [AllowListGate(allowList, wrapping: chain, logger: logger)]
+            return [AllowListGate(allowList, wrapping: chain, logger: logger, metrics: metrics)]
         }
         var hooks: [any SessionHooks] = []
-        if let limit = mx.connectionLimit { hooks.append(ClientConnectionLimit(limit, logger: logger)) }
+        if let limit = mx.connectionLimit { hooks.append(metered(ClientConnectionLimit.id, ClientConnectionLimit(limit, logger: logger))) }
         if let block = mx.blocklist {
-            hooks += gated([try LocalBlocklist(block, store: block.checkDynamic ? store : nil, logger: logger)])
+            hooks += gated([metered(LocalBlocklist.id, try LocalBlocklist(block, store: block.checkDynamic ? store : nil, logger: logger))])
         }
-        hooks.append(RelayControl(.init(localDomains: mx.localDomains), logger: logger))
-        if let store, let rate = mx.rateLimit { hooks.append(ClientRateLimit(rate, store: store, logger: logger)) }
-        if let store, let volume = mx.senderVolume { hooks.append(SenderVolumeLimit(volume, store: store, logger: logger)) }
+        hooks.append(metered(RelayControl.id, RelayControl(.init(localDomains: mx.localDomains), logger: logger)))
+        if let store, let rate = mx.rateLimit { hooks.append(metered(ClientRateLimit.id, ClientRateLimit(rate, store: store, logger: logger))) }
+        if let store, let volume = mx.senderVolume {
+            hooks.append(metered(SenderVolumeLimit.id, SenderVolumeLimit(volume, store: store, logger: logger)))
+        }
         var spamChecks: [any SessionHooks] = []
-        if let store, let traps = mx.spamTraps { spamChecks.append(SpamTrap(traps, store: store, logger: logger)) }
+        if let store, let traps = mx.spamTraps { spamChecks.append(metered(SpamTrap.id, SpamTrap(traps, store: store, logger: logger))) }
         if let resolver, let lists = mx.dnsDefenses.dnsLists {
-            spamChecks.append(DNSListDefense(checker: DNSListChecker(resolver: resolver, configuration: lists, logger: logger),
-                                             policy: mx.dnsDefenses.dnsListPolicy, logger: logger))
+            spamChecks.append(metered(DNSListDefense.id, DNSListDefense(
+                checker: DNSListChecker(resolver: resolver, configuration: lists, logger: logger),
+                policy: mx.dnsDefenses.dnsListPolicy, logger: logger)))
         }
         if let resolver, let policy = mx.dnsDefenses.senderChecks {
             let local = SenderCheckConfiguration(localNames: Set([node.hostname] + mx.localDomains))
-            spamChecks.append(SenderCheckDefense(checker: SenderChecker(resolver: resolver, configuration: local), policy: policy, logger: logger))
+            spamChecks.append(metered(SenderCheckDefense.id, SenderCheckDefense(
+                checker: SenderChecker(resolver: resolver, configuration: local), policy: policy, logger: logger)))
         }
-        if let store, let pause = mx.greetPause { spamChecks.append(GreetPause(pause, store: store, logger: logger)) }
+        if let store, let pause = mx.greetPause { spamChecks.append(metered(GreetPause.id, GreetPause(pause, store: store, logger: logger))) }
         if let store, let greylist = mx.greylisting {
             let spf = greylist.exemptSPFPass && mx.greylistingChecksSPF
                 ? resolver.map { Greylisting.spfCheck(using: SPFChecker(resolver: $0)) }
                 : nil
-            spamChecks.append(Greylisting(greylist, store: store, spfCheck: spf, logger: logger))
+            spamChecks.append(metered(Greylisting.id, Greylisting(greylist, store: store, spfCheck: spf, logger: logger)))
         }
         hooks += gated(spamChecks)
         return hooks
@@ -174,6 +188,7 @@ public final class MailNode: Sendable {
             let waiting = try spool.committedIDs().count
             logger.warning("no next hop configured: accepted mail stays in the spool", metadata: ["queued": "\(waiting)"])
         }
+        try await metricsServer?.start()
         return try await server.start()
     }
 
@@ -181,6 +196,7 @@ public final class MailNode: Sendable {
     public func shutdown() async {
         await server.shutdown(gracePeriod: .seconds(30))
         await runner?.stop()
+        await metricsServer?.stop()
         statePurger?.cancel()
         await (stateStore as? PostgresStateStore)?.shutdown()
     }

@@ -73,12 +73,13 @@ public final class SMTPServer: Sendable {
                     case .stopping:
                         throw SMTPServerError.stopping
                     case .refused(let refusal):
+                        self.services.metrics.record(refusal.defense, .disconnected)
                         self.logRefusal(refusal, channel: channel, listener: listener)
                         // Implicit TLS: a plaintext 421 would be garbage to the handshake; just close.
                         try sync.addHandler(ConnectionRefusalHandler(reply: listener.tls == .implicit ? nil : .tooManyConnections))
                         return
                     case .admitted:
-                        break
+                        self.services.metrics.record(.connections)
                     }
                     if !listener.proxyProtocolTrusted.isEmpty {
                         try sync.addHandler(ProxyProtocolHandler(trusted: listener.proxyProtocolTrusted, logger: services.logger))

@@ -9,13 +9,18 @@ public struct SMTPServerServices: Sendable {
     public var hooks: any SessionHooks
     public var authenticator: (any Authenticator)?
     public var logger: Logger
+    /// Where the server counts connections, accepted messages and what its own defenses did
+    /// (DM12, DM13, DM33); share it with the hooks' ``DefenseMetrics`` users.
+    public var metrics: DefenseMetrics
 
     public init(receiver: any MessageReceiver, hooks: any SessionHooks = NoHooks(),
-                authenticator: (any Authenticator)? = nil, logger: Logger = Logger(label: "mailnode.smtp")) {
+                authenticator: (any Authenticator)? = nil, logger: Logger = Logger(label: "mailnode.smtp"),
+                metrics: DefenseMetrics = DefenseMetrics()) {
         self.receiver = receiver
         self.hooks = hooks
         self.authenticator = authenticator
         self.logger = logger
+        self.metrics = metrics
     }
 }
 
@@ -359,6 +364,7 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if let result {
                     let replies = result.recipientReplies ?? [result.reply]
                     let accepted = replies.filter(\.code.isPositiveCompletion).count
+                    if accepted > 0 { self.services.metrics.record(.messagesAccepted) }
                     self.logger.info(accepted > 0 ? "message accepted" : "message not accepted", metadata: [
                         "queue_id": "\(result.queueID ?? "-")", "size": "\(summary.octets)",
                         "from": "\(self.session.currentEnvelope?.reversePath.description ?? "-")",
@@ -413,6 +419,7 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             } else {
                 switch self.session.timeoutCause {
                 case .dataRateBelowFloor(let rate, let floor, let octets):
+                    self.services.metrics.record("DM33", .disconnected)
                     self.logger.notice("data rate below floor, closing", metadata: [
                         "defense": "DM33", "rate": "\(rate)", "floor": "\(floor)", "octets": "\(octets)",
                     ])

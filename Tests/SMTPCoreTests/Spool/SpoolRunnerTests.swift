@@ -32,8 +32,9 @@ import Testing
             retry: retry, client: client, hostname: "relay.test")
     }
 
-    /// Polls until `condition` holds (the runner works in the background).
-    static func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () async -> Bool) async throws {
+    /// Polls until `condition` holds (the runner works in the background). Generous: while the whole
+    /// suite starts on two cores the runner can take many seconds to get to an entry.
+    static func eventually(timeout: Duration = .seconds(30), _ condition: @Sendable () async -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while !(await condition()) {
             if ContinuousClock.now >= deadline { throw TestTimeout() }
@@ -41,10 +42,10 @@ import Testing
         }
     }
 
-    static func freePort() throws -> Int {
-        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+    static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
         let port = channel.localAddress!.port!
-        try channel.close().wait()
+        try await channel.close()
         return port
     }
 
@@ -93,7 +94,7 @@ import Testing
     }
 
     @Test func nextHopDownThenUpLosesNothing() async throws {
-        let port = try Self.freePort()
+        let port = try await Self.freePort()
         let store = try SpoolStore(directory: Self.temporaryDirectory())
         let runner = SpoolRunner(store: store, configuration: Self.configuration(port: port), logger: Logger(label: "test"))
         try await runner.start()
@@ -212,7 +213,7 @@ import Testing
 
     @Test func stateSurvivesARestart() async throws {
         let directory = Self.temporaryDirectory()
-        let port = try Self.freePort()
+        let port = try await Self.freePort()
         let store = try SpoolStore(directory: directory)
         let runner = SpoolRunner(store: store, configuration: Self.configuration(port: port, retry: RetryPolicy(initialDelay: 3600, maxDelay: 7200, jitter: 0)),
                                  logger: Logger(label: "test"))
