@@ -43,8 +43,8 @@ struct RFC2505Checklist {
                  met: mx.dnsDefenses.senderChecks?.checkSenderDomain == true,
                  how: mx.dnsDefenses.senderChecks?.checkSenderDomain == true ? "DM19 sender-domain check"
                      : "enable [mx.sender_checks] sender_domain"),
-            Item(section: "2.10", title: "verify the local part", required: false, met: false,
-                 how: "unknown local recipients are accepted until the store's directory exists"),
+            Item(section: "2.10", title: "verify the local part", required: false, met: mx.recipientDirectory != nil,
+                 how: mx.recipientDirectory != nil ? "DM19 recipient directory" : "add [mx.recipients]"),
             Item(section: "2.11", title: "control VRFY and EXPN", required: false, met: true,
                  how: "MN08: VRFY answers 252 without a lookup, EXPN is refused"),
             Item(section: "2.12", title: "control ETRN", required: false, met: true, how: "ETRN not offered"),

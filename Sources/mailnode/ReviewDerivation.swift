@@ -124,9 +124,14 @@ enum ReviewDerivation {
             return make(.enabled, lists.zones.map(\.name).joined(separator: ", ") + "; threshold \(Int(lists.threshold)), refused at \(stage)"
                 + (policy.onUnknown == .tempfail ? ", unanswered lists defer" : "") + "; DNS: \(dnsText(node))")
         case .mtaRules:
-            guard let checks = mx.dnsDefenses.senderChecks else { return make(.disabled, "no [mx.sender_checks] table (or enabled = false)") }
+            let recipients = mx.recipientDirectory.map { "unknown recipients refused at " + $0.domains.sorted().joined(separator: ", ") }
+                ?? "unknown recipients accepted (no [mx.recipients])"
+            guard let checks = mx.dnsDefenses.senderChecks else {
+                return mx.recipientDirectory == nil ? make(.disabled, "no [mx.sender_checks] or [mx.recipients] table")
+                    : make(.enabled, "no sender checks; " + recipients)
+            }
             let parts = [checks.checkHELO ? "HELO" : nil, checks.checkSenderDomain ? "sender domain" : nil, checks.checkIPRev ? "iprev (tag)" : nil]
-            return make(.enabled, parts.compactMap { $0 }.joined(separator: ", ") + " checked; unknown local recipients not yet; DNS: \(dnsText(node))")
+            return make(.enabled, parts.compactMap { $0 }.joined(separator: ", ") + " checked; " + recipients + "; DNS: \(dnsText(node))")
         case .localBlockLists:
             guard let block = mx.blocklist else { return make(.disabled, "no [mx.blocklist] table (or enabled = false)") }
             let entries = block.entries

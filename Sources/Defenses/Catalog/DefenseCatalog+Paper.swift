@@ -121,8 +121,8 @@ extension DefenseCatalog {
             roles: [.mx, .submission], status: .native,
             note: "A checklist of RFC 2505 §2.1-2.13 that `review` fills from the configuration: the MUSTs "
                 + "(no relay, Received fields, logs, never refusing <>, 4xx vs 5xx) always hold; refusal by client "
-                + "and sender (DM18), rate control (DM10/DM11/DM34) and the MAIL FROM domain (DM19) as configured; "
-                + "verifying the local part (needs the store's directory) is not met yet.",
+                + "and sender (DM18), rate control (DM10/DM11/DM34), the MAIL FROM domain and the local part (DM19) "
+                + "as configured.",
             keys: ["mx.domains", "mx.blocklist.clients", "mx.blocklist.senders", "mx.rate.window", "mx.sender_rate.window"],
             references: ["RFC 2505"]),
         CatalogEntry(
@@ -142,9 +142,11 @@ extension DefenseCatalog {
             roles: [.mx, .submission], status: .native,
             note: "SenderCheckDefense on the mx ([mx.sender_checks], off by default): HELO not an FQDN or naming us "
                 + "refused, sender domains that cannot take mail (null MX, nonexistent, no MX/A) refused at MAIL, "
-                + "iprev tagged only; DNS failures defer, never refuse. Refusing unknown local recipients (the "
-                + "backscatter half) is not yet: it needs the store's directory (issues 7-8).",
-            keys: ["mx.sender_checks.helo", "mx.sender_checks.sender_domain", "mx.sender_checks.iprev", "dns.servers"],
+                + "iprev tagged only; DNS failures defer, never refuse. Unknown local recipients ([mx.recipients], "
+                + "off by default) get 550 5.1.1 at RCPT from a list of addresses and @domain catch-alls (a reloaded "
+                + "file too) — the backscatter defense; the store role's mailboxes as the directory come with issue 8.",
+            keys: ["mx.sender_checks.helo", "mx.sender_checks.sender_domain", "mx.sender_checks.iprev", "dns.servers",
+                   "mx.recipients.addresses", "mx.recipients.file", "mx.recipients.domains"],
             references: ["RFC 5321 §4.1.4", "RFC 7505", "RFC 8601 §3 (iprev)"]),
         CatalogEntry(
             .dnsBlockLists, "DNSBL (centralised blacklists)",

@@ -13,25 +13,31 @@ import SMTPCore
 /// sender spammer@example.com
 /// sender *.bulk.example   # any subdomain
 /// helo localhost.localdomain
+/// recipient alice@example.org   # DM19's recipient directory file
+/// recipient @lists.example.org  # every address of that domain
 /// ```
 public struct AccessListEntries: Sendable, Hashable {
     public var networks: [IPNetwork]
     public var senders: [AddressPattern]
     public var heloNames: [AddressPattern]
+    /// Local recipients that exist (DM19's recipient directory file, `recipient` lines).
+    public var recipients: [AddressPattern]
 
-    public init(networks: [IPNetwork] = [], senders: [AddressPattern] = [], heloNames: [AddressPattern] = []) {
+    public init(networks: [IPNetwork] = [], senders: [AddressPattern] = [], heloNames: [AddressPattern] = [],
+                recipients: [AddressPattern] = []) {
         self.networks = networks
         self.senders = senders
         self.heloNames = heloNames
+        self.recipients = recipients
     }
 
-    public var isEmpty: Bool { networks.isEmpty && senders.isEmpty && heloNames.isEmpty }
-    public var count: Int { networks.count + senders.count + heloNames.count }
+    public var isEmpty: Bool { networks.isEmpty && senders.isEmpty && heloNames.isEmpty && recipients.isEmpty }
+    public var count: Int { networks.count + senders.count + heloNames.count + recipients.count }
 
     /// Both lists together.
     public func merged(with other: AccessListEntries) -> AccessListEntries {
         AccessListEntries(networks: networks + other.networks, senders: senders + other.senders,
-                          heloNames: heloNames + other.heloNames)
+                          heloNames: heloNames + other.heloNames, recipients: recipients + other.recipients)
     }
 
     /// The first network containing the client address, if any.
@@ -71,7 +77,7 @@ public struct AccessListEntries: Sendable, Hashable {
             let kind = words.count == 2 ? words[0].lowercased() : "client"
             let value = words.count == 2 ? words[1] : words[0]
             guard words.count <= 2 else {
-                problems.append(Problem(line: number, message: "expected '[client|sender|helo] VALUE'"))
+                problems.append(Problem(line: number, message: "expected '[client|sender|helo|recipient] VALUE'"))
                 continue
             }
             switch kind {
@@ -87,6 +93,12 @@ public struct AccessListEntries: Sendable, Hashable {
                     continue
                 }
                 entries.senders.append(pattern)
+            case "recipient", "rcpt":
+                guard let pattern = AddressPattern(value) else {
+                    problems.append(Problem(line: number, message: "'\(value)' is not an address or @domain"))
+                    continue
+                }
+                entries.recipients.append(pattern)
             case "helo":
                 guard let pattern = AddressPattern(value), !pattern.isAddress else {
                     problems.append(Problem(line: number, message: "'\(value)' is not a host name or *.domain"))
@@ -94,7 +106,7 @@ public struct AccessListEntries: Sendable, Hashable {
                 }
                 entries.heloNames.append(pattern)
             default:
-                problems.append(Problem(line: number, message: "unknown kind '\(words[0])' (client, sender or helo)"))
+                problems.append(Problem(line: number, message: "unknown kind '\(words[0])' (client, sender, helo or recipient)"))
             }
         }
         return (entries, problems)

@@ -2,6 +2,19 @@ import Defenses
 import Foundation
 import SMTPCore
 
+/// DM19's recipient directory as configured (`[mx.recipients]`).
+public struct RecipientDirectorySettings: Sendable, Hashable {
+    /// Addresses that exist, and `@domain` catch-alls (`mx.recipients.addresses`).
+    public var addresses: [AddressPattern] = []
+    /// A list file with `recipient` lines, reloaded when it changes (`mx.recipients.file`).
+    public var file: String?
+    public var reloadInterval: Duration = .seconds(30)
+    /// The domains whose recipients are checked (`mx.recipients.domains`, default every `mx.domains`).
+    public var domains: Set<String> = []
+
+    public init() {}
+}
+
 /// The keys of the mx role's list-based defenses (docs/configuration.md): DM18 `[mx.blocklist]`,
 /// DM21 `[mx.allowlist]`, DM27 `[mx.spam_traps]`, DM34 `[mx.sender_rate]`.
 extension ConfigurationReader {
@@ -71,6 +84,27 @@ extension ConfigurationReader {
             mx.allowlist = allow
         } else {
             for entry in document.entries where Array(entry.path.prefix(3)) == ["mx", "allowlist", "recipients"] { used.insert(entry.path) }
+        }
+
+        if try enabled(["mx", "recipients"], keys: ["addresses", "file", "reload_interval", "domains"]) {
+            var directory = RecipientDirectorySettings()
+            directory.addresses = try patterns(["mx", "recipients", "addresses"]) ?? []
+            directory.file = try listFile(["mx", "recipients", "file"])
+            if let value = try seconds(["mx", "recipients", "reload_interval"], range: 1...86_400) { directory.reloadInterval = value }
+            if let domains = try strings(["mx", "recipients", "domains"]) {
+                let local = Set(mx.localDomains.map { $0.lowercased() })
+                for domain in domains where !local.contains(domain.lowercased()) {
+                    throw fail(["mx", "recipients", "domains"], "'\(domain)' is not one of mx.domains")
+                }
+                directory.domains = Set(domains.map { $0.lowercased() })
+            } else {
+                directory.domains = Set(mx.localDomains.map { $0.lowercased() })
+            }
+            if directory.addresses.isEmpty && directory.file == nil {
+                throw ConfigurationError(file: file, line: document.tables[["mx", "recipients"]], key: "mx.recipients.addresses",
+                                         message: "is required unless mx.recipients.file is given (an empty directory would refuse everyone)")
+            }
+            mx.recipientDirectory = directory
         }
 
         if try enabled(["mx", "spam_traps"], keys: ["addresses", "block_for"]) {

@@ -122,6 +122,13 @@ public final class MailNode: Sendable {
             hooks += gated([metered(LocalBlocklist.id, try LocalBlocklist(block, store: block.checkDynamic ? store : nil, logger: logger))])
         }
         hooks.append(metered(RelayControl.id, RelayControl(.init(localDomains: mx.localDomains), logger: logger)))
+        if let settings = mx.recipientDirectory {
+            // Trap addresses "exist", so that DM27 (behind the allow-list gate) sees them.
+            let file = try settings.file.map { try AccessListFile(path: $0, reloadInterval: settings.reloadInterval, logger: logger) }
+            let directory = StaticRecipientDirectory(patterns: settings.addresses + (mx.spamTraps?.addresses ?? []), file: file)
+            hooks.append(metered(RecipientVerification.id, RecipientVerification(.init(domains: settings.domains), directory: directory,
+                                                                                 logger: logger)))
+        }
         if let store, let rate = mx.rateLimit { hooks.append(metered(ClientRateLimit.id, ClientRateLimit(rate, store: store, logger: logger))) }
         if let store, let volume = mx.senderVolume {
             hooks.append(metered(SenderVolumeLimit.id, SenderVolumeLimit(volume, store: store, logger: logger)))

@@ -92,3 +92,25 @@ struct ListDefensesNodeTests {
         await greylisted.shutdown()
     }
 }
+
+/// DM19's recipient directory on a node: unknown recipients refused, trap addresses still trap.
+@Suite(.timeLimit(.minutes(2)))
+struct RecipientDirectoryNodeTests {
+    @Test func unknownRefusedKnownAcceptedTrapStillTraps() async throws {
+        let (node, spool) = try ListDefensesNodeTests.node("""
+            [mx.recipients]
+            addresses = ["u@d.test"]
+            [mx.spam_traps]
+            addresses = ["trap@d.test"]
+            """)
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        let port = try await node.start()[0].port!
+        #expect(await StatefulDefensesNodeTests.deliver(port: port, to: "u")?.code.rawValue == 250)
+        let unknown = await StatefulDefensesNodeTests.deliver(port: port, to: "nobody")
+        #expect(unknown?.code.rawValue == 550 && unknown?.enhancedCode == EnhancedStatusCode(5, 1, 1))
+        #expect(await StatefulDefensesNodeTests.deliver(port: port, to: "trap")?.code.rawValue == 550)
+        #expect(node.metrics.count("DM19", .rejected) == 1)
+        #expect(node.metrics.count("DM27", .rejected) == 1)
+        await node.shutdown()
+    }
+}
