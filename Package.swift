@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Roles", targets: ["Roles"]),
         .library(name: "StateSQLite", targets: ["StateSQLite"]),
         .library(name: "StatePostgres", targets: ["StatePostgres"]),
+        .library(name: "MailnodeTesting", targets: ["MailnodeTesting"]),
         .executable(name: "mailnode", targets: ["mailnode"]),
     ],
     dependencies: [
@@ -121,6 +122,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "MailnodeTesting",
+            dependencies: [
+                "SMTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SMTPCoreTests",
             dependencies: [
@@ -147,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "StateTests",
             dependencies: [
-                "Defenses", "SMTPCore", "StateSQLite", "StatePostgres",
+                "Defenses", "SMTPCore", "StateSQLite", "StatePostgres", "MailnodeTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
