@@ -54,25 +54,25 @@ import Testing
     }
 
     @Test func senderAboveTheFloorIsUnaffected() async throws {
-        // Floor 100 octets/s: the first 1,000 octets go out right after the 354 and alone keep the
-        // average above it for 10 s, so even a starved test process (sleeps taking far longer than
-        // asked) stays above the floor; the server must not cut it off.
-        let server = try await LiveServer(session: Self.session { $0.minDataRate = 100; $0.dataRateGrace = 1 })
+        // Floor 100 octets/s after a 5 s grace; 1,000 octets every 600 ms (about 1,700/s) for 6 s, past
+        // the grace. A starved test process (the first chunk seconds late) still stays far above the
+        // floor when it starts to count; the server must not cut it off.
+        let server = try await LiveServer(session: Self.session { $0.minDataRate = 100; $0.dataRateGrace = 5 })
         let client = try await RawClient.connect(port: server.port)
         try await Self.startData(client)
-        // About 10 000 octets per second for two seconds: well past the grace period.
         let line = String(repeating: "f", count: 98) + "\r\n"
         let lines = 10
-        for _ in 0..<20 {
+        let chunks = 10
+        for _ in 0..<chunks {
             try await client.send(String(repeating: line, count: lines))
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(600))
         }
         try await client.send(".\r\n")
         #expect(try await client.reply()?.code == .ok)
         #expect(try await client.command("QUIT") == 221)
         let messages = server.receiver.messages
         #expect(messages.count == 1)
-        #expect(messages.first?.data.readableBytes == 20 * lines * line.utf8.count)
+        #expect(messages.first?.data.readableBytes == chunks * lines * line.utf8.count)
         await server.stop()
     }
 
