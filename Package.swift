@@ -37,6 +37,11 @@ let package = Package(
             providers: [.apt(["libldns-dev"])]
         ),
         .systemLibrary(
+            name: "CCrypt",
+            path: "Sources/CCrypt",
+            providers: [.apt(["libcrypt-dev"])]
+        ),
+        .systemLibrary(
             name: "CIDN2",
             path: "Sources/CIDN2",
             pkgConfig: "libidn2",
@@ -60,6 +65,7 @@ let package = Package(
             dependencies: [
                 "SMTPCore",
                 "CLDNS",
+                "CCrypt",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -114,6 +120,7 @@ let package = Package(
                 "SMTPCore",
                 "Defenses",
                 "Roles",
+                "StateSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

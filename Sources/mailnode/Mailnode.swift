@@ -12,7 +12,7 @@ struct Mailnode: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailnode",
         abstract: "A dependable and secure mail node.",
-        subcommands: [Up.self, Check.self, QueueCommand.self, DKIMCommand.self, CatalogCommand.self, ReviewCommand.self])
+        subcommands: [Up.self, Check.self, QueueCommand.self, UsersCommand.self, DKIMCommand.self, CatalogCommand.self, ReviewCommand.self])
 
     @Option(help: "The role to run: \(MailNode.availableRoles.joined(separator: ", ")) (planned: \(MailNode.plannedRoles.joined(separator: ", "))).")
     var role: String?

@@ -26,7 +26,8 @@ extension DefenseCatalog {
             faults: [.init(.forging, .solves), .init(.anonymous, .mitigates), .init(.fraud, .solves), .init(.phishing, .solves)],
             source: .tableII(printedAs: nil), roles: [.submission], status: .library,
             note: "SMTPCore: AUTH PLAIN/LOGIN only over TLS, 421 after 3 failures, pluggable Authenticator; "
-                + "no user directory or submission role yet (issue 7).",
+                + "DirectoryAuthenticator over the user directory (`mailnode users`, yescrypt hashes) with lockout "
+                + "per user and per client in the state store. No submission role runs it yet (issue 7).",
             references: ["RFC 4954", "RFC 4616"]),
         CatalogEntry(
             .certificates, "Digital certificates - PKI",

@@ -18,7 +18,7 @@ enum CheckCommand {
     }
 
     /// Runs `executable` and returns (exit status, stdout + stderr), polling instead of blocking.
-    static func run(executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    static func run(executable: String, _ arguments: [String], stdin: String? = nil) async throws -> (status: Int32, output: String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mailnode-check-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -30,6 +30,11 @@ enum CheckCommand {
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle
+        if let stdin {
+            let input = directory.appendingPathComponent("in")
+            try Data(stdin.utf8).write(to: input)
+            process.standardInput = try FileHandle(forReadingFrom: input)
+        }
         try process.run()
         let deadline = ContinuousClock.now + .seconds(60)
         while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }

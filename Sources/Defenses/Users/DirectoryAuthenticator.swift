@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import SMTPCore
+
+/// SMTP AUTH (DM04) against a ``UserDirectory``, with brute-force protection: failed logins are
+/// counted per user and per client address in the ``StateStore`` (shared by the nodes of one
+/// store); beyond ``Configuration/maxFailuresPerUser`` or ``Configuration/maxFailuresPerClient``
+/// within ``Configuration/window`` every attempt — right or wrong — is answered `454 4.7.0`
+/// (temporary: the real user can retry later, an attacker learns nothing from the answer) and
+/// logged as a lockout, until the window has moved on. Successful logins do not reset the
+/// counters: a guessing client cannot clear its record by logging in to its own account.
+///
+/// Passwords are compared by ``PasswordHash/verify(_:against:)`` off the event loops; an unknown
+/// user costs one dummy hash as well, so timing does not tell which names exist. Disabled users
+/// fail like wrong passwords. Log fields: `defense=DM04`, `user=`, `client=`, `result=`; never the
+/// password.
+public struct DirectoryAuthenticator: Authenticator {
+    public struct Configuration: Sendable, Hashable {
+        /// Failures per user name and window before the user is locked out (default 10).
+        public var maxFailuresPerUser: Int
+        /// Failures per client address and window before the client is locked out (default 20).
+        public var maxFailuresPerClient: Int
+        /// The window (default 15 minutes).
+        public var window: Duration
+
+        public init(maxFailuresPerUser: Int = 10, maxFailuresPerClient: Int = 20, window: Duration = .seconds(900)) {
+            self.maxFailuresPerUser = max(1, maxFailuresPerUser)
+            self.maxFailuresPerClient = max(1, maxFailuresPerClient)
+            self.window = window
+        }
+    }
+
+    public static let id = DefenseID.smtpAuth
+
+    public let users: any UserDirectory
+    public let store: any StateStore
+    public let configuration: Configuration
+    let now: @Sendable () -> Date
+    let logger: Logger
+    /// A hash to verify against when the user does not exist (same cost as a real one).
+    let dummyHash: String
+
+    public init(users: any UserDirectory, store: any StateStore, configuration: Configuration = .init(),
+                now: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "mailnode.auth")) async throws {
+        self.users = users
+        self.store = store
+        self.configuration = configuration
+        self.now = now
+        self.logger = logger
+        self.dummyHash = try await PasswordHash.make(UUID().uuidString)
+    }
+
+    public func authenticate(_ credentials: Credentials, session: SessionContext) async -> SMTPCore.AuthenticationResult {
+        let name = credentials.username.lowercased()
+        let client = ClientNetworkGrouping.singleAddress.key(for: session.remoteAddress) ?? "-"
+        let window = StateWindow(configuration.window)
+        var metadata: Logger.Metadata = ["defense": "\(Self.id)", "session": "\(session.sessionID)", "user": "\(name)", "client": "\(client)"]
+        do {
+            let userFailures = try await store.count("authfail:user:\(name)", window: window, at: now())
+            let clientFailures = try await store.count("authfail:client:\(client)", window: window, at: now())
+            if userFailures >= configuration.maxFailuresPerUser || clientFailures >= configuration.maxFailuresPerClient {
+                metadata["result"] = "locked-out"
+                metadata["failures"] = "user \(userFailures), client \(clientFailures)"
+                logger.warning("AUTH brute force: locked out", metadata: metadata)
+                return .temporaryFailure
+            }
+            let user = try await users.user(named: name)
+            let matches = await PasswordHash.verify(credentials.password, against: user?.passwordHash ?? dummyHash)
+            if let user, matches, !user.disabled {
+                metadata["result"] = "success"
+                logger.info("AUTH", metadata: metadata)
+                return .success(identity: user.name)
+            }
+            _ = try await store.increment("authfail:user:\(name)", window: window, at: now())
+            _ = try await store.increment("authfail:client:\(client)", window: window, at: now())
+            metadata["result"] = user == nil ? "unknown-user" : user?.disabled == true ? "disabled" : "wrong-password"
+            logger.notice("AUTH failed", metadata: metadata)
+            return .invalidCredentials
+        } catch {
+            metadata["error"] = "\(error)"
+            logger.error("AUTH: directory or state store failed", metadata: metadata)
+            return .temporaryFailure
+        }
+    }
+}
