@@ -47,8 +47,18 @@ struct Mailnode: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        if role == "mx", configuration.mx == nil { throw fail("\(path): role mx needs an [mx] table") }
-        return configuration
+        var selected = configuration
+        switch role {
+        case "mx":
+            if configuration.mx == nil { throw fail("\(path): role mx needs an [mx] table") }
+            selected.submission = nil
+        case "submission":
+            if configuration.submission == nil { throw fail("\(path): role submission needs a [submission] table") }
+            selected.mx = nil   // one role per process; the file may describe several
+        default:
+            break
+        }
+        return selected
     }
 }
 

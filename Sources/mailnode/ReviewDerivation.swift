@@ -8,6 +8,10 @@ enum ReviewDerivation {
     static func review(_ configuration: NodeConfiguration, source: String) -> NodeReview {
         let roles = MailnodeRole.allCases.map { role -> RoleReview in
             let built = MailNode.availableRoles.contains(role.rawValue)
+            if role == .submission, let submission = configuration.submission {
+                let items = DefenseCatalog.all.map { submissionItem($0, submission: submission, node: configuration) }
+                return RoleReview(role: role, configured: true, built: built, items: items)
+            }
             guard role == .mx, let mx = configuration.mx else {
                 return RoleReview(role: role, configured: false, built: built, items: [])
             }
@@ -114,6 +118,10 @@ enum ReviewDerivation {
             guard let greylist = mx.greylisting else { return make(.disabled, "no [mx.greylist] table (or enabled = false)") }
             return make(.enabled, "delay \(span(greylist.delay.components.seconds)), SPF pass "
                 + (greylist.exemptSPFPass ? "exempt" : "not exempt") + "; state: \(stateText(node))")
+        case .internalExternalSplit:
+            return node.submission == nil
+                ? make(.disabled, "no [submission] table: the users have no entry of their own")
+                : make(.enabled, "users submit at the submission role, run apart from this mx")
         case .rfc2505:
             let checklist = RFC2505Checklist(mx: mx)
             return make(checklist.meetsRequirements ? .enabled : .disabled, checklist.summary)

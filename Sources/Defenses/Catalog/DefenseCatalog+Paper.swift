@@ -11,23 +11,29 @@ extension DefenseCatalog {
         CatalogEntry(
             .submissionProtocol, "Submission protocol (RFC 6409; paper cites RFC 2476)",
             stages: [.b], faults: [.init(.forging, .mitigates), .init(.anonymous, .mitigates)], source: .inferred,
-            roles: [.submission], status: .library,
-            note: "SMTPCore has the parts (AUTH required before MAIL, TLS required, implicit TLS "
-                + "listeners, RFC 8314); no submission role or port 587/465 configuration yet (issue 7).",
+            roles: [.submission], status: .native,
+            note: "The submission role: STARTTLS listeners (587) and implicit-TLS listeners (465, RFC 8314) with TLS "
+                + "and AUTH required before MAIL; the user's own addresses only; everything goes on to the next stage.",
+            keys: ["submission.listen", "submission.listen_tls"],
             references: ["RFC 6409", "RFC 8314"]),
         CatalogEntry(
             .internalExternalSplit, "Internal / external MTA split",
             stages: [.a, .b], faults: [.init(.anyToAny, .solves), .init(.forging, .solves)], source: .tableII(printedAs: nil),
-            roles: [.mx, .submission], status: .notYet,
-            note: "Needs the submission role beside mx (issue 7); today only mx exists."),
+            roles: [.mx, .submission], status: .native,
+            note: "mx and submission are separate roles (separate processes, listeners, hooks): Internet mail only at "
+                + "the mx (AUTH refused there), users only at submission (AUTH required).",
+            keys: ["mx.listen", "submission.listen"]),
         CatalogEntry(
             .smtpAuth, "SMTP AUTH",
             stages: [.b],
             faults: [.init(.forging, .solves), .init(.anonymous, .mitigates), .init(.fraud, .solves), .init(.phishing, .solves)],
-            source: .tableII(printedAs: nil), roles: [.submission], status: .library,
-            note: "SMTPCore: AUTH PLAIN/LOGIN only over TLS, 421 after 3 failures, pluggable Authenticator; "
-                + "DirectoryAuthenticator over the user directory (`mailnode users`, yescrypt hashes) with lockout "
-                + "per user and per client in the state store. No submission role runs it yet (issue 7).",
+            source: .tableII(printedAs: nil), roles: [.submission], status: .native,
+            note: "The submission role: AUTH PLAIN/LOGIN only over TLS (421 after 3 failures in a session) against the "
+                + "user directory (`mailnode users`, yescrypt hashes), lockout per user and per client in the state "
+                + "store (454 4.7.0, logged as brute force), the envelope sender must be the user's own address "
+                + "(553 5.7.1). SCRAM and client certificates (DM05) are not yet.",
+            keys: ["submission.users", "submission.auth_max_failures_per_user", "submission.auth_max_failures_per_client",
+                   "submission.auth_window", "submission.allow_null_sender"],
             references: ["RFC 4954", "RFC 4616"]),
         CatalogEntry(
             .certificates, "Digital certificates - PKI",
@@ -262,7 +268,8 @@ extension DefenseCatalog {
             note: "SenderVolumeLimit: messages and recipients per sender over a sliding window in the state store "
                 + "(the authenticated user, else the envelope sender; not `<>`), 451 4.7.1 beyond. At the mx the sender "
                 + "is only a claim, so a forger can get that address's mail deferred, never refused. Off by default.",
-            keys: ["mx.sender_rate.window", "mx.sender_rate.max_messages", "mx.sender_rate.max_recipients", "state.backend"]),
+            keys: ["mx.sender_rate.window", "mx.sender_rate.max_messages", "mx.sender_rate.max_recipients",
+                   "submission.sender_rate.max_messages", "submission.sender_rate.max_recipients", "state.backend"]),
         CatalogEntry(
             .mailboxQuota, "Mailbox quota",
             stages: [.g], faults: [.init(.mailBombing, .mitigates)], source: .tableII(printedAs: nil),

@@ -37,17 +37,17 @@ public struct DirectoryAuthenticator: Authenticator {
     public let configuration: Configuration
     let now: @Sendable () -> Date
     let logger: Logger
-    /// A hash to verify against when the user does not exist (same cost as a real one).
-    let dummyHash: String
+    /// A yescrypt hash (default cost) of a random password nobody knows, verified against when the
+    /// user does not exist so that an unknown name costs as much time as a wrong password.
+    static let dummyHash = "$y$j9T$Ck4AHGWry.q/KNVOY4G/1.noRzDwO7tmAynHRn.hEO6$aEcmIqY9QU/.Cpd.p48woVE5gMAIxinZSP9ZVN5h/c3"
 
     public init(users: any UserDirectory, store: any StateStore, configuration: Configuration = .init(),
-                now: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "mailnode.auth")) async throws {
+                now: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "mailnode.auth")) {
         self.users = users
         self.store = store
         self.configuration = configuration
         self.now = now
         self.logger = logger
-        self.dummyHash = try await PasswordHash.make(UUID().uuidString)
     }
 
     public func authenticate(_ credentials: Credentials, session: SessionContext) async -> SMTPCore.AuthenticationResult {
@@ -65,7 +65,7 @@ public struct DirectoryAuthenticator: Authenticator {
                 return .temporaryFailure
             }
             let user = try await users.user(named: name)
-            let matches = await PasswordHash.verify(credentials.password, against: user?.passwordHash ?? dummyHash)
+            let matches = await PasswordHash.verify(credentials.password, against: user?.passwordHash ?? Self.dummyHash)
             if let user, matches, !user.disabled {
                 metadata["result"] = "success"
                 logger.info("AUTH", metadata: metadata)

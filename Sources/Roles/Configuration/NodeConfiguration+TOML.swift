@@ -122,6 +122,10 @@ struct ConfigurationReader {
         if document.tables[["mx"]] != nil {
             configuration.mx = try readMX()
         }
+        if document.tables[["submission"]] != nil {
+            configuration.submission = try readSubmission(spool: configuration.spoolDirectory,
+                                                          hasTLS: configuration.tlsCertificatePath != nil)
+        }
         configuration.state = try readState(spool: configuration.spoolDirectory)
         configuration.dns = try readDNS()
         if try enabled(["metrics"], keys: ["listen"]) {
@@ -178,7 +182,7 @@ struct ConfigurationReader {
         if let unknown = document.entries.first(where: { !used.contains($0.path) }) {
             throw ConfigurationError(file: file, line: unknown.line, key: unknown.dottedKey, message: "unknown key")
         }
-        let knownTables: Set<String> = ["node", "tls", "mx", "hops", "routes", "retry", "dedup", "state", "dns", "metrics"]
+        let knownTables: Set<String> = ["node", "tls", "mx", "hops", "routes", "retry", "dedup", "state", "dns", "metrics", "submission"]
         if let (table, line) = document.tables.first(where: { !knownTables.contains($0.key[0]) || ($0.key[0] == "hops" && $0.key.count != 2) }) {
             throw ConfigurationError(file: file, line: line, key: table.joined(separator: "."), message: "unknown table")
         }

@@ -88,6 +88,8 @@ public struct NodeConfiguration: Sendable {
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
     public var mx: MXRoleConfiguration?
+    /// The submission role (`[submission]`); a node runs it when it runs no mx (`--role submission`).
+    public var submission: SubmissionRoleConfiguration?
     /// Where spooled mail goes next; a table without any hop keeps mail in the spool.
     public var routing: RoutingTable
     public var retry: RetryPolicy
@@ -121,6 +123,7 @@ public struct NodeConfiguration: Sendable {
 
     /// True when an enabled mechanism keeps state in the store.
     public var needsStateStore: Bool {
+        if mx == nil, submission != nil { return true }   // AUTH lockout and per-user limits
         guard let mx else { return false }
         return mx.greylisting != nil || mx.rateLimit != nil || mx.badRecipientThrottle != nil || mx.greetPause != nil
             || mx.spamTraps != nil || mx.senderVolume != nil || mx.blocklist?.checkDynamic == true

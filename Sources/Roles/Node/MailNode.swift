@@ -31,8 +31,8 @@ public final class MailNode: Sendable {
     let logger: Logger
 
     /// Roles this build can run, and the ones still to come (listed, never faked).
-    public static let availableRoles = ["mx"]
-    public static let plannedRoles = ["submission", "antivirus", "antispam", "webmail", "outbound", "store"]
+    public static let availableRoles = ["mx", "submission"]
+    public static let plannedRoles = ["antivirus", "antispam", "webmail", "outbound", "store"]
 
     public init(configuration: NodeConfiguration, group: any EventLoopGroup, logger: Logger) throws {
         self.configuration = configuration
@@ -76,6 +76,18 @@ public final class MailNode: Sendable {
                 hooks = chain
             }
         }
+        // The submission role (stage B) when this node runs it instead of mx (one role per process:
+        // the roles' hooks and authenticator differ).
+        var authenticator: (any Authenticator)?
+        if configuration.mx == nil, let submission = configuration.submission {
+            guard let tlsContext else { throw SubmissionSetupError.noTLS }
+            listeners += Self.submissionListeners(submission, hostname: configuration.hostname, tlsContext: tlsContext)
+            let users = try SQLiteUserDirectory(path: submission.usersPath)
+            hooks = HookChain(Self.submissionHooks(submission, users: users, store: store, metrics: metrics, logger: logger))
+            if let store {
+                authenticator = DirectoryAuthenticator(users: users, store: store, configuration: submission.authentication, logger: logger)
+            }
+        }
         // Retried hand-offs from upstream stages are answered without storing twice (docs/spool.md).
         let delivered = try FileDeliveredSet(directory: configuration.spoolDirectory + "/delivered",
                                              configuration: configuration.dedup, logger: logger)
@@ -83,7 +95,8 @@ public final class MailNode: Sendable {
                                      delivered: delivered, logger: logger)
         statePurger = store.map { Self.purgeRegularly($0, every: configuration.state.purgeInterval, logger: logger) }
         server = SMTPServer(listeners: listeners,
-                            services: SMTPServerServices(receiver: receiver, hooks: hooks, logger: logger, metrics: metrics),
+                            services: SMTPServerServices(receiver: receiver, hooks: hooks, authenticator: authenticator, logger: logger,
+                                                         metrics: metrics),
                             group: group, connectionCaps: configuration.connectionCaps)
         if configuration.hasNextHop {
             runner = SpoolRunner(store: spool,

@@ -12,7 +12,7 @@ struct SenderOwnershipTests {
             MailUser(name: "alice@example.org", passwordHash: try await PasswordHash.make("pw"), aliases: ["info@example.org"]),
             MailUser(name: "bob@example.org", passwordHash: try await PasswordHash.make("pw2")),
         ])
-        let auth = try await DirectoryAuthenticator(users: users, store: MemoryStateStore())
+        let auth = DirectoryAuthenticator(users: users, store: MemoryStateStore())
         var configuration = SMTPSessionConfiguration(hostname: "submit.test")
         configuration.allowPlaintextAuth = true   // the harness has no TLS; a real submission listener never does this
         configuration.authMechanisms = ["PLAIN"]

@@ -101,7 +101,7 @@ struct UserDirectoryTests {
             let users = MemoryUserDirectory([MailUser(name: "alice@example.org", passwordHash: try await PasswordHash.make("right")),
                                              MailUser(name: "eve@example.org", passwordHash: try await PasswordHash.make("x"), disabled: true)])
             let clock = TestClock()
-            let auth = try await DirectoryAuthenticator(users: users, store: store,
+            let auth = DirectoryAuthenticator(users: users, store: store,
                                                         configuration: .init(maxFailuresPerUser: 3, maxFailuresPerClient: 5, window: .seconds(600)),
                                                         now: clock.function)
             let client = try Self.session("192.0.2.10")

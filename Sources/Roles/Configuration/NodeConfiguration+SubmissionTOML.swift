@@ -1,0 +1,44 @@
+import Defenses
+import SMTPCore
+
+/// The `[submission]` table (docs/configuration.md).
+extension ConfigurationReader {
+    mutating func readSubmission(spool: String, hasTLS: Bool) throws(ConfigurationError) -> SubmissionRoleConfiguration {
+        var submission = SubmissionRoleConfiguration(usersPath: try string(["submission", "users"]) ?? spool + "/defenses/users.sqlite")
+        if let listen = try listen(["submission", "listen"]) { submission.listen = listen }
+        if let listen = try listen(["submission", "listen_tls"]) { submission.listenTLS = listen }
+        guard hasTLS else {
+            throw ConfigurationError(file: file, line: document.tables[["submission"]], key: "tls.certificate",
+                                     message: "is required by [submission]: AUTH and mail submission only over TLS")
+        }
+        if submission.listen.isEmpty && submission.listenTLS.isEmpty {
+            throw fail(["submission", "listen"], "the submission role needs a listener (listen or listen_tls)")
+        }
+        if let value = try integer(["submission", "max_message_size"], range: 1024...(1 << 32)) { submission.limits.maxMessageSize = value }
+        if let value = try integer(["submission", "max_recipients"], range: 1...100_000) { submission.limits.maxRecipients = value }
+        if let value = try integer(["submission", "max_recipients_hard"], range: 0...1_000_000) { submission.limits.hardRecipientLimit = value }
+        if let text = try string(["submission", "bare_line_endings"]) {
+            guard let policy = BareLineEndingPolicy(rawValue: text) else {
+                throw fail(["submission", "bare_line_endings"], "must be reject, accept or normalize, got '\(text)'")
+            }
+            submission.bareLineEndings = policy
+        }
+        if let value = try boolean(["submission", "allow_null_sender"]) { submission.allowNullSender = value }
+        if let value = try integer(["submission", "auth_max_failures_per_user"], range: 1...1000) { submission.authentication.maxFailuresPerUser = value }
+        if let value = try integer(["submission", "auth_max_failures_per_client"], range: 1...10_000) { submission.authentication.maxFailuresPerClient = value }
+        if let value = try seconds(["submission", "auth_window"], range: 60...86_400) { submission.authentication.window = value }
+        if let value = try integer(["submission", "max_connections_per_client"], range: 0...100_000) {
+            submission.connectionLimit = value == 0 ? nil : ClientConnectionLimit.Configuration(maxPerClient: value)
+        }
+        if try enabled(["submission", "sender_rate"], keys: ["window", "max_messages", "max_recipients"]) || document.tables[["submission", "sender_rate"]] == nil {
+            var volume = SenderVolumeLimit.Configuration()
+            if let value = try seconds(["submission", "sender_rate", "window"], range: 60...(7 * 86_400)) { volume.window = value }
+            if let value = try integer(["submission", "sender_rate", "max_messages"], range: 0...10_000_000) { volume.maxMessages = value }
+            if let value = try integer(["submission", "sender_rate", "max_recipients"], range: 0...10_000_000) { volume.maxRecipients = value }
+            submission.senderVolume = volume
+        } else {
+            submission.senderVolume = nil
+        }
+        return submission
+    }
+}

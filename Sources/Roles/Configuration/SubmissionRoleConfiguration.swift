@@ -1,0 +1,31 @@
+import Defenses
+import SMTPCore
+
+/// The `submission` role (paper stage B): company users send here, authenticated, over TLS only
+/// (DM02 RFC 6409 on 587 with STARTTLS required, RFC 8314 implicit TLS on 465; DM04 AUTH before
+/// MAIL; DM14 TLS). The envelope sender must be the user's own address (``SenderOwnership``);
+/// authenticated users may send to any domain (this is the one place relaying is right); the
+/// mail then goes on to the next stage (antivirus) like everyone else's.
+public struct SubmissionRoleConfiguration: Sendable {
+    /// STARTTLS listeners (`submission.listen`, default `127.0.0.1:5587` for a first run; 587 in production).
+    public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 5587)]
+    /// Implicit-TLS listeners (`submission.listen_tls`, e.g. `0.0.0.0:465`; none by default).
+    public var listenTLS: [ListenAddress] = []
+    public var limits = SMTPLimits()
+    public var bareLineEndings: BareLineEndingPolicy = .reject
+    /// The user directory file (`submission.users`, default `<spool>/defenses/users.sqlite`).
+    public var usersPath: String
+    /// Brute-force limits of AUTH (`submission.auth_max_failures_per_user|client`, `submission.auth_window`).
+    public var authentication = DirectoryAuthenticator.Configuration()
+    /// Whether users may send `MAIL FROM:<>` (`submission.allow_null_sender`, default false).
+    public var allowNullSender = false
+    /// DM10 per client address (`submission.max_connections_per_client`, default 10; nil when 0).
+    public var connectionLimit: ClientConnectionLimit.Configuration? = ClientConnectionLimit.Configuration()
+    /// DM34 per user (`[submission.sender_rate]`; on by default for submission: 200 messages and
+    /// 1,000 recipients per user and hour).
+    public var senderVolume: SenderVolumeLimit.Configuration? = SenderVolumeLimit.Configuration()
+
+    public init(usersPath: String) {
+        self.usersPath = usersPath
+    }
+}

@@ -1,0 +1,59 @@
+import Defenses
+import Roles
+import SMTPCore
+
+/// The submission role's review items (stage B).
+extension ReviewDerivation {
+    static func submissionItem(_ entry: CatalogEntry, submission: SubmissionRoleConfiguration, node: NodeConfiguration) -> ReviewItem {
+        func make(_ state: ReviewState, _ detail: String) -> ReviewItem { ReviewItem(id: entry.id, state: state, detail: detail) }
+        if entry.status == .deployment { return make(.deployment, "outside mailnode: check by hand") }
+        guard entry.roles.contains(.submission) else { return make(.notApplicable, "belongs to " + describe(entry.roles)) }
+        switch entry.status {
+        case .library: return make(.notAvailable, "in the library; no configuration key yet")
+        case .notYet: return make(.notAvailable, "not implemented yet")
+        case .engine, .native, .deployment: break
+        }
+        let listeners = (submission.listen.map { "\($0) (STARTTLS)" } + submission.listenTLS.map { "\($0) (TLS)" }).joined(separator: ", ")
+        let auth = submission.authentication
+        switch entry.id {
+        case .submissionProtocol:
+            return make(.enabled, "submission listeners " + listeners + "; TLS and AUTH before MAIL")
+        case .internalExternalSplit:
+            return make(.enabled, "users submit here, apart from the mx (run as its own role)")
+        case .smtpAuth:
+            return make(.enabled, "AUTH PLAIN/LOGIN over TLS only against \(submission.usersPath); lockout after "
+                + "\(auth.maxFailuresPerUser) failures per user / \(auth.maxFailuresPerClient) per client in "
+                + span(auth.window.components.seconds) + "; senders limited to the user's own addresses")
+        case .smtpOverTLS:
+            return make(.enabled, "TLS required before MAIL and AUTH on " + listeners)
+        case .relayAccessLists:
+            return make(.enabled, "relays only for authenticated users")
+        case .maxMessageSize:
+            return make(.enabled, "\(submission.limits.maxMessageSize) octets (SIZE advertised, 552 beyond)")
+        case .maxRecipients:
+            let hard = submission.limits.hardRecipientLimit
+            return make(.enabled, "\(submission.limits.maxRecipients) per message (452 beyond)"
+                + (hard > 0 ? "; hard limit \(hard) (552, the message refused)" : "; no hard limit"))
+        case .clientConnectionLimit:
+            guard let limit = submission.connectionLimit else { return make(.disabled, "submission.max_connections_per_client = 0") }
+            return make(.enabled, "\(limit.maxPerClient) sessions per client address (421 4.7.0 beyond)")
+        case .senderVolumeLimit:
+            guard let volume = submission.senderVolume else { return make(.disabled, "[submission.sender_rate] enabled = false") }
+            return make(.enabled, "per user and \(span(volume.window.components.seconds)): messages \(volume.maxMessages), "
+                + "recipients \(volume.maxRecipients) (451 beyond); state: \(stateText(node))")
+        case .maxServerProcesses:
+            return make(.enabled, "\(node.connectionCaps.maxConnections) connections on the node (421 4.3.2 beyond)")
+        case .dataRateLimit:
+            let floor = submission.limits.minDataRate
+            return floor > 0 ? make(.enabled, "data phase at least \(floor) octets/s after \(submission.limits.dataRateGrace) s")
+                : make(.disabled, "no data-rate floor")
+        case .smugglingDefense:
+            return submission.bareLineEndings == .accept ? make(.disabled, "bare_line_endings = accept")
+                : make(.enabled, "bare CR/LF " + (submission.bareLineEndings == .reject ? "refused with 554 5.5.2" : "rewritten to CRLF"))
+        case .noDisclosure, .sessionLimits, .startTLSInjectionDefense, .roleEnforcedEgress:
+            return make(.enabled, "as on every listener")
+        default:
+            return make(.notAvailable, "no configuration for it in this role yet")
+        }
+    }
+}

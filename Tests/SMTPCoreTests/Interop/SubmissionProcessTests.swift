@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+@testable import SMTPCore
+
+/// `mailnode --role submission` as a process with swaks as the user's mail program: STARTTLS and
+/// AUTH required, the user's own addresses only, any destination; the user made with
+/// `mailnode users add` (password on stdin).
+@Suite(.timeLimit(.minutes(2)))
+struct SubmissionProcessTests {
+    @Test func authenticatedUsersSendAsThemselvesOnlyOverTLS() async throws {
+        let next = try await LiveServer(session: SMTPSessionConfiguration(hostname: "antivirus.test"))
+        let scratch = try TemporaryDirectory("submission")
+        defer { scratch.remove() }
+        let mailnode = try InteropTools.mailnodeBinary()
+        let users = scratch.path + "/spool/defenses/users.sqlite"
+        let added = try await ExternalProcess.run(mailnode, ["users", "add", "alice@example.test", "--alias", "info@example.test",
+                                                             "--directory", users], stdin: Array("s3cret pw\n".utf8))
+        #expect(added.status == 0, "\(added)")
+        let config = """
+            [node]
+            hostname = "submit.example.test"
+            spool = "\(scratch.path)/spool"
+            [tls]
+            certificate = "\(FixturePaths.serverCertificate)"
+            key = "\(FixturePaths.serverKey)"
+            [submission]
+            listen = ["127.0.0.1:0"]
+            [hops.antivirus]
+            address = "127.0.0.1:\(next.port)"
+            tls = "none"
+            [routes]
+            "*" = "antivirus"
+            """
+        let file = try scratch.write("mailnode.toml", Array(config.utf8))
+        let node = try RunningProcess(mailnode, ["--role", "submission", "--config", file], in: scratch)
+        defer { node.signal(SIGKILL) }
+        let port = try #require(await node.waitForOutput(timeout: .seconds(15), MailnodeProcessInteropTests.Node.boundPort), "\(node.result())")
+        func swaks(_ options: [String]) async throws -> ProcessResult {
+            try await ExternalProcess.run(try InteropTools.swaks(), [
+                "--server", "127.0.0.1", "--port", String(port), "--helo", "laptop.example", "--to", "bob@elsewhere.test",
+                "--timeout", "30",
+            ] + options, timeout: .seconds(40))
+        }
+        // The user's own address, authenticated over STARTTLS: accepted and relayed to another domain.
+        let sent = try await swaks(["--tls", "--auth", "PLAIN", "--auth-user", "alice@example.test", "--auth-password", "s3cret pw",
+                                    "--from", "info@example.test"])
+        #expect(sent.status == 0, "\(sent)")
+        // Without TLS nothing goes: MAIL is refused (and AUTH is not even offered).
+        let plaintext = try await swaks(["--from", "alice@example.test"])
+        #expect(plaintext.status != 0 && plaintext.stdout.contains("530 5.7.0"), "\(plaintext)")
+        #expect(!plaintext.stdout.contains("AUTH PLAIN LOGIN"), "\(plaintext)")
+        // TLS but no AUTH: 530 too.
+        let anonymous = try await swaks(["--tls", "--from", "alice@example.test"])
+        #expect(anonymous.status != 0 && anonymous.stdout.contains("530"), "\(anonymous)")
+        // A wrong password: 535.
+        let wrong = try await swaks(["--tls", "--auth", "PLAIN", "--auth-user", "alice@example.test", "--auth-password", "guess",
+                                     "--from", "alice@example.test"])
+        #expect(wrong.status != 0 && wrong.stdout.contains("535 5.7.8"), "\(wrong)")
+        // Someone else's address after a good login: 553 5.7.1.
+        let forged = try await swaks(["--tls", "--auth", "LOGIN", "--auth-user", "alice@example.test", "--auth-password", "s3cret pw",
+                                      "--from", "ceo@example.test"])
+        #expect(forged.status != 0 && forged.stdout.contains("553 5.7.1"), "\(forged)")
+
+        let deadline = ContinuousClock.now + .seconds(20)
+        while next.receiver.messages.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let message = try #require(next.receiver.messages.first, "\(node.result())")
+        #expect(next.receiver.messages.count == 1)
+        #expect(message.envelope.reversePath.description == "<info@example.test>")
+        #expect(String(buffer: message.data).contains("with ESMTPSA"))   // TLS and AUTH in the Received field
+        #expect(!node.result().description.contains("s3cret"))          // the password is never logged
+        node.signal(SIGTERM)
+        #expect(await node.waitForExit(timeout: .seconds(10)))
+        await next.stop()
+    }
+}
