@@ -17,6 +17,9 @@ public struct SubmissionRoleConfiguration: Sendable {
     public var usersPath: String
     /// Brute-force limits of AUTH (`submission.auth_max_failures_per_user|client`, `submission.auth_window`).
     public var authentication = DirectoryAuthenticator.Configuration()
+    /// Leave the user's IP address out of the `Received` field (`submission.hide_client_address`,
+    /// default false: the address is useful for tracing abuse; some sites must not pass it on).
+    public var hideClientAddress = false
     /// Whether users may send `MAIL FROM:<>` (`submission.allow_null_sender`, default false).
     public var allowNullSender = false
     /// DM10 per client address (`submission.max_connections_per_client`, default 10; nil when 0).

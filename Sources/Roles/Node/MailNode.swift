@@ -82,6 +82,7 @@ public final class MailNode: Sendable {
         if configuration.mx == nil, let submission = configuration.submission {
             guard let tlsContext else { throw SubmissionSetupError.noTLS }
             listeners += Self.submissionListeners(submission, hostname: configuration.hostname, tlsContext: tlsContext)
+            if submission.hideClientAddress { receiving.hideClientAddress = ["submission", "submissions"] }
             let users = try SQLiteUserDirectory(path: submission.usersPath)
             hooks = HookChain(Self.submissionHooks(submission, users: users, store: store, metrics: metrics, logger: logger))
             if let store {

@@ -22,9 +22,15 @@ import Foundation
 struct ReceivedHeader {
     let text: String
 
-    init(record: SpoolRecord, session: SessionContext, hostname: String) {
+    /// `hideClient`: the client's address is left out (`from laptop (authenticated user)`), for a
+    /// submission listener that must not pass users' private addresses on.
+    init(record: SpoolRecord, session: SessionContext, hostname: String, hideClient: Bool = false) {
         var from = record.helo ?? "unknown"
-        if let client = record.client { from += " (\(client))" }
+        if hideClient {
+            from += " (authenticated user)"
+        } else if let client = record.client {
+            from += " (\(client))"
+        }
         let with = session.receivedProtocol(smtpUTF8: record.envelope.parameters.smtpUTF8)
         var line = "Received: from \(from)\r\n\tby \(hostname) with \(with) id \(record.id)"
         if let tls = record.tls { line += " (\(tls))" }

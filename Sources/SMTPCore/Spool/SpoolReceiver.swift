@@ -16,11 +16,17 @@ public struct SpoolReceiverConfiguration: Sendable, Hashable {
     /// A message that already has this many `Received` fields is refused with
     /// `554 5.4.6` (a mail loop, RFC 5321 §6.3). Postfix's `hopcount_limit` default.
     public var maxHops: Int
+    /// Listener names whose `Received` field leaves out the client's address (the submission
+    /// role's `hide_client_address`: a user's private or home address is nobody's business
+    /// downstream). The address is still in the spool record and the logs.
+    public var hideClientAddress: Set<String>
 
-    public init(trustedUpstreams: [String: [IPNetwork]] = [:], maxHeaderScan: Int = 256 * 1024, maxHops: Int = 50) {
+    public init(trustedUpstreams: [String: [IPNetwork]] = [:], maxHeaderScan: Int = 256 * 1024, maxHops: Int = 50,
+                hideClientAddress: Set<String> = []) {
         self.trustedUpstreams = trustedUpstreams
         self.maxHeaderScan = maxHeaderScan
         self.maxHops = maxHops
+        self.hideClientAddress = hideClientAddress
     }
 
     /// True when the session's client (after PROXY resolution) is an upstream stage of its listener.
@@ -259,7 +265,8 @@ public final class SpoolReceiver: MessageReceiver {
                                      helo: session.heloName?.description, tls: session.tls?.version,
                                      authenticatedUser: session.authenticatedUser, session: session.sessionID,
                                      arrival: arrival)
-            var prefix = ReceivedHeader(record: record, session: session, hostname: receiver.hostname).text
+            var prefix = ReceivedHeader(record: record, session: session, hostname: receiver.hostname,
+                                        hideClient: receiver.configuration.hideClientAddress.contains(session.listenerName)).text
             if !plan.fromUpstream { prefix += MailnodeIDHeader.field(plan.mailnodeID) }
             let writer: SpoolStore.EntryWriter
             do {

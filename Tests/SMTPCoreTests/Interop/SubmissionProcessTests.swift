@@ -25,6 +25,7 @@ struct SubmissionProcessTests {
             key = "\(FixturePaths.serverKey)"
             [submission]
             listen = ["127.0.0.1:0"]
+            hide_client_address = true
             [hops.antivirus]
             address = "127.0.0.1:\(next.port)"
             tls = "none"
@@ -67,6 +68,8 @@ struct SubmissionProcessTests {
         #expect(next.receiver.messages.count == 1)
         #expect(message.envelope.reversePath.description == "<info@example.test>")
         #expect(String(buffer: message.data).contains("with ESMTPSA"))   // TLS and AUTH in the Received field
+        #expect(String(buffer: message.data).hasPrefix("Received: from laptop.example (authenticated user)\r\n"))
+        #expect(!String(buffer: message.data).contains("127.0.0.1"))   // hide_client_address
         #expect(!node.result().description.contains("s3cret"))          // the password is never logged
         node.signal(SIGTERM)
         #expect(await node.waitForExit(timeout: .seconds(10)))
