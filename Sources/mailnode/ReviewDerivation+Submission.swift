@@ -37,6 +37,10 @@ extension ReviewDerivation {
         case .clientConnectionLimit:
             guard let limit = submission.connectionLimit else { return make(.disabled, "submission.max_connections_per_client = 0") }
             return make(.enabled, "\(limit.maxPerClient) sessions per client address (421 4.7.0 beyond)")
+        case .clientRateLimit:
+            guard let rate = submission.rateLimit else { return make(.disabled, "no [submission.rate] table (or enabled = false)") }
+            return make(.enabled, "per client and \(span(rate.window.components.seconds)): connections \(rate.maxConnections), "
+                + "messages \(rate.maxMessages), recipients \(rate.maxRecipients); state: \(stateText(node))")
         case .senderVolumeLimit:
             guard let volume = submission.senderVolume else { return make(.disabled, "[submission.sender_rate] enabled = false") }
             return make(.enabled, "per user and \(span(volume.window.components.seconds)): messages \(volume.maxMessages), "

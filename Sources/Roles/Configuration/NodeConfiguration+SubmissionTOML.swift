@@ -31,6 +31,14 @@ extension ConfigurationReader {
         if let value = try integer(["submission", "max_connections_per_client"], range: 0...100_000) {
             submission.connectionLimit = value == 0 ? nil : ClientConnectionLimit.Configuration(maxPerClient: value)
         }
+        if try enabled(["submission", "rate"], keys: ["window", "max_connections", "max_messages", "max_recipients"]) {
+            var rate = ClientRateLimit.Configuration(exemptAuthenticated: false)
+            if let value = try seconds(["submission", "rate", "window"], range: 1...86_400) { rate.window = value }
+            if let value = try integer(["submission", "rate", "max_connections"], range: 0...10_000_000) { rate.maxConnections = value }
+            if let value = try integer(["submission", "rate", "max_messages"], range: 0...10_000_000) { rate.maxMessages = value }
+            if let value = try integer(["submission", "rate", "max_recipients"], range: 0...10_000_000) { rate.maxRecipients = value }
+            submission.rateLimit = rate
+        }
         if try enabled(["submission", "sender_rate"], keys: ["window", "max_messages", "max_recipients"]) || document.tables[["submission", "sender_rate"]] == nil {
             var volume = SenderVolumeLimit.Configuration()
             if let value = try seconds(["submission", "sender_rate", "window"], range: 60...(7 * 86_400)) { volume.window = value }

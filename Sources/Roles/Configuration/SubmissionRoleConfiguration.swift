@@ -24,6 +24,9 @@ public struct SubmissionRoleConfiguration: Sendable {
     public var allowNullSender = false
     /// DM10 per client address (`submission.max_connections_per_client`, default 10; nil when 0).
     public var connectionLimit: ClientConnectionLimit.Configuration? = ClientConnectionLimit.Configuration()
+    /// DM11 per client address (`[submission.rate]`; off by default): connections, messages and
+    /// recipients per window, authenticated sessions included (DM34 limits users on top).
+    public var rateLimit: ClientRateLimit.Configuration?
     /// DM34 per user (`[submission.sender_rate]`; on by default for submission: 200 messages and
     /// 1,000 recipients per user and hour).
     public var senderVolume: SenderVolumeLimit.Configuration? = SenderVolumeLimit.Configuration()

@@ -22,13 +22,16 @@ extension MailNode {
         }
     }
 
-    /// DM10, then sender ownership (DM04) and the per-user volume limit (DM34); relaying to any
+    /// DM10 and DM11 (per client), then sender ownership (DM04) and the per-user volume limit (DM34); relaying to any
     /// domain is allowed only because every session authenticated (the session enforces that).
     static func submissionHooks(_ submission: SubmissionRoleConfiguration, users: any UserDirectory, store: (any StateStore)?,
                                 metrics: DefenseMetrics, logger: Logger) -> [any SessionHooks] {
         var hooks: [any SessionHooks] = []
         if let limit = submission.connectionLimit {
             hooks.append(MeteredHooks(ClientConnectionLimit.id, ClientConnectionLimit(limit, logger: logger), metrics: metrics))
+        }
+        if let store, let rate = submission.rateLimit {
+            hooks.append(MeteredHooks(ClientRateLimit.id, ClientRateLimit(rate, store: store, logger: logger), metrics: metrics))
         }
         hooks.append(MeteredHooks(RelayControl.id, RelayControl(.init(localDomains: [], allowAuthenticatedRelay: true), logger: logger),
                                   metrics: metrics))

@@ -31,6 +31,8 @@ struct SubmissionConfigurationTests {
             max_message_size = 10485760
             max_recipients = 50
             max_connections_per_client = 0
+            [submission.rate]
+            max_connections = 30
             [submission.sender_rate]
             max_messages = 20
             """
@@ -40,6 +42,7 @@ struct SubmissionConfigurationTests {
         #expect(submission.authentication.maxFailuresPerUser == 5 && submission.authentication.maxFailuresPerClient == 7)
         #expect(submission.allowNullSender && submission.limits.maxRecipients == 50 && submission.connectionLimit == nil)
         #expect(submission.senderVolume?.maxMessages == 20 && submission.senderVolume?.maxRecipients == 1000)
+        #expect(submission.rateLimit?.maxConnections == 30 && submission.rateLimit?.exemptAuthenticated == false)
         let off = try NodeConfiguration(toml: Self.base + "[submission]\n[submission.sender_rate]\nenabled = false\nmax_messages = 3\n", file: "f")
         #expect(off.submission?.senderVolume == nil)
     }
