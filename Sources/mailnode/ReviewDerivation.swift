@@ -122,6 +122,10 @@ enum ReviewDerivation {
             return node.submission == nil
                 ? make(.disabled, "no [submission] table: the users have no entry of their own")
                 : make(.enabled, "users submit at the submission role, run apart from this mx")
+        case .regularExpressions:
+            guard let rules = mx.envelopeRules else { return make(.disabled, "no [mx.rules] table (or enabled = false)") }
+            return make(.enabled, "\(rules.helo.count) HELO, \(rules.sender.count) sender, \(rules.recipient.count) recipient patterns "
+                + "(550 5.7.1); headers and bodies not yet")
         case .rfc2505:
             let checklist = RFC2505Checklist(mx: mx)
             return make(checklist.meetsRequirements ? .enabled : .disabled, checklist.summary)

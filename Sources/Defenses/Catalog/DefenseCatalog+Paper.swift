@@ -187,8 +187,11 @@ extension DefenseCatalog {
             .regularExpressions, "Regular expressions",
             stages: [.a, .b, .d, .mua],
             faults: [.init(.spam, .mitigates), .init(.virus, .mitigates), .init(.phishing, .mitigates)], source: .inferred,
-            roles: [.mx, .submission, .antispam], status: .notYet,
-            note: "Not yet."),
+            roles: [.mx, .submission, .antispam], status: .native,
+            note: "EnvelopeRules on the mx ([mx.rules], off by default): case-insensitive patterns on the HELO name, the "
+                + "MAIL FROM and each RCPT TO address refuse with 550 5.7.1 (the pattern only in the log), behind the "
+                + "DM21 gate. Header and body rules need the message stage; not in the antispam role yet.",
+            keys: ["mx.rules.reject_helo", "mx.rules.reject_sender", "mx.rules.reject_recipient"]),
         CatalogEntry(
             .bayesianFilters, "Bayesian filters",
             stages: [.d, .mua], faults: [.init(.spam, .mitigates)], source: .tableII(printedAs: nil),

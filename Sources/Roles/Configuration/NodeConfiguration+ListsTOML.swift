@@ -86,6 +86,19 @@ extension ConfigurationReader {
             for entry in document.entries where Array(entry.path.prefix(3)) == ["mx", "allowlist", "recipients"] { used.insert(entry.path) }
         }
 
+        if try enabled(["mx", "rules"], keys: ["reject_helo", "reject_sender", "reject_recipient"]) {
+            func rules(_ key: String) throws(ConfigurationError) -> [EnvelopeRules.Rule] {
+                var out: [EnvelopeRules.Rule] = []
+                for pattern in try strings(["mx", "rules", key]) ?? [] {
+                    guard let rule = EnvelopeRules.Rule(pattern) else { throw fail(["mx", "rules", key], "'\(pattern)' is not a valid regular expression") }
+                    out.append(rule)
+                }
+                return out
+            }
+            mx.envelopeRules = EnvelopeRules.Configuration(helo: try rules("reject_helo"), sender: try rules("reject_sender"),
+                                                           recipient: try rules("reject_recipient"), trustedNetworks: mx.trustedUpstreams)
+        }
+
         if try enabled(["mx", "recipients"], keys: ["addresses", "file", "reload_interval", "domains"]) {
             var directory = RecipientDirectorySettings()
             directory.addresses = try patterns(["mx", "recipients", "addresses"]) ?? []

@@ -53,6 +53,8 @@ public struct MXRoleConfiguration: Sendable {
     public var blocklist: LocalBlocklist.Configuration?
     /// DM21: allow lists that skip the spam checks (`[mx.allowlist]`; off by default).
     public var allowlist: AllowList.Configuration?
+    /// DM23: regular expressions on HELO, sender and recipients (`[mx.rules]`; off by default).
+    public var envelopeRules: EnvelopeRules.Configuration?
     /// DM19: unknown local recipients refused at RCPT (`[mx.recipients]`; off by default).
     public var recipientDirectory: RecipientDirectorySettings?
     /// DM27: spam-trap addresses whose senders are blocked (`[mx.spam_traps]`; off by default).

@@ -148,6 +148,7 @@ public final class MailNode: Sendable {
             hooks.append(metered(SenderVolumeLimit.id, SenderVolumeLimit(volume, store: store, logger: logger)))
         }
         var spamChecks: [any SessionHooks] = []
+        if let rules = mx.envelopeRules { spamChecks.append(metered(EnvelopeRules.id, EnvelopeRules(rules, logger: logger))) }
         if let store, let traps = mx.spamTraps { spamChecks.append(metered(SpamTrap.id, SpamTrap(traps, store: store, logger: logger))) }
         if let resolver, let lists = mx.dnsDefenses.dnsLists {
             spamChecks.append(metered(DNSListDefense.id, DNSListDefense(

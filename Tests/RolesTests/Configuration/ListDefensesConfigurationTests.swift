@@ -93,3 +93,14 @@ struct ListDefensesConfigurationTests {
         } throws: { "\($0)" == message }
     }
 }
+
+struct EnvelopeRulesConfigurationTests {
+    @Test func rulesAndBadPatterns() throws {
+        let base = ListDefensesConfigurationTests.base
+        let mx = try #require(try NodeConfiguration(toml: base + "[mx.rules]\nreject_helo = ['^localhost$']\nreject_sender = ['\\.top$']\n", file: "f").mx)
+        #expect(mx.envelopeRules?.helo.map(\.pattern) == ["^localhost$"] && mx.envelopeRules?.sender.map(\.pattern) == [#"\.top$"#])
+        #expect {
+            _ = try NodeConfiguration(toml: base + "[mx.rules]\nreject_sender = ['(oops']\n", file: "f")
+        } throws: { "\($0)" == "f:7: mx.rules.reject_sender: '(oops' is not a valid regular expression" }
+    }
+}

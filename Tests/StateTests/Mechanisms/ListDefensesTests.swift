@@ -1,4 +1,5 @@
 import Defenses
+import MailnodeTesting
 import Foundation
 import NIOCore
 import SMTPCore
@@ -184,5 +185,27 @@ struct ListDefensesTests {
         var both = onlyAlice
         both.recipients.append(EnvelopeRecipient(path: .mailbox(Self.mailbox("bob@local.example"))))
         #expect(allow.allows(message: both, session: try Self.session("203.0.113.1")) == nil)
+    }
+}
+
+/// DM23 regular expressions on the envelope.
+@Suite("DM23 envelope rules")
+struct EnvelopeRulesTests {
+    @Test func patternsRefuseHeloSenderRecipient() async throws {
+        let rules = EnvelopeRules(.init(helo: [try #require(EnvelopeRules.Rule(#"^\[?[0-9.]+\]?$"#))],
+                                        sender: [try #require(EnvelopeRules.Rule(#"@[^@]*\.(top|xyz)$"#)), try #require(EnvelopeRules.Rule("^$"))],
+                                        recipient: [try #require(EnvelopeRules.Rule("^noreply-"))]))
+        #expect(EnvelopeRules.Rule("([unclosed") == nil)
+        var smtp = PolicyHarness(hooks: HookChain([RelayControl(.init(localDomains: ["d.example"])), rules]))
+        #expect(await smtp.start()?.code.rawValue == 220)
+        #expect(await smtp.command("HELO [192.0.2.1]")?.code.rawValue == 550)
+        #expect(await smtp.command("HELO mail.example.org")?.code.rawValue == 250)
+        #expect(await smtp.command("MAIL FROM:<win@prize.XYZ>")?.code.rawValue == 550)   // case-insensitive
+        #expect(await smtp.command("MAIL FROM:<>")?.code.rawValue == 550)                // the empty sender pattern
+        #expect(await smtp.command("MAIL FROM:<a@example.org>")?.code.rawValue == 250)
+        #expect(await smtp.command("RCPT TO:<noreply-x@d.example>")?.code.rawValue == 550)
+        #expect(await smtp.command("RCPT TO:<Postmaster>")?.code.rawValue == 250)
+        #expect(await smtp.command("RCPT TO:<bob@d.example>")?.code.rawValue == 250)
+        #expect(smtp.transcript.contains("S: 550 5.7.1 Rejected by local policy"))
     }
 }
