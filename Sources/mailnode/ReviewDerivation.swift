@@ -122,6 +122,10 @@ enum ReviewDerivation {
             return node.submission == nil
                 ? make(.disabled, "no [submission] table: the users have no entry of their own")
                 : make(.enabled, "users submit at the submission role, run apart from this mx")
+        case .senderPolicyFramework:
+            guard let spf = mx.dnsDefenses.spf else { return make(.disabled, "no [mx.spf] table (or enabled = false)") }
+            return make(.enabled, "at MAIL FROM: fail \(spf.onFail), softfail \(spf.onSoftfail), temperror \(spf.onTemperror), "
+                + "permerror \(spf.onPermerror); DNS: \(dnsText(node))")
         case .regularExpressions:
             guard let rules = mx.envelopeRules else { return make(.disabled, "no [mx.rules] table (or enabled = false)") }
             return make(.enabled, "\(rules.helo.count) HELO, \(rules.sender.count) sender, \(rules.recipient.count) recipient patterns "

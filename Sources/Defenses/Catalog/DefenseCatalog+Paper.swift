@@ -233,9 +233,12 @@ extension DefenseCatalog {
             .senderPolicyFramework, "Sender Policy Framework (SPF)",
             stages: [.a, .f],
             faults: [.init(.forging, .solves), .init(.anonymous, .mitigates), .init(.fraud, .solves), .init(.phishing, .solves)],
-            source: .tableII(printedAs: nil), roles: [.mx, .outbound], status: .library,
-            note: "SPFChecker passes the openspf suites and `mailnode check spf` runs it; no stage hook "
-                + "or configuration key in the mx role yet.",
+            source: .tableII(printedAs: nil), roles: [.mx, .outbound], status: .native,
+            note: "SPFDefense on the mx ([mx.spf], off by default): the MAIL FROM result (openspf suites 203/203) at "
+                + "MAIL FROM, fail → 550 5.7.23 with the domain's exp= text, temperror → 451 4.7.24, the rest logged; "
+                + "kept for greylisting's SPF-pass exemption. Received-SPF needs the message stage; the outbound "
+                + "role's `mailnode spf record` comes with issue 9.",
+            keys: ["mx.spf.on_fail", "mx.spf.on_softfail", "mx.spf.on_temperror", "mx.spf.on_permerror", "dns.servers"],
             references: ["RFC 7208"]),
         CatalogEntry(
             .domainKeys, "DomainKeys (today DKIM, with DMARC alignment)",

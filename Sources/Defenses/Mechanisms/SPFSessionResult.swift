@@ -5,8 +5,8 @@ import SMTPCore
 ///
 /// A hook that checks SPF stores its result here for the current transaction
 /// (``store(_:for:in:)``); ``result(for:in:)`` returns it only for the same reverse-path.
-/// mailnode has no SPF stage hook yet (DM30 is a library defense); until it has, greylisting
-/// runs the check itself through ``Greylisting/SPFCheck``.
+/// ``SPFDefense`` (DM30) stores it at MAIL FROM; without that hook greylisting runs the check
+/// itself through ``Greylisting/SPFCheck``.
 public enum SPFSessionResult {
     struct Kept: Sendable {
         var reversePath: ReversePath

@@ -9,6 +9,8 @@ public struct DNSDefenseSettings: Sendable {
     public var dnsListPolicy = DNSListPolicy()
     /// DM19: which sender checks run and what their verdicts do; nil when `[mx.sender_checks]` is off.
     public var senderChecks: SenderCheckPolicy?
+    /// DM30: what SPF results do at MAIL FROM; nil when `[mx.spf]` is off.
+    public var spf: SPFDefense.Configuration?
 
     public init() {}
 }
@@ -79,6 +81,25 @@ extension ConfigurationReader {
             for (table, _) in document.tables where table.count == 4 && Array(table.prefix(3)) == ["mx", "dnsbl", "zones"] {
                 for entry in document.entries where Array(entry.path.prefix(4)) == table { used.insert(entry.path) }
             }
+        }
+
+        if try enabled(["mx", "spf"], keys: ["on_fail", "on_softfail", "on_temperror", "on_permerror"]) {
+            var spf = SPFDefense.Configuration(trustedNetworks: mx.trustedUpstreams)
+            func action(_ key: String) throws(ConfigurationError) -> DefenseAction? {
+                guard let text = try string(["mx", "spf", key]) else { return nil }
+                guard let action = DefenseAction(rawValue: text) else {
+                    throw fail(["mx", "spf", key], "must be reject, tempfail, tag or ignore, got '\(text)'")
+                }
+                return action
+            }
+            if let value = try action("on_fail") { spf.onFail = value }
+            if let value = try action("on_softfail") { spf.onSoftfail = value }
+            if let value = try action("on_temperror") {
+                guard value != .reject else { throw fail(["mx", "spf", "on_temperror"], "a DNS failure never refuses for good: tempfail, tag or ignore") }
+                spf.onTemperror = value
+            }
+            if let value = try action("on_permerror") { spf.onPermerror = value }
+            mx.dnsDefenses.spf = spf
         }
 
         if try enabled(["mx", "sender_checks"], keys: ["helo", "sender_domain", "iprev"]) {

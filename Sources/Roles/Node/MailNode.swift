@@ -117,7 +117,7 @@ public final class MailNode: Sendable {
     static func mxHooks(_ mx: MXRoleConfiguration, node: NodeConfiguration, store: (any StateStore)?, metrics: DefenseMetrics,
                         logger: Logger) throws -> [any SessionHooks] {
         // One cached resolver for every DNS-based defense of the role, made only when one needs it.
-        let needsDNS = mx.dnsDefenses.dnsLists != nil || mx.dnsDefenses.senderChecks != nil
+        let needsDNS = mx.dnsDefenses.dnsLists != nil || mx.dnsDefenses.senderChecks != nil || mx.dnsDefenses.spf != nil
             || (mx.greylisting.map { $0.exemptSPFPass && mx.greylistingChecksSPF } ?? false)
         let resolver: (any DNSResolver)? = needsDNS
             ? DNSCachingResolver(wrapping: LDNSResolver(configuration: node.dns ?? .system(), logger: logger)) : nil
@@ -159,6 +159,11 @@ public final class MailNode: Sendable {
             let local = SenderCheckConfiguration(localNames: Set([node.hostname] + mx.localDomains))
             spamChecks.append(metered(SenderCheckDefense.id, SenderCheckDefense(
                 checker: SenderChecker(resolver: resolver, configuration: local), policy: policy, logger: logger)))
+        }
+        if let resolver, let spf = mx.dnsDefenses.spf {
+            // Before greylisting: its SPF-pass exemption reads the result kept here.
+            let checker = SPFChecker(resolver: resolver, configuration: SPFConfiguration(receivingHost: node.hostname))
+            spamChecks.append(metered(SPFDefense.id, SPFDefense(checker: checker, configuration: spf, logger: logger)))
         }
         if let store, let pause = mx.greetPause { spamChecks.append(metered(GreetPause.id, GreetPause(pause, store: store, logger: logger))) }
         if let store, let greylist = mx.greylisting {

@@ -122,4 +122,40 @@ struct MXDNSDefensesProcessTests {
             await node.stop()
         }
     }
+
+    @Test func spfResultsActedOnAtMailFrom() async throws {
+        try CheckCommand.requireBinary()
+        try await withDNSTestServer { server in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mailnode-mxspf-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let node = try await Self.start(config: """
+                [node]
+                hostname = "mx.d.test"
+                spool = "\(directory.path)/spool"
+                [dns]
+                servers = ["127.0.0.1:\(server.port)"]
+                [mx]
+                domains = ["d.test"]
+                listen = ["127.0.0.1:0"]
+                [mx.spf]
+                [mx.greylist]
+                delay = 3600
+                """, in: directory)
+            // -all and 127.0.0.1 not listed: 550 5.7.23 with the domain's exp= text.
+            let fail = try await Self.probe(port: node.port, source: "127.0.0.1", sender: "a@spf.test", recipients: ["u@d.test"])
+            #expect(fail.mailCode == 550, "\(node.log)")
+            #expect(fail.mail?.last?.text.contains("5.7.23 SPF validation failed: 127.0.0.1 is not one of spf.test's designated mail servers.") == true,
+                    "\(String(describing: fail.mail))")
+            // softfail (~all) passes at MAIL; greylisting then defers the new triplet.
+            let soft = try await Self.probe(port: node.port, source: "127.0.0.1", sender: "a@partner.spf.test", recipients: ["u@d.test"])
+            #expect(soft.mailCode == 250 && soft.rcptCodes == [451], "\(node.log)")
+            // pass: accepted, and exempt from greylisting through the kept result.
+            let pass = try await Self.probe(port: node.port, source: "127.0.0.1", sender: "a@local.spf.test", recipients: ["u@d.test"])
+            #expect(pass.mailCode == 250 && pass.rcptCodes == [250], "\(node.log)")
+            #expect(server.queries("local.spf.test", "TXT").count == 1)   // asked once: greylisting reused the result
+            #expect(node.log.contains("defense=DM30"), "\(node.log)")
+            await node.stop()
+        }
+    }
 }

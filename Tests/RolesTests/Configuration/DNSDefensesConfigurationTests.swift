@@ -56,6 +56,9 @@ struct DNSDefensesConfigurationTests {
         #expect(settings.dnsListPolicy.stage == .mailFrom && settings.dnsListPolicy.onUnknown == .tempfail)
         #expect(settings.dnsListPolicy.nameZonesInReply)
         #expect(settings.dnsListPolicy.trustedNetworks.map(\.description) == ["10.0.0.0/8"])
+        #expect(settings.spf == nil)
+        let spf = try #require(try NodeConfiguration(toml: Self.base + "[mx.spf]\non_fail = \"tag\"\n", file: "f").mx?.dnsDefenses.spf)
+        #expect(spf.onFail == .tag && spf.onSoftfail == .tag && spf.onTemperror == .tempfail && spf.onPermerror == .tag)
         let checks = try #require(settings.senderChecks)
         #expect(checks.checkHELO && checks.checkSenderDomain && !checks.checkIPRev)
     }
@@ -69,6 +72,8 @@ struct DNSDefensesConfigurationTests {
         ("[mx.dnsbl]\n[mx.dnsbl.zones.\"a.example\"]\nsubjects = [\"body\"]", "f:8: mx.dnsbl.zones.a.example.subjects: 'body' is not client, helo or sender"),
         ("[mx.dnsbl]\n[mx.dnsbl.zones.\"a.example\"]\ncodes = [\"10.0.0.1/99\"]", "f:8: mx.dnsbl.zones.a.example.codes: '10.0.0.1/99' is not a 127.x.y.z address or network"),
         ("[mx.sender_checks]\nspf = true", "f:7: mx.sender_checks.spf: unknown key"),
+        ("[mx.spf]\non_fail = \"bounce\"", "f:7: mx.spf.on_fail: must be reject, tempfail, tag or ignore, got 'bounce'"),
+        ("[mx.spf]\non_temperror = \"reject\"", "f:7: mx.spf.on_temperror: a DNS failure never refuses for good: tempfail, tag or ignore"),
     ])
     func errorsNameTheKeyAndLine(snippet: String, message: String) {
         #expect {
