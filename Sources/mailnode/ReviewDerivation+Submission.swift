@@ -47,6 +47,10 @@ extension ReviewDerivation {
                 + "recipients \(volume.maxRecipients) (451 beyond); state: \(stateText(node))")
         case .maxServerProcesses:
             return make(.enabled, "\(node.connectionCaps.maxConnections) connections on the node (421 4.3.2 beyond)")
+        case .maxConnectionsPerProcess:
+            let perLoop = node.connectionCaps.maxConnectionsPerEventLoop
+            return perLoop == 0 ? make(.disabled, "node.max_connections_per_loop = 0")
+                : make(.enabled, "\(perLoop) connections per event loop thread (421 4.3.2 beyond)")
         case .dataRateLimit:
             let floor = submission.limits.minDataRate
             return floor > 0 ? make(.enabled, "data phase at least \(floor) octets/s after \(submission.limits.dataRateGrace) s")
