@@ -12,7 +12,7 @@ struct Mailnode: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailnode",
         abstract: "A dependable and secure mail node.",
-        subcommands: [Up.self, Check.self, QueueCommand.self, DKIMCommand.self, CatalogCommand.self, ReviewCommand.self])
+        subcommands: [Up.self, Check.self, QueueCommand.self, QuarantineCommand.self, DKIMCommand.self, CatalogCommand.self, ReviewCommand.self])
 
     @Option(help: "The role to run: \(MailNode.availableRoles.joined(separator: ", ")) (planned: \(MailNode.plannedRoles.joined(separator: ", "))).")
     var role: String?
@@ -48,7 +48,9 @@ struct Mailnode: AsyncParsableCommand {
             throw fail("\(error)")
         }
         if role == "mx", configuration.mx == nil { throw fail("\(path): role mx needs an [mx] table") }
-        return configuration
+        if role == "antivirus", configuration.antivirus == nil { throw fail("\(path): role antivirus needs an [antivirus] table") }
+        // One process runs one role: the other roles' tables are ignored ("" keeps all, for review).
+        return role.isEmpty ? configuration : configuration.running(role: role)
     }
 }
 
@@ -70,6 +72,7 @@ enum NodeRunner {
         let bound = try await node.start()
         logger.notice("mailnode up", metadata: [
             "listen": "\(bound.map { "\($0)" }.joined(separator: ","))",
+            "role": "\(configuration.antivirus != nil ? "antivirus" : "mx")",
             "domains": "\(configuration.mx?.localDomains.sorted().joined(separator: ",") ?? "-")",
             "spool": "\(configuration.spoolDirectory)", "open_files": "\(openFiles)",
             "absent_roles": "\(MailNode.plannedRoles.joined(separator: ","))",
