@@ -12,7 +12,7 @@ struct Mailnode: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailnode",
         abstract: "A dependable and secure mail node.",
-        subcommands: [Up.self, Check.self, QueueCommand.self, UsersCommand.self, DKIMCommand.self, CatalogCommand.self, ReviewCommand.self])
+        subcommands: [Up.self, Check.self, QueueCommand.self, UsersCommand.self, QuarantineCommand.self, DKIMCommand.self, CatalogCommand.self, ReviewCommand.self])
 
     @Option(help: "The role to run: \(MailNode.availableRoles.joined(separator: ", ")) (planned: \(MailNode.plannedRoles.joined(separator: ", "))).")
     var role: String?
@@ -47,18 +47,11 @@ struct Mailnode: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        var selected = configuration
-        switch role {
-        case "mx":
-            if configuration.mx == nil { throw fail("\(path): role mx needs an [mx] table") }
-            selected.submission = nil
-        case "submission":
-            if configuration.submission == nil { throw fail("\(path): role submission needs a [submission] table") }
-            selected.mx = nil   // one role per process; the file may describe several
-        default:
-            break
-        }
-        return selected
+        if role == "mx", configuration.mx == nil { throw fail("\(path): role mx needs an [mx] table") }
+        if role == "submission", configuration.submission == nil { throw fail("\(path): role submission needs a [submission] table") }
+        if role == "antivirus", configuration.antivirus == nil { throw fail("\(path): role antivirus needs an [antivirus] table") }
+        // One process runs one role: the other roles' tables are ignored ("" keeps all, for review).
+        return role.isEmpty ? configuration : configuration.running(role: role)
     }
 }
 
@@ -80,6 +73,7 @@ enum NodeRunner {
         let bound = try await node.start()
         logger.notice("mailnode up", metadata: [
             "listen": "\(bound.map { "\($0)" }.joined(separator: ","))",
+            "role": "\(configuration.antivirus != nil ? "antivirus" : configuration.mx == nil && configuration.submission != nil ? "submission" : "mx")",
             "domains": "\(configuration.mx?.localDomains.sorted().joined(separator: ",") ?? "-")",
             "spool": "\(configuration.spoolDirectory)", "open_files": "\(openFiles)",
             "absent_roles": "\(MailNode.plannedRoles.joined(separator: ","))",

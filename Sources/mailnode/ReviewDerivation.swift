@@ -12,11 +12,15 @@ enum ReviewDerivation {
                 let items = DefenseCatalog.all.map { submissionItem($0, submission: submission, node: configuration) }
                 return RoleReview(role: role, configured: true, built: built, items: items)
             }
-            guard role == .mx, let mx = configuration.mx else {
-                return RoleReview(role: role, configured: false, built: built, items: [])
+            if role == .mx, let mx = configuration.mx {
+                let items = DefenseCatalog.all.map { entry in item(entry, role: role, mx: mx, node: configuration) }
+                return RoleReview(role: role, configured: true, built: built, items: items)
             }
-            let items = DefenseCatalog.all.map { entry in item(entry, role: role, mx: mx, node: configuration) }
-            return RoleReview(role: role, configured: true, built: built, items: items)
+            if role == .antivirus, let antivirus = configuration.antivirus {
+                let items = DefenseCatalog.all.map { entry in item(entry, role: role, antivirus: antivirus, node: configuration) }
+                return RoleReview(role: role, configured: true, built: built, items: items)
+            }
+            return RoleReview(role: role, configured: false, built: built, items: [])
         }
         var review = NodeReview(source: source, hostname: configuration.hostname, roles: roles, faults: [])
         let here = DefenseCatalog.coverage(of: review.enabledIDs)
@@ -29,15 +33,56 @@ enum ReviewDerivation {
     }
 
     /// The state of `entry` in `role`; the mx role's values decide for the native entries.
-    static func item(_ entry: CatalogEntry, role: MailnodeRole, mx: MXRoleConfiguration, node: NodeConfiguration) -> ReviewItem {
+    /// What every role says alike: deployment, not this role's, not built; nil when the role's
+    /// values decide.
+    static func preamble(_ entry: CatalogEntry, role: MailnodeRole) -> ReviewItem? {
         func make(_ state: ReviewState, _ detail: String) -> ReviewItem { ReviewItem(id: entry.id, state: state, detail: detail) }
         if entry.status == .deployment { return make(.deployment, "outside mailnode: check by hand") }
         guard entry.roles.contains(role) else { return make(.notApplicable, "belongs to " + describe(entry.roles)) }
         switch entry.status {
         case .library: return make(.notAvailable, "in the library; no configuration key yet")
         case .notYet: return make(.notAvailable, "not implemented yet")
-        case .engine, .native, .deployment: break
+        case .engine, .native, .deployment: return nil
         }
+    }
+
+    /// The state of `entry` in the antivirus role: DM28 from `[antivirus]`, and the node-wide
+    /// mechanisms this role's listeners run too.
+    static func item(_ entry: CatalogEntry, role: MailnodeRole, antivirus av: AntivirusRoleConfiguration,
+                     node: NodeConfiguration) -> ReviewItem {
+        if let item = preamble(entry, role: role) { return item }
+        func make(_ state: ReviewState, _ detail: String) -> ReviewItem { ReviewItem(id: entry.id, state: state, detail: detail) }
+        switch entry.id {
+        case .antivirus:
+            let failure = av.failurePolicy == .tempfail ? "451 when no clamd answers" : "PASSED UNSCANNED when no clamd answers (pass-with-header)"
+            let action = av.action == .reject ? "554 5.7.0 at end of DATA" : "250 and quarantined for " + span(av.quarantineRetention.components.seconds)
+            return make(.enabled, "clamd " + av.clamd.map(\.description).joined(separator: ", ") + "; " + action + "; "
+                + "\(av.attachments.blockedExtensions.count) blocked extensions; " + failure)
+        case .roleEnforcedEgress:
+            let hops = Set((Array(node.routing.routes.values) + [node.routing.defaultHop].compactMap { $0 }).map(\.name)).sorted()
+            return make(.enabled, hops.isEmpty ? "no hops: scanned mail stays in the spool"
+                : "forwards only to configured hops: " + hops.joined(separator: ", "))
+        case .handOffDeduplication:
+            return av.trustedUpstreams.isEmpty
+                ? make(.disabled, "no antivirus.trusted_upstreams: retried hand-offs are stored again")
+                : make(.enabled, "from " + av.trustedUpstreams.map(\.description).joined(separator: ", ")
+                    + ", remembered " + span(node.dedup.retention.components.seconds))
+        case .noDisclosure:
+            return make(.enabled, "always on (generic 554 5.7.0 text; the signature only in the log)")
+        case .maxServerProcesses:
+            return make(.enabled, "\(node.connectionCaps.maxConnections) connections on the node (421 4.3.2 beyond, before any hook)")
+        case .maxConnectionsPerProcess:
+            let perLoop = node.connectionCaps.maxConnectionsPerEventLoop
+            return perLoop == 0 ? make(.disabled, "node.max_connections_per_loop = 0")
+                : make(.enabled, "\(perLoop) connections per event loop thread (421 4.3.2 beyond)")
+        default:
+            return make(.notAvailable, "no configuration for it in this role yet")
+        }
+    }
+
+    static func item(_ entry: CatalogEntry, role: MailnodeRole, mx: MXRoleConfiguration, node: NodeConfiguration) -> ReviewItem {
+        if let item = preamble(entry, role: role) { return item }
+        func make(_ state: ReviewState, _ detail: String) -> ReviewItem { ReviewItem(id: entry.id, state: state, detail: detail) }
         let tls = node.tlsCertificatePath != nil && node.tlsKeyPath != nil
         switch entry.id {
         case .relayAccessLists:

@@ -1,3 +1,5 @@
+import SMTPCore
+
 /// How the antivirus stage checks each message (DM28 with clamd, plus the attachment policy).
 /// Every value has a default except the scanner.
 public struct AntivirusConfiguration: Sendable {
@@ -18,6 +20,13 @@ public struct AntivirusConfiguration: Sendable {
     public var headerName: String
     /// Who scanned, as named in the trace header (a host or stage name, never a version).
     public var scannerName: String
+    /// Refuse or quarantine what does not pass. Default ``AntivirusAction/reject``.
+    public var action: AntivirusAction = .reject
+    /// Where ``AntivirusAction/quarantine`` holds messages; without one, quarantine falls back
+    /// to rejecting (a message is never accepted and lost).
+    public var quarantine: QuarantineStore?
+    /// The node's counters: DM28's outcomes and ``DefenseMetrics/antivirus``. Nil: not counted.
+    public var metrics: DefenseMetrics?
 
     public init(
         scanner: (any VirusScanner)?,

@@ -32,8 +32,7 @@ public struct AntivirusReceiver: MessageReceiver {
     public func open(envelope: Envelope, session: SessionContext) async throws -> any MessageWriter {
         // Opened now so that a full spool answers at DATA, as without this stage.
         let inner = try await next.open(envelope: envelope, session: session)
-        return AntivirusWriter(inner: inner, configuration: configuration, logger: logger,
-                               sessionID: session.sessionID, sender: envelope.reversePath.description)
+        return AntivirusWriter(inner: inner, configuration: configuration, logger: logger, envelope: envelope, session: session)
     }
 }
 
@@ -42,17 +41,23 @@ actor AntivirusWriter: MessageWriter {
     private let inner: any MessageWriter
     private let configuration: AntivirusConfiguration
     private let logger: Logger
-    private let sessionID: String
-    private let sender: String
+    private let envelope: Envelope
+    private let session: SessionContext
     private var buffer = ByteBuffer()
     private var octets = 0
+    /// What the last ``decide()`` found, for the quarantine record.
+    private var signature: String?
+    private var attachmentName: String?
 
-    init(inner: any MessageWriter, configuration: AntivirusConfiguration, logger: Logger, sessionID: String, sender: String) {
+    private var sessionID: String { session.sessionID }
+    private var sender: String { envelope.reversePath.description }
+
+    init(inner: any MessageWriter, configuration: AntivirusConfiguration, logger: Logger, envelope: Envelope, session: SessionContext) {
         self.inner = inner
         self.configuration = configuration
         self.logger = logger
-        self.sessionID = sessionID
-        self.sender = sender
+        self.envelope = envelope
+        self.session = session
     }
 
     func write(_ chunk: ByteBuffer) async throws {
@@ -70,6 +75,10 @@ actor AntivirusWriter: MessageWriter {
         switch decision {
         case .refuse(let reply, let reason, let defense):
             await inner.abort()
+            if configuration.action == .quarantine, reply == AntivirusDecision.rejectedReply, let quarantine = configuration.quarantine {
+                return await hold(in: quarantine, reason: reason, defense: defense)
+            }
+            configuration.metrics?.record(defense.description, reply.code.rawValue >= 500 ? .rejected : .deferred)
             let level: Logger.Level = reply.code.rawValue >= 500 ? .notice : .warning
             logger.log(level: level, "message refused", metadata: [
                 "session": "\(sessionID)", "defense": "\(defense)", "reason": "\(reason)",
@@ -98,6 +107,49 @@ actor AntivirusWriter: MessageWriter {
         await inner.abort()
     }
 
+    /// `action = "quarantine"`: the message goes to the quarantine (fsynced) and the client
+    /// hears 250 — the previous stage is done with it, nobody is bounced. When the quarantine
+    /// cannot store it, 451: the previous stage keeps it.
+    private func hold(in quarantine: QuarantineStore, reason: String, defense: DefenseID) async -> CommitResult {
+        let record = QuarantineRecord(reason: reason, defense: defense.description, signature: signature, attachment: attachmentName,
+                                      envelope: envelope, client: session.remoteAddress?.ipAddress,
+                                      helo: session.heloName?.description, session: sessionID, size: octets)
+        do {
+            try await quarantine.hold(record, message: buffer)
+        } catch {
+            logger.error("cannot quarantine: message deferred", metadata: [
+                "session": "\(sessionID)", "defense": "\(defense)", "reason": "\(reason)", "error": "\(error)",
+            ])
+            configuration.metrics?.record(defense.description, .deferred)
+            buffer = ByteBuffer()
+            return CommitResult(reply: AntivirusDecision.tempfailReply)
+        }
+        buffer = ByteBuffer()
+        configuration.metrics?.record(defense.description, .quarantined)
+        logger.notice("message quarantined", metadata: [
+            "session": "\(sessionID)", "defense": "\(defense)", "reason": "\(reason)", "from": "\(sender)",
+            "size": "\(octets)", "quarantine_id": "\(record.id)",
+        ])
+        return CommitResult(reply: Reply(.ok, .ok, "Queued as \(record.id)"), queueID: record.id)
+    }
+
+    /// Counts the scan in ``DefenseMetrics/antivirus`` and remembers a signature.
+    private func record(_ outcome: ScanOutcome, seconds: Double) {
+        let metrics = configuration.metrics?.antivirus
+        metrics?.observeScan(seconds: seconds)
+        metrics?.record(.scannerError, count: outcome.failures.count)
+        switch outcome.result {
+        case .clean:
+            metrics?.record(.scanned)
+        case .infected(let name):
+            signature = name
+            metrics?.record(.scanned)
+            metrics?.record(.infected)
+        case .error(let error):
+            if outcome.failures.isEmpty, error.isInstanceFailure { metrics?.record(.scannerError) }
+        }
+    }
+
     private func decide() async -> AntivirusDecision {
         guard octets <= configuration.maxMessageSize else {
             return .refuse(reply: AntivirusDecision.tooBigReply,
@@ -112,9 +164,14 @@ actor AntivirusWriter: MessageWriter {
         } catch {
             walk = .failure(error)
         }
+        attachmentName = attachment.map { $0.filename ?? "part \($0.part)" }
+        if attachment != nil { configuration.metrics?.antivirus.record(.blockedAttachment) }
         var scan: ScanOutcome?
         if case .success = walk, attachment == nil, let scanner = configuration.scanner {
-            scan = await scanner.scan(buffer)
+            let started = ContinuousClock.now
+            let outcome = await scanner.scan(buffer)
+            scan = outcome
+            record(outcome, seconds: (ContinuousClock.now - started) / .seconds(1))
         }
         return AntivirusDecision.decide(walk: walk, attachment: attachment, scan: scan, configuration: configuration)
     }

@@ -219,10 +219,16 @@ extension DefenseCatalog {
         CatalogEntry(
             .antivirus, "Antivirus software",
             stages: [.c, .mua], faults: [.init(.virus, .solves)], source: .tableII(printedAs: nil),
-            roles: [.antivirus], status: .library,
-            note: "AntivirusReceiver scans at end of DATA with clamd (INSTREAM over TCP/Unix socket, failover, "
-                + "451 when no scanner answers) plus MIME walking and attachment blocking, tested against a real "
-                + "clamd; the antivirus role and its configuration keys are not yet (issue 10).",
+            roles: [.antivirus], status: .engine,
+            note: "The antivirus role drives clamd (INSTREAM over TCP/Unix socket, failover; 451 when no scanner "
+                + "answers unless failure_policy = pass-with-header) at the end of DATA, after MIME walking and "
+                + "attachment blocking: 554 5.7.0 while the previous stage is connected, or 250 and the quarantine "
+                + "(mailnode quarantine list|show|release|delete|purge); never a bounce. Signatures are clamd's "
+                + "(freshclam), not ours; strip-and-replace of attachments is not built.",
+            keys: ["antivirus.clamd", "antivirus.scan_timeout", "antivirus.failure_policy", "antivirus.action",
+                   "antivirus.block_extensions", "antivirus.extra_extensions", "antivirus.max_message_size",
+                   "antivirus.max_depth", "antivirus.max_parts", "antivirus.max_decoded", "antivirus.quarantine_retention",
+                   "antivirus.accept_from"],
             references: ["clamd(8) INSTREAM", "RFC 2045", "RFC 2046", "RFC 2231"]),
         CatalogEntry(
             .notWindows, "Not use Microsoft Windows",

@@ -18,7 +18,7 @@ public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvert
 
 extension NodeConfiguration {
     /// Reads a configuration file's text. Unknown keys are errors (a typo must not silently
-    /// turn a defense off); every key has a default except `node.hostname` and `mx.domains`.
+    /// turn a defense off); every key has a default except `node.hostname` and `mx.domains` (`[antivirus]` may be empty).
     public init(toml text: String, file: String) throws(ConfigurationError) {
         let document: TOMLDocument
         do {
@@ -122,6 +122,9 @@ struct ConfigurationReader {
         if document.tables[["mx"]] != nil {
             configuration.mx = try readMX()
         }
+        if document.tables[["antivirus"]] != nil {
+            configuration.antivirus = try readAntivirus()
+        }
         if document.tables[["submission"]] != nil {
             configuration.submission = try readSubmission(spool: configuration.spoolDirectory,
                                                           hasTLS: configuration.tlsCertificatePath != nil)
@@ -182,8 +185,9 @@ struct ConfigurationReader {
         if let unknown = document.entries.first(where: { !used.contains($0.path) }) {
             throw ConfigurationError(file: file, line: unknown.line, key: unknown.dottedKey, message: "unknown key")
         }
-        let knownTables: Set<String> = ["node", "tls", "mx", "hops", "routes", "retry", "dedup", "state", "dns", "metrics", "submission"]
-        if let (table, line) = document.tables.first(where: { !knownTables.contains($0.key[0]) || ($0.key[0] == "hops" && $0.key.count != 2) }) {
+        let knownTables: Set<String> = ["node", "tls", "mx", "antivirus", "submission", "hops", "routes", "retry", "dedup", "state", "dns", "metrics"]
+        if let (table, line) = document.tables.first(where: { !knownTables.contains($0.key[0]) || ($0.key[0] == "hops" && $0.key.count != 2)
+            || ($0.key[0] == "antivirus" && $0.key.count != 1) }) {
             throw ConfigurationError(file: file, line: line, key: table.joined(separator: "."), message: "unknown table")
         }
         return configuration

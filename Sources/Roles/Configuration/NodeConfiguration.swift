@@ -92,6 +92,8 @@ public struct NodeConfiguration: Sendable {
     public var mx: MXRoleConfiguration?
     /// The submission role (`[submission]`); a node runs it when it runs no mx (`--role submission`).
     public var submission: SubmissionRoleConfiguration?
+    /// The `antivirus` role (`[antivirus]`); nil when the file has no such table.
+    public var antivirus: AntivirusRoleConfiguration?
     /// Where spooled mail goes next; a table without any hop keeps mail in the spool.
     public var routing: RoutingTable
     public var retry: RetryPolicy
@@ -121,6 +123,16 @@ public struct NodeConfiguration: Sendable {
         self.retry = retry
         self.dedup = dedup
         self.state = StateConfiguration(backend: .sqlite(path: StateConfiguration.defaultPath(spool: spoolDirectory)))
+    }
+
+    /// The configuration as a node running only `role` uses it: the other roles' tables are
+    /// dropped (one process runs one role; the same file may describe several).
+    public func running(role: String) -> NodeConfiguration {
+        var copy = self
+        if role != "mx" { copy.mx = nil }
+        if role != "submission" { copy.submission = nil }
+        if role != "antivirus" { copy.antivirus = nil }
+        return copy
     }
 
     /// True when an enabled mechanism keeps state in the store.

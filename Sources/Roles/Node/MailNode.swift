@@ -1,6 +1,7 @@
 import Defenses
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -10,9 +11,12 @@ import StateSQLite
 
 /// One running node: the roles its configuration enables, one spool, one spool runner.
 ///
-/// Today the `mx` role exists (stage A: accepts mail for the local domains, refuses relaying —
-/// DM07 —, spools durably before 250, forwards by the routing table). Other roles join here as
-/// they are built.
+/// Built roles: `mx` (stage A: accepts mail for the local domains, refuses relaying — DM07 —,
+/// spools durably before 250, forwards by the routing table) and `antivirus` (stage C: accepts
+/// from `antivirus.accept_from` only, scans each message at the end of DATA — DM28 — before the
+/// spool commits it, rejects or quarantines what does not pass, forwards the rest the same
+/// way). One process runs one role (``NodeConfiguration/running(role:)``). Other roles join here
+/// as they are built.
 public final class MailNode: Sendable {
     public let configuration: NodeConfiguration
     public let spool: SpoolStore
@@ -26,19 +30,25 @@ public final class MailNode: Sendable {
     public let metrics: DefenseMetrics
     /// Serves ``metrics`` over HTTP when `[metrics]` is configured.
     public let metricsServer: MetricsServer?
+    /// Held messages (`antivirus.action = "quarantine"`, `mailnode quarantine …`); nil unless
+    /// the node runs the antivirus role.
+    public let quarantine: QuarantineStore?
     /// Deletes expired state every `state.purge_interval`.
     let statePurger: Task<Void, Never>?
+    /// Adopts released quarantine entries and purges old ones (antivirus role).
+    let quarantineMaintenance = NIOLockedValueBox<Task<Void, Never>?>(nil)
     let logger: Logger
 
     /// Roles this build can run, and the ones still to come (listed, never faked).
-    public static let availableRoles = ["mx", "submission"]
-    public static let plannedRoles = ["antivirus", "antispam", "webmail", "outbound", "store"]
+    public static let availableRoles = ["mx", "submission", "antivirus"]
+    public static let plannedRoles = ["antispam", "webmail", "outbound", "store"]
 
     public init(configuration: NodeConfiguration, group: any EventLoopGroup, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         let metrics = DefenseMetrics()
         self.metrics = metrics
+        if configuration.antivirus != nil { metrics.antivirus.enable() }
         metricsServer = configuration.metricsListen.map { MetricsServer(address: $0, metrics: metrics, group: group, logger: logger) }
         let spool = try SpoolStore(directory: configuration.spoolDirectory)
         self.spool = spool
@@ -64,6 +74,22 @@ public final class MailNode: Sendable {
                     tls: tlsContext == nil ? .none : .startTLS, tlsContext: tlsContext,
                     proxyProtocolTrusted: mx.proxyProtocolTrusted))
             }
+        }
+        if let av = configuration.antivirus {
+            receiving.trustedUpstreams["antivirus"] = av.trustedUpstreams
+            var session = SMTPSessionConfiguration(hostname: configuration.hostname, sessionProtocol: av.sessionProtocol)
+            // The stage buffers up to its scan limit; SIZE says so, a larger message gets 552 at MAIL.
+            session.limits.maxMessageSize = av.maxMessageSize
+            for address in av.listen {
+                listeners.append(SMTPListenerConfiguration(
+                    name: "antivirus", host: address.host, port: address.port, session: session,
+                    tls: tlsContext == nil ? .none : .startTLS, tlsContext: tlsContext))
+            }
+            hooks = MeteredHooks(InternalStageAccess.id, InternalStageAccess(networks: av.acceptFrom, stage: "antivirus", logger: logger),
+                                 metrics: metrics)
+            quarantine = try QuarantineStore(spoolDirectory: configuration.spoolDirectory)
+        } else {
+            quarantine = nil
         }
         let store = configuration.needsStateStore ? try Self.openStateStore(configuration.state, logger: logger) : nil
         stateStore = store
@@ -92,8 +118,17 @@ public final class MailNode: Sendable {
         // Retried hand-offs from upstream stages are answered without storing twice (docs/spool.md).
         let delivered = try FileDeliveredSet(directory: configuration.spoolDirectory + "/delivered",
                                              configuration: configuration.dedup, logger: logger)
-        let receiver = SpoolReceiver(store: spool, hostname: configuration.hostname, configuration: receiving,
-                                     delivered: delivered, logger: logger)
+        let spoolReceiver = SpoolReceiver(store: spool, hostname: configuration.hostname, configuration: receiving,
+                                          delivered: delivered, logger: logger)
+        var receiver: any MessageReceiver = spoolReceiver
+        if let av = configuration.antivirus {
+            // DM28 decides before the spool commits: the previous stage hears 554 (or 250 when quarantined).
+            var stage = av.stageConfiguration
+            stage.quarantine = quarantine
+            stage.metrics = metrics
+            stage.scannerName = configuration.hostname
+            receiver = AntivirusReceiver(next: spoolReceiver, configuration: stage, logger: logger)
+        }
         statePurger = store.map { Self.purgeRegularly($0, every: configuration.state.purgeInterval, logger: logger) }
         server = SMTPServer(listeners: listeners,
                             services: SMTPServerServices(receiver: receiver, hooks: hooks, authenticator: authenticator, logger: logger,
@@ -216,7 +251,49 @@ public final class MailNode: Sendable {
             logger.warning("no next hop configured: accepted mail stays in the spool", metadata: ["queued": "\(waiting)"])
         }
         try await metricsServer?.start()
+        if let quarantine, let retention = configuration.antivirus?.quarantineRetention {
+            let task = Self.maintain(quarantine, spool: spool, runner: runner, retention: retention, logger: logger)
+            quarantineMaintenance.withLockedValue { $0 = task }
+        }
         return try await server.start()
+    }
+
+    /// Every second: adopts messages `mailnode quarantine release` put into the queue (their
+    /// markers); every hour (and at start): purges held messages older than `retention`.
+    /// Markers left from before the start are dropped: recovery already found their entries.
+    static func maintain(_ quarantine: QuarantineStore, spool: SpoolStore, runner: SpoolRunner?, retention: Duration,
+                         logger: Logger) -> Task<Void, Never> {
+        _ = quarantine.takeReleaseMarkers()
+        return Task {
+            var lastPurge: ContinuousClock.Instant?
+            while !Task.isCancelled {
+                if lastPurge.map({ ContinuousClock.now - $0 >= .seconds(3600) }) ?? true {
+                    lastPurge = .now
+                    let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
+                    do {
+                        let removed = try await NIOThreadPool.singleton.runIfActive { try quarantine.purge(olderThan: cutoff) }
+                        if !removed.isEmpty {
+                            logger.notice("quarantine purged", metadata: ["removed": "\(removed.count)", "older_than": "\(cutoff)"])
+                        }
+                    } catch {
+                        logger.warning("quarantine purge failed", metadata: ["error": "\(error)"])
+                    }
+                }
+                for id in quarantine.takeReleaseMarkers() {
+                    guard let runner else {
+                        logger.warning("released message stays in the spool: no next hop", metadata: ["id": "\(id)"])
+                        continue
+                    }
+                    do {
+                        await runner.adopt(try spool.committedEntry(id))
+                        logger.notice("released message queued for the next hop", metadata: ["id": "\(id)"])
+                    } catch {
+                        logger.warning("released entry not found (already delivered?)", metadata: ["id": "\(id)", "error": "\(error)"])
+                    }
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 
     /// Stops accepting, lets sessions finish their message, then stops forwarding.
@@ -225,6 +302,7 @@ public final class MailNode: Sendable {
         await runner?.stop()
         await metricsServer?.stop()
         statePurger?.cancel()
+        quarantineMaintenance.withLockedValue { $0 }?.cancel()
         await (stateStore as? PostgresStateStore)?.shutdown()
     }
 }

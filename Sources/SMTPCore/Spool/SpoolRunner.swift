@@ -99,6 +99,12 @@ public actor SpoolRunner {
         wake()
     }
 
+    /// Schedules an entry another process committed into this runner's `queue/` (a released
+    /// quarantined message); an entry already known is left alone.
+    public func adopt(_ entry: SpoolEntry) {
+        add(entry)
+    }
+
     func add(_ entry: SpoolEntry) {
         guard entries[entry.id] == nil else { return }
         let now = Date()

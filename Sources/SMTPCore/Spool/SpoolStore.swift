@@ -269,6 +269,12 @@ public final class SpoolStore: Sendable {
         }
     }
 
+    /// A committed entry read from `queue/ID` (for entries another process injected, e.g.
+    /// `mailnode quarantine release`).
+    public func committedEntry(_ id: String) throws -> SpoolEntry {
+        try SpoolEntry.load(path: queueDirectory + "/" + id)
+    }
+
     /// Ids of the committed entries, oldest first.
     public func committedIDs() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: queueDirectory).sorted()

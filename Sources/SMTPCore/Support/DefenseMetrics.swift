@@ -18,6 +18,8 @@ public final class DefenseMetrics: Sendable {
         case disconnected
         /// Let through by an allow list (DM21) or exempted.
         case allowed
+        /// Accepted (250) and held in the quarantine instead of delivered (DM28).
+        case quarantined
 
         public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
     }
@@ -45,6 +47,8 @@ public final class DefenseMetrics: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    /// The antivirus stage's counters and scan-latency histogram (empty in the output until used).
+    public let antivirus = ScanMetrics()
 
     public init() {}
 
@@ -82,6 +86,6 @@ public final class DefenseMetrics: Sendable {
             text += "# TYPE mailnode_\(traffic.rawValue)_total counter\n"
             text += "mailnode_\(traffic.rawValue)_total \(snapshot.traffic[traffic] ?? 0)\n"
         }
-        return text
+        return text + antivirus.prometheusText()
     }
 }

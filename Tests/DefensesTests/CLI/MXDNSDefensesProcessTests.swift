@@ -22,14 +22,14 @@ struct MXDNSDefensesProcessTests {
         }
     }
 
-    static func start(config: String, in directory: URL) async throws -> Node {
+    static func start(config: String, in directory: URL, role: String = "mx") async throws -> Node {
         let path = directory.appendingPathComponent("mailnode.toml")
         try config.write(to: path, atomically: true, encoding: .utf8)
         let output = directory.appendingPathComponent("node.log")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CheckCommand.binary)
-        process.arguments = ["--role", "mx", "--config", path.path, "--log-level", "info"]
+        process.arguments = ["--role", role, "--config", path.path, "--log-level", "info"]
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle

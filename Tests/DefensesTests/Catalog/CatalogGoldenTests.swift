@@ -54,4 +54,12 @@ import Testing
         #expect(result.status == 0, "\(result)")
         try Self.expectGolden(result.stdout, "review/tuned.txt")
     }
+
+    /// The antivirus role reviewed from its own table: DM28 enabled (engine), virus solved.
+    @Test func reviewOfAnAntivirusStage() async throws {
+        let result = try await CatalogProcess.run(["review", "--config", "Fixtures/golden/review/antivirus.toml"])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("DM28"), "\(result.stdout)")
+        try Self.expectGolden(result.stdout, "review/antivirus.txt")
+    }
 }

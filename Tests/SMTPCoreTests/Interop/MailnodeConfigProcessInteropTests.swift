@@ -20,9 +20,9 @@ import Testing
         let missing = try await ExternalProcess.run(binary, ["--role", "mx", "--config", "/nonexistent/mailnode.toml"])
         #expect(missing.status == 2, "\(missing)")
         #expect(missing.stderr.contains("/nonexistent/mailnode.toml: cannot read the file"))
-        let planned = try await ExternalProcess.run(binary, ["--role", "antivirus", "--config", "/nonexistent"])
+        let planned = try await ExternalProcess.run(binary, ["--role", "antispam", "--config", "/nonexistent"])
         #expect(planned.status == 2, "\(planned)")
-        #expect(planned.stderr.contains("role 'antivirus' is not available (planned, not built yet)"))
+        #expect(planned.stderr.contains("role 'antispam' is not available (planned, not built yet)"))
     }
 
     @Test func mxFromConfigurationForwardsToItsNextHop() async throws {
