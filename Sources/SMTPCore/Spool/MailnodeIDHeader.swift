@@ -86,7 +86,9 @@ struct HeaderSectionFields {
     private(set) var mailnodeIDCount = 0
     /// How many `Received` fields there are: the hops the message has made (RFC 5321 §6.3).
     private(set) var receivedCount = 0
-    private var mailnodeIDRanges: [Range<Int>] = []
+    private(set) var mailnodeIDRanges: [Range<Int>] = []
+    /// Every field's byte range (continuation lines included), in order.
+    private(set) var fieldRanges: [Range<Int>] = []
     let bytes: ArraySlice<UInt8>
 
     init(_ bytes: ArraySlice<UInt8>) {
@@ -96,6 +98,7 @@ struct HeaderSectionFields {
         func close(at end: Int) {
             guard let start = fieldStart else { return }
             fieldStart = nil
+            fieldRanges.append(start..<end)
             if Self.hasName("received", bytes[start..<end]) { receivedCount += 1 }
             guard let value = Self.mailnodeIDValue(bytes[start..<end]) else { return }
             mailnodeIDCount += 1
@@ -118,11 +121,33 @@ struct HeaderSectionFields {
 
     /// The section with every `Mailnode-Id` field (and its continuation lines) removed.
     func removingMailnodeIDs() -> ArraySlice<UInt8> {
-        guard !mailnodeIDRanges.isEmpty else { return bytes }
+        removing(mailnodeIDRanges)
+    }
+
+    /// A field's name and raw value (after the colon, line ends kept) when it has a colon.
+    static func nameAndValue(_ field: ArraySlice<UInt8>) -> (name: String, value: String)? {
+        guard let colon = field.firstIndex(of: 0x3A) else { return nil }
+        var nameEnd = colon
+        while nameEnd > field.startIndex, field[nameEnd - 1] == 0x20 || field[nameEnd - 1] == 0x09 { nameEnd -= 1 }
+        return (String(decoding: field[field.startIndex..<nameEnd], as: UTF8.self),
+                String(decoding: field[(colon + 1)...], as: UTF8.self))
+    }
+
+    /// The ranges of the fields `remove(name, value)` selects.
+    func ranges(where remove: (String, String) -> Bool) -> [Range<Int>] {
+        fieldRanges.filter { range in
+            guard let (name, value) = Self.nameAndValue(bytes[range]) else { return false }
+            return remove(name, value)
+        }
+    }
+
+    /// The section without the fields at `ranges` (sorted, from ``fieldRanges``).
+    func removing(_ ranges: [Range<Int>]) -> ArraySlice<UInt8> {
+        guard !ranges.isEmpty else { return bytes }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var position = bytes.startIndex
-        for range in mailnodeIDRanges {
+        for range in ranges {
             out.append(contentsOf: bytes[position..<range.lowerBound])
             position = range.upperBound
         }

@@ -83,8 +83,11 @@ public struct SpoolListing: Sendable {
         let entry = try SpoolEntry.load(path: directory + "/queue/" + id)
         guard let handle = FileHandle(forReadingAtPath: entry.path) else { throw SpoolEntry.ParseError.unreadable("cannot open") }
         defer { try? handle.close() }
-        try handle.seek(toOffset: UInt64(entry.messageOffset))
-        let bytes = [UInt8](try handle.read(upToCount: min(limit, entry.messageSize)) ?? Data())
+        var bytes: [UInt8] = []
+        for range in entry.messageRanges where bytes.count < limit {
+            try handle.seek(toOffset: UInt64(range.lowerBound))
+            bytes += [UInt8](try handle.read(upToCount: min(limit - bytes.count, range.count)) ?? Data())
+        }
         if let end = bytes.firstRange(of: [0x0D, 0x0A, 0x0D, 0x0A]) ?? bytes.firstRange(of: [0x0A, 0x0A]) {
             return String(decoding: bytes[..<end.lowerBound], as: UTF8.self)
         }

@@ -12,12 +12,13 @@ public struct SpoolMessageStream: AsyncSequence, Sendable {
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let stream: SpoolMessageStream
-        var offset: Int
+        /// The file ranges still to read (prepended fields first, then the stored bytes).
+        var ranges: [Range<Int>]
 
         public mutating func next() async throws -> ByteBuffer? {
-            let end = stream.entry.messageOffset + stream.entry.messageSize
-            guard offset < end else { return nil }
-            let length = Swift.min(stream.chunkSize, end - offset)
+            guard let range = ranges.first else { return nil }
+            let offset = range.lowerBound
+            let length = Swift.min(stream.chunkSize, range.count)
             let path = stream.entry.path
             let start = offset
             let chunk = try await stream.threadPool.runIfActive { () throws -> ByteBuffer in
@@ -30,12 +31,12 @@ public struct SpoolMessageStream: AsyncSequence, Sendable {
                 guard data.count == length else { throw SpoolEntry.ParseError.unreadable("short read \(path)") }
                 return ByteBuffer(bytes: data)
             }
-            offset += length
+            if length == range.count { ranges.removeFirst() } else { ranges[0] = offset + length..<range.upperBound }
             return chunk
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(stream: self, offset: entry.messageOffset)
+        AsyncIterator(stream: self, ranges: entry.messageRanges)
     }
 }

@@ -56,24 +56,33 @@ public final class SpoolReceiver: MessageReceiver {
     public let configuration: SpoolReceiverConfiguration
     /// The pairs already stored; nil turns deduplication off.
     public let delivered: (any DeliveredSet)?
+    /// The message stage: checks that see each message as it arrives and decide before the
+    /// commit (``MessageInspector``), in order. With any, entries are written in format 2.
+    public let inspectors: [any MessageInspector]
     let logger: Logger
     /// Pairs whose message is being received right now, on any session.
     private let receiving = NIOLockedValueBox<Set<DeliveredKey>>([])
 
     public init(store: SpoolStore, hostname: String, configuration: SpoolReceiverConfiguration = .init(),
-                delivered: (any DeliveredSet)? = nil, logger: Logger = Logger(label: "mailnode.spool")) {
+                delivered: (any DeliveredSet)? = nil, inspectors: [any MessageInspector] = [],
+                logger: Logger = Logger(label: "mailnode.spool")) {
         self.store = store
         self.hostname = hostname
         self.configuration = configuration
         self.delivered = delivered
+        self.inspectors = inspectors
         self.logger = logger
     }
 
     public func open(envelope: Envelope, session: SessionContext) async throws -> any MessageWriter {
         var logger = self.logger
         logger[metadataKey: "session"] = "\(session.sessionID)"
+        var inspections: [any MessageInspection] = []
+        for inspector in inspectors {
+            if let inspection = await inspector.begin(envelope: envelope, session: session) { inspections.append(inspection) }
+        }
         return Writer(receiver: self, envelope: envelope, session: session, id: SpoolStore.makeID(), arrival: Date(),
-                      trusted: configuration.trusts(session), logger: logger)
+                      trusted: configuration.trusts(session), inspections: inspections, logger: logger)
     }
 
     /// Claims the keys not being received elsewhere; returns which ones it claimed.
@@ -104,6 +113,8 @@ public final class SpoolReceiver: MessageReceiver {
         let id: String
         let arrival: Date
         let trusted: Bool
+        /// This message's inspections (the message stage), fed every chunk.
+        let inspections: [any MessageInspection]
         let logger: Logger
 
         enum Outcome: Sendable {
@@ -142,8 +153,9 @@ public final class SpoolReceiver: MessageReceiver {
         private let phase: NIOLockedValueBox<Phase>
 
         init(receiver: SpoolReceiver, envelope: Envelope, session: SessionContext, id: String, arrival: Date,
-             trusted: Bool, logger: Logger) {
+             trusted: Bool, inspections: [any MessageInspection] = [], logger: Logger) {
             self.receiver = receiver
+            self.inspections = inspections
             self.envelope = envelope
             self.session = session
             self.id = id
@@ -154,6 +166,7 @@ public final class SpoolReceiver: MessageReceiver {
         }
 
         func write(_ chunk: ByteBuffer) async throws {
+            for inspection in inspections { await inspection.update(chunk) }
             // Take the collector out of the box so appending does not copy its bytes.
             let current = phase.withLockedValue { phase -> Phase in
                 defer { if case .collecting = phase { phase = .finished } }
@@ -184,9 +197,18 @@ public final class SpoolReceiver: MessageReceiver {
             }
             switch current {
             case .storing(let writer, let plan):
+                let prepend: String
+                switch await inspect(summary) {
+                case .refused(let reply):
+                    await writer.abort()
+                    receiver.release(plan.reserved)
+                    return CommitResult(reply: reply)
+                case .accepted(let fields):
+                    prepend = fields
+                }
                 let entry: SpoolEntry
                 do {
-                    entry = try await writer.commit()
+                    entry = try await writer.commit(prepending: prepend)
                 } catch {
                     receiver.release(plan.reserved)
                     throw error
@@ -220,6 +242,35 @@ public final class SpoolReceiver: MessageReceiver {
 
         // MARK: - Deciding
 
+        enum InspectionOutcome {
+            case accepted(prepend: String)
+            case refused(Reply)
+        }
+
+        /// Asks every inspection for its verdict (all of them, so each can log and count); the
+        /// first refusal decides. Accepted: the prepended fields in inspector order.
+        private func inspect(_ summary: MessageDataSummary) async -> InspectionOutcome {
+            guard !inspections.isEmpty else { return .accepted(prepend: "") }
+            var prepend = ""
+            var refusal: InspectionVerdict?
+            for inspection in inspections {
+                let verdict = await inspection.finish(summary: summary)
+                if case .refuse = verdict.disposition {
+                    if refusal == nil { refusal = verdict }
+                } else {
+                    prepend += verdict.prepend
+                }
+            }
+            if let refusal, case .refuse(let reply) = refusal.disposition {
+                logger.notice("message refused", metadata: [
+                    "defense": "\(refusal.defense ?? "-")", "reply": "\(reply.code.rawValue) \(reply.enhancedCode.map { "\($0)" } ?? "")",
+                    "from": "\(envelope.reversePath)", "size": "\(summary.octets)",
+                ])
+                return .refused(reply)
+            }
+            return .accepted(prepend: prepend)
+        }
+
         /// The header section is complete: choose the id, filter the header, check the
         /// delivered set, and start the spool entry for the recipients left to store.
         private func begin(_ collector: HeaderSectionCollector) async throws {
@@ -236,20 +287,30 @@ public final class SpoolReceiver: MessageReceiver {
                 phase.withLockedValue { $0 = .discarding(plan) }
                 return
             }
-            var header = fields.bytes
+            var removed: [Range<Int>] = []
             if trusted, let upstreamID = fields.firstMailnodeID, MailnodeIDHeader.isValid(upstreamID) {
                 plan.mailnodeID = upstreamID
                 plan.fromUpstream = true
             } else {
                 // Outside clients never choose the id (they could suppress someone else's mail).
                 plan.mailnodeID = MailnodeIDHeader.makeID(queueID: id, hostname: receiver.hostname)
-                header = fields.removingMailnodeIDs()
+                removed = fields.mailnodeIDRanges
                 if fields.mailnodeIDCount > 0 {
                     logger.notice("Mailnode-Id removed", metadata: [
                         "fields": "\(fields.mailnodeIDCount)", "trusted": "\(trusted)", "mailnode_id": "\(plan.mailnodeID)",
                     ])
                 }
             }
+            if !receiver.inspectors.isEmpty {
+                let session = self.session
+                let inspectors = receiver.inspectors
+                let dropped = fields.ranges { name, value in inspectors.contains { $0.removesField(name: name, value: value, session: session) } }
+                if !dropped.isEmpty {
+                    logger.notice("header fields removed", metadata: ["fields": "\(dropped.count)"])
+                    removed = Array(Set(removed + dropped)).sorted { $0.lowerBound < $1.lowerBound }
+                }
+            }
+            let header = fields.removing(removed)
             if plan.fromUpstream, let delivered = receiver.delivered {
                 try await deduplicate(&plan, delivered: delivered)
             }
@@ -270,7 +331,7 @@ public final class SpoolReceiver: MessageReceiver {
             if !plan.fromUpstream { prefix += MailnodeIDHeader.field(plan.mailnodeID) }
             let writer: SpoolStore.EntryWriter
             do {
-                writer = try receiver.store.begin(record, prefix: ByteBuffer(string: prefix))
+                writer = try receiver.store.begin(record, prefix: ByteBuffer(string: prefix), withPrepend: !receiver.inspectors.isEmpty)
             } catch {
                 receiver.release(plan.reserved)
                 phase.withLockedValue { $0 = .finished }

@@ -56,9 +56,12 @@ public final class SpoolStore: Sendable {
     /// Starts a new entry with its record; the caller appends message bytes and commits (or
     /// aborts) through the returned writer. Nothing touches the disk until enough bytes are
     /// buffered or the entry is committed, so a small message costs one thread-pool job.
-    func begin(_ record: SpoolRecord, prefix: ByteBuffer? = nil) throws -> EntryWriter {
-        let header = try SpoolEntry.header(for: record)
-        return EntryWriter(store: self, record: record, header: header, prefix: prefix)
+    ///
+    /// With `withPrepend`, the entry is written in format 2 (``SpoolEntry``) and
+    /// ``EntryWriter/commit(prepending:)`` may add header fields in front of the message.
+    func begin(_ record: SpoolRecord, prefix: ByteBuffer? = nil, withPrepend: Bool = false) throws -> EntryWriter {
+        let header = try SpoolEntry.header(for: record, withPrepend: withPrepend)
+        return EntryWriter(store: self, record: record, header: header, prefix: prefix, withPrepend: withPrepend)
     }
 
     /// Writes a complete message as a new committed entry (bounces, re-injection).
@@ -83,6 +86,8 @@ public final class SpoolStore: Sendable {
         let record: SpoolRecord
         let tmpPath: String
         let headerLength: Int
+        /// Format 2: commit appends the prepended fields and the footer.
+        let withPrepend: Bool
         /// Buffered bytes are written once this many are pending (and at commit).
         static let flushThreshold = 256 * 1024
 
@@ -94,8 +99,9 @@ public final class SpoolStore: Sendable {
         }
         private let state: NIOLockedValueBox<State>
 
-        init(store: SpoolStore, record: SpoolRecord, header: ByteBuffer, prefix: ByteBuffer?) {
+        init(store: SpoolStore, record: SpoolRecord, header: ByteBuffer, prefix: ByteBuffer?, withPrepend: Bool = false) {
             self.store = store
+            self.withPrepend = withPrepend
             self.record = record
             self.tmpPath = store.tmpDirectory + "/" + record.id
             self.headerLength = header.readableBytes
@@ -124,10 +130,17 @@ public final class SpoolStore: Sendable {
         }
 
         /// Write what is pending, fsync, rename into `queue/`, fsync `queue/`: only then is the
-        /// entry acknowledged.
-        func commit() async throws -> SpoolEntry {
+        /// entry acknowledged. `prepending` (format 2 only): complete header fields that go in
+        /// front of the message when it is read.
+        func commit(prepending: String = "") async throws -> SpoolEntry {
+            precondition(withPrepend || prepending.isEmpty, "prepended fields need an entry begun withPrepend")
+            let prependLength = prepending.utf8.count
             let (fd, pending, messageSize) = state.withLockedValue { state in
                 state.finished = true
+                if self.withPrepend {
+                    state.pending.writeString(prepending)
+                    state.pending.writeString(SpoolEntry.footer(prependLength: prependLength))
+                }
                 return (state.fd, state.pending, state.messageSize)
             }
             let tmpPath = self.tmpPath
@@ -146,7 +159,8 @@ public final class SpoolStore: Sendable {
                 }
                 try DurableFile.syncDirectory(queueDirectory)
             }
-            let entry = SpoolEntry(record: record, path: finalPath, messageOffset: headerLength, messageSize: messageSize)
+            let entry = SpoolEntry(record: record, path: finalPath, messageOffset: headerLength, messageSize: messageSize + prependLength,
+                                   prependOffset: withPrepend ? headerLength + messageSize : 0, prependSize: prependLength)
             store.notifyCommitted(entry)
             return entry
         }

@@ -65,6 +65,27 @@ enum ClientInterop {
         return port
     }
 
+    /// A port that refuses connections for as long as the returned socket stays open: bound
+    /// (so no other test's server can take it meanwhile) but never listening, so a connect
+    /// gets a reset. Close the descriptor with `close(_:)` when done.
+    static func deadPort() throws -> (port: Int, socket: Int32) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else {
+            close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
+        return (Int(UInt16(bigEndian: address.sin_port)), fd)
+    }
+
     /// True once something accepts TCP connections on `port`.
     static func accepts(port: Int) async -> Bool {
         do {

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import Testing
@@ -74,7 +75,8 @@ extension SMTPClientTests {
 
         @Test("a port nobody listens on is a temporary failure")
         func deadPort() async throws {
-            let port = try await ClientInterop.freePort()
+            let (port, reserved) = try ClientInterop.deadPort()
+            defer { close(reserved) }
             let result = await SMTPClient.deliver(
                 envelope: ClientFixtures.envelope(from: "a@example.org", to: ["b@example.net", "c@example.net"]),
                 message: ClientFixtures.bytes("x\r\n"), host: "127.0.0.1", port: port,
