@@ -80,6 +80,10 @@ enum ReviewDerivation {
         }
     }
 
+    static func authservID(_ auth: MessageAuthentication.Configuration, _ node: NodeConfiguration) -> String {
+        "authserv-id " + (auth.authservID.isEmpty ? node.hostname : auth.authservID)
+    }
+
     static func item(_ entry: CatalogEntry, role: MailnodeRole, mx: MXRoleConfiguration, node: NodeConfiguration) -> ReviewItem {
         if let item = preamble(entry, role: role) { return item }
         func make(_ state: ReviewState, _ detail: String) -> ReviewItem { ReviewItem(id: entry.id, state: state, detail: detail) }
@@ -171,6 +175,20 @@ enum ReviewDerivation {
             guard let spf = mx.dnsDefenses.spf else { return make(.disabled, "no [mx.spf] table (or enabled = false)") }
             return make(.enabled, "at MAIL FROM: fail \(spf.onFail), softfail \(spf.onSoftfail), temperror \(spf.onTemperror), "
                 + "permerror \(spf.onPermerror); DNS: \(dnsText(node))")
+        case .domainKeys:
+            guard let auth = mx.dnsDefenses.authentication else { return make(.disabled, "no [mx.authentication] table (or enabled = false)") }
+            return auth.verifyDKIM
+                ? make(.enabled, "every signature verified in the message stage; results in Authentication-Results (\(authservID(auth, node)))")
+                : make(.disabled, "mx.authentication.dkim = false")
+        case .dmarc:
+            guard let auth = mx.dnsDefenses.authentication else { return make(.disabled, "no [mx.authentication] table (or enabled = false)") }
+            guard auth.evaluateDMARC else { return make(.disabled, "mx.authentication.dmarc = false") }
+            let sealers = auth.trustedARCSealers.isEmpty ? "" : "; trusted ARC sealers: " + auth.trustedARCSealers.sorted().joined(separator: ", ")
+            return make(.enabled, "p=reject \(auth.onReject), p=quarantine \(auth.onQuarantine), temperror \(auth.onTemperror)\(sealers)")
+        case .arc:
+            guard let auth = mx.dnsDefenses.authentication else { return make(.disabled, "no [mx.authentication] table (or enabled = false)") }
+            return auth.verifyARC ? make(.enabled, "chains validated (bodies up to \(auth.maxARCBody) octets); arc= in Authentication-Results")
+                : make(.disabled, "mx.authentication.arc = false")
         case .regularExpressions:
             guard let rules = mx.envelopeRules else { return make(.disabled, "no [mx.rules] table (or enabled = false)") }
             return make(.enabled, "\(rules.helo.count) HELO, \(rules.sender.count) sender, \(rules.recipient.count) recipient patterns "

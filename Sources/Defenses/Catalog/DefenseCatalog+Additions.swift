@@ -27,11 +27,16 @@ extension DefenseCatalog {
         CatalogEntry(
             .dmarc, "DMARC",
             stages: [.a], faults: [.init(.forging, .mitigates), .init(.phishing, .mitigates), .init(.fraud, .mitigates)],
-            source: .mailnode, roles: [.mx], status: .library,
-            note: "DMARCVerifier: policy discovery via a compiled-in Public Suffix List, relaxed/strict "
-                + "alignment, p/sp/np/pct, aggregate-report records; `mailnode check dmarc`. No role "
-                + "applies the disposition yet (needs the message stage).",
-            references: ["RFC 7489", "RFC 9091"]),
+            source: .mailnode, roles: [.mx], status: .native,
+            note: "The mx role's message stage (`[mx.authentication]`): policy discovery via a compiled-in "
+                + "Public Suffix List, relaxed/strict alignment with the session's SPF and the DKIM results, "
+                + "p/sp/np/pct; p=reject → 550 5.7.1 before the 250 (`on_reject`), p=quarantine tagged in "
+                + "Authentication-Results (`policy.dmarc=quarantine`), DNS trouble never a 5xx; a trusted "
+                + "ARC sealer's cv=pass overrides a fail. Aggregate reports are recorded by the library "
+                + "(`mailnode check dmarc`) but not yet collected or sent (issue 5).",
+            keys: ["mx.authentication.dmarc", "mx.authentication.on_reject", "mx.authentication.on_quarantine",
+                   "mx.authentication.on_temperror", "mx.authentication.trusted_arc_sealers"],
+            references: ["RFC 7489", "RFC 9091", "RFC 8601"]),
         CatalogEntry(
             .roleEnforcedEgress, "Role-enforced egress",
             stages: [.a, .b, .c, .d, .f, .g], faults: [.init(.anyToAny, .mitigates)], source: .mailnode,
@@ -72,9 +77,12 @@ extension DefenseCatalog {
         CatalogEntry(
             .arc, "ARC verification",
             stages: [.a], faults: [.init(.forging, .mitigates)], source: .mailnode,
-            roles: [.mx], status: .library,
-            note: "ARCVerifier: cv=none/pass/fail with the oldest passing instance, cross-checked with "
-                + "dkimpy; a minimal sealer; `mailnode check arc`. No role uses the verdict yet.",
+            roles: [.mx], status: .native,
+            note: "The mx role's message stage (`[mx.authentication]`) validates the chain (cv=none/pass/fail "
+                + "with the oldest passing instance, cross-checked with dkimpy), writes `arc=` into its "
+                + "Authentication-Results field, and lets `trusted_arc_sealers` override a DMARC fail. The "
+                + "body is held for ARC up to `max_arc_body`. Sealing for forwarding roles: not yet.",
+            keys: ["mx.authentication.arc", "mx.authentication.trusted_arc_sealers", "mx.authentication.max_arc_body"],
             references: ["RFC 8617"]),
     ]
 }

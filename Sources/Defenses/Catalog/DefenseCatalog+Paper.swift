@@ -242,7 +242,8 @@ extension DefenseCatalog {
             source: .tableII(printedAs: nil), roles: [.mx, .outbound], status: .native,
             note: "SPFDefense on the mx ([mx.spf], off by default): the MAIL FROM result (openspf suites 203/203) at "
                 + "MAIL FROM, fail → 550 5.7.23 with the domain's exp= text, temperror → 451 4.7.24, the rest logged; "
-                + "kept for greylisting's SPF-pass exemption. Received-SPF needs the message stage; the outbound "
+                + "kept for greylisting's SPF-pass exemption and written into `[mx.authentication]`'s "
+                + "Authentication-Results field (spf=, smtp.mailfrom); the outbound "
                 + "role's `mailnode spf record` comes with issue 9.",
             keys: ["mx.spf.on_fail", "mx.spf.on_softfail", "mx.spf.on_temperror", "mx.spf.on_permerror", "dns.servers"],
             references: ["RFC 7208"]),
@@ -250,10 +251,14 @@ extension DefenseCatalog {
             .domainKeys, "DomainKeys (today DKIM, with DMARC alignment)",
             stages: [.a, .f],
             faults: [.init(.forging, .mitigates), .init(.phishing, .mitigates), .init(.fraud, .mitigates)], source: .inferred,
-            roles: [.mx, .outbound], status: .library,
-            note: "DKIM verify and sign (RSA, Ed25519), `mailnode check dkim`, `mailnode dkim sign`; "
-                + "no message-stage hook or outbound signing configuration yet. DMARC: MN04.",
-            references: ["RFC 6376", "RFC 8463", "RFC 8301"]),
+            roles: [.mx, .outbound], status: .native,
+            note: "The mx role's message stage (`[mx.authentication]`) verifies every DKIM signature while the "
+                + "message streams into the spool (keys fetched at the end of DATA) and writes the results into "
+                + "its Authentication-Results field; DMARC (MN04) uses them. Signing (RSA, Ed25519) exists as "
+                + "`mailnode dkim sign` and in the library; the outbound role's signing configuration comes with "
+                + "issue 9.",
+            keys: ["mx.authentication.dkim", "mx.authentication.authserv_id", "dns.servers"],
+            references: ["RFC 6376", "RFC 8463", "RFC 8301", "RFC 8601"]),
         CatalogEntry(
             .greetPause, "Greet pause",
             stages: [.a, .b], faults: [.init(.slammer, .mitigates), .init(.spam, .mitigates)], source: .tableII(printedAs: nil),

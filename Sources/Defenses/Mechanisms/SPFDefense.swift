@@ -66,7 +66,7 @@ public struct SPFDefense: SessionHooks {
               let client = DefenseHookSupport.clientIP(session) else { return .continue }
         let check = await checker.checkMailFrom(clientIP: client, mailFrom: path.mailbox.map { "\($0)" } ?? "",
                                                 helo: session.heloName.map { "\($0)" } ?? "")
-        SPFSessionResult.store(check.result, for: path, in: session)
+        SPFSessionResult.store(check, for: path, in: session)
         let action = configuration.action(for: check.result)
         let metadata: Logger.Metadata = [
             "defense": "\(Self.id)", "session": "\(session.sessionID)", "spf": "\(check.result)", "domain": "\(check.domain)",

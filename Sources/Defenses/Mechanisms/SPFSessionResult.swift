@@ -11,6 +11,8 @@ public enum SPFSessionResult {
     struct Kept: Sendable {
         var reversePath: ReversePath
         var result: SPFResult
+        /// The whole check, when the hook kept it (for Authentication-Results and DMARC).
+        var check: SPFCheck?
     }
 
     static let key = SessionAttributeKey<Kept>("spf.mailfrom")
@@ -18,6 +20,17 @@ public enum SPFSessionResult {
     /// Keeps `result` as the SPF result of `reversePath` ([RFC 7208 §2.4](https://www.rfc-editor.org/rfc/rfc7208#section-2.4)).
     public static func store(_ result: SPFResult, for reversePath: ReversePath, in session: SessionContext) {
         session.attributes[key] = Kept(reversePath: reversePath, result: result)
+    }
+
+    /// Keeps a whole check (its result included) for `reversePath`.
+    public static func store(_ check: SPFCheck, for reversePath: ReversePath, in session: SessionContext) {
+        session.attributes[key] = Kept(reversePath: reversePath, result: check.result, check: check)
+    }
+
+    /// The kept check when one was kept for `reversePath`.
+    public static func check(for reversePath: ReversePath, in session: SessionContext) -> SPFCheck? {
+        guard let kept = session.attributes[key], kept.reversePath == reversePath else { return nil }
+        return kept.check
     }
 
     /// The kept result when it was found for `reversePath`.

@@ -11,6 +11,10 @@ public struct DNSDefenseSettings: Sendable {
     public var senderChecks: SenderCheckPolicy?
     /// DM30: what SPF results do at MAIL FROM; nil when `[mx.spf]` is off.
     public var spf: SPFDefense.Configuration?
+    /// DM31, MN10, MN04: the message stage's DKIM, ARC and DMARC checks and their
+    /// Authentication-Results field; nil when `[mx.authentication]` is off. An empty
+    /// `authservID` means the node's hostname.
+    public var authentication: MessageAuthentication.Configuration?
 
     public init() {}
 }
@@ -100,6 +104,45 @@ extension ConfigurationReader {
             }
             if let value = try action("on_permerror") { spf.onPermerror = value }
             mx.dnsDefenses.spf = spf
+        }
+
+        let authenticationKeys = ["authserv_id", "dkim", "arc", "dmarc", "on_reject", "on_quarantine", "on_temperror",
+                                  "trusted_arc_sealers", "max_arc_body"]
+        if try enabled(["mx", "authentication"], keys: authenticationKeys) {
+            let table = ["mx", "authentication"]
+            var authentication = MessageAuthentication.Configuration(authservID: "", trustedNetworks: mx.trustedUpstreams)
+            if let text = try string(table + ["authserv_id"]) {
+                guard !text.isEmpty, !text.contains(where: { $0 == " " || $0 == ";" || $0 == "\t" }) else {
+                    throw fail(table + ["authserv_id"], "must be a host name without spaces or ';', got '\(text)'")
+                }
+                authentication.authservID = text
+            }
+            if let value = try boolean(table + ["dkim"]) { authentication.verifyDKIM = value }
+            if let value = try boolean(table + ["arc"]) { authentication.verifyARC = value }
+            if let value = try boolean(table + ["dmarc"]) { authentication.evaluateDMARC = value }
+            func action(_ key: String) throws(ConfigurationError) -> DefenseAction? {
+                guard let text = try string(table + [key]) else { return nil }
+                guard let action = DefenseAction(rawValue: text) else {
+                    throw fail(table + [key], "must be reject, tempfail, tag or ignore, got '\(text)'")
+                }
+                return action
+            }
+            if let value = try action("on_reject") { authentication.onReject = value }
+            if let value = try action("on_quarantine") { authentication.onQuarantine = value }
+            if let value = try action("on_temperror") {
+                guard value != .reject else {
+                    throw fail(table + ["on_temperror"], "a DNS failure never refuses for good: tempfail, tag or ignore")
+                }
+                authentication.onTemperror = value
+            }
+            if let sealers = try strings(table + ["trusted_arc_sealers"]) {
+                for sealer in sealers where sealer.isEmpty || sealer.contains(" ") || sealer.hasPrefix(".") {
+                    throw fail(table + ["trusted_arc_sealers"], "'\(sealer)' is not a domain")
+                }
+                authentication.trustedARCSealers = Set(sealers.map { $0.lowercased() })
+            }
+            if let value = try integer(table + ["max_arc_body"], range: 0...(1 << 30)) { authentication.maxARCBody = value }
+            mx.dnsDefenses.authentication = authentication
         }
 
         if try enabled(["mx", "sender_checks"], keys: ["helo", "sender_domain", "iprev"]) {

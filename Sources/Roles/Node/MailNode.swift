@@ -93,8 +93,19 @@ public final class MailNode: Sendable {
         }
         let store = configuration.needsStateStore ? try Self.openStateStore(configuration.state, logger: logger) : nil
         stateStore = store
+        // One cached resolver for every DNS-based defense of the mx role, made only when one needs it.
+        let mxResolver = configuration.mx.flatMap { Self.mxResolver($0, node: configuration, logger: logger) }
+        var inspectors: [any MessageInspector] = []
         if let mx = configuration.mx {
-            let chain = HookChain(try Self.mxHooks(mx, node: configuration, store: store, metrics: metrics, logger: logger))
+            let chain = HookChain(try Self.mxHooks(mx, node: configuration, resolver: mxResolver, store: store, metrics: metrics,
+                                                   logger: logger))
+            if let resolver = mxResolver, var authentication = mx.dnsDefenses.authentication {
+                // The message stage (DM31, MN10, MN04): our Authentication-Results on top of each message.
+                if authentication.authservID.isEmpty { authentication.authservID = configuration.hostname }
+                inspectors.append(MessageAuthentication(configuration: authentication, resolver: resolver,
+                                                        spf: SPFConfiguration(receivingHost: configuration.hostname),
+                                                        metrics: metrics, logger: logger))
+            }
             // DM36 wraps the chain: it sees the 5xx the relay control gives at RCPT TO.
             if let store, let throttle = mx.badRecipientThrottle {
                 hooks = BadRecipientThrottle(throttle, wrapping: chain, store: store, logger: logger, metrics: metrics)
@@ -119,7 +130,7 @@ public final class MailNode: Sendable {
         let delivered = try FileDeliveredSet(directory: configuration.spoolDirectory + "/delivered",
                                              configuration: configuration.dedup, logger: logger)
         let spoolReceiver = SpoolReceiver(store: spool, hostname: configuration.hostname, configuration: receiving,
-                                          delivered: delivered, logger: logger)
+                                          delivered: delivered, inspectors: inspectors, logger: logger)
         var receiver: any MessageReceiver = spoolReceiver
         if let av = configuration.antivirus {
             // DM28 decides before the spool commits: the previous stage hears 554 (or 250 when quarantined).
@@ -144,18 +155,21 @@ public final class MailNode: Sendable {
         }
     }
 
+    /// The resolver of the mx role's DNS-based defenses (hooks and message stage); nil when none is on.
+    static func mxResolver(_ mx: MXRoleConfiguration, node: NodeConfiguration, logger: Logger) -> (any DNSResolver)? {
+        let needsDNS = mx.dnsDefenses.dnsLists != nil || mx.dnsDefenses.senderChecks != nil || mx.dnsDefenses.spf != nil
+            || mx.dnsDefenses.authentication != nil
+            || (mx.greylisting.map { $0.exemptSPFPass && mx.greylistingChecksSPF } ?? false)
+        return needsDNS ? DNSCachingResolver(wrapping: LDNSResolver(configuration: node.dns ?? .system(), logger: logger)) : nil
+    }
+
     /// The mx role's hooks, cheap first: DM10 (a counter in memory), DM18 (list look-ups, one
     /// store read for the dynamic list) and DM07 (a set look-up) before DM11 and DM34 (store
     /// counters), DM27 (at RCPT), DM32 (which waits seconds before the greeting) and DM22. The
     /// spam checks (DM18, DM27, DM32, DM22) sit behind the DM21 allow list when one is configured;
     /// relay control and the limits never do.
-    static func mxHooks(_ mx: MXRoleConfiguration, node: NodeConfiguration, store: (any StateStore)?, metrics: DefenseMetrics,
-                        logger: Logger) throws -> [any SessionHooks] {
-        // One cached resolver for every DNS-based defense of the role, made only when one needs it.
-        let needsDNS = mx.dnsDefenses.dnsLists != nil || mx.dnsDefenses.senderChecks != nil || mx.dnsDefenses.spf != nil
-            || (mx.greylisting.map { $0.exemptSPFPass && mx.greylistingChecksSPF } ?? false)
-        let resolver: (any DNSResolver)? = needsDNS
-            ? DNSCachingResolver(wrapping: LDNSResolver(configuration: node.dns ?? .system(), logger: logger)) : nil
+    static func mxHooks(_ mx: MXRoleConfiguration, node: NodeConfiguration, resolver: (any DNSResolver)?, store: (any StateStore)?,
+                        metrics: DefenseMetrics, logger: Logger) throws -> [any SessionHooks] {
         let allowList = try mx.allowlist.map { try AllowList($0, logger: logger) }
         // Each mechanism counts its own refusals (DESIGN.md §3.6).
         func metered(_ id: DefenseID, _ hook: any SessionHooks) -> any SessionHooks { MeteredHooks(id, hook, metrics: metrics) }

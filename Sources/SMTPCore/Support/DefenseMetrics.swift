@@ -20,6 +20,8 @@ public final class DefenseMetrics: Sendable {
         case allowed
         /// Accepted (250) and held in the quarantine instead of delivered (DM28).
         case quarantined
+        /// Accepted with the verdict written into a header field (a DMARC fail under `tag`).
+        case tagged
 
         public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
     }

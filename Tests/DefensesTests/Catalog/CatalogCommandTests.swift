@@ -45,7 +45,7 @@ import Testing
         #expect(generated["DM07"] == "enabled" && generated["DM08"] == "enabled" && generated["DM09"] == "enabled")
         #expect(generated["DM14"] == "enabled" && generated["MN02"] == "enabled" && generated["MN01"] == "enabled")
         #expect(generated["MN03"] == "disabled" && generated["MN06"] == "disabled")
-        #expect(generated["DM31"] == "not available" && generated["DM20"] == "disabled" && generated["DM22"] == "disabled" && generated["DM10"] == "enabled")
+        #expect(generated["DM31"] == "disabled" && generated["MN04"] == "disabled" && generated["DM20"] == "disabled" && generated["DM22"] == "disabled" && generated["DM10"] == "enabled")
         #expect(generated["DM28"] == "not applicable" && generated["DM01"] == "deployment")
         // Every native entry of mx is decided by a value, never by the fallback.
         for entry in DefenseCatalog.entries(for: .mx) where entry.status == .native {

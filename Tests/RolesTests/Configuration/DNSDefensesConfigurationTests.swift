@@ -63,6 +63,35 @@ struct DNSDefensesConfigurationTests {
         #expect(checks.checkHELO && checks.checkSenderDomain && !checks.checkIPRev)
     }
 
+    @Test func authenticationDefaultsAndEveryKey() throws {
+        let plain = try #require(try NodeConfiguration(toml: Self.base + "[mx.authentication]\n", file: "f").mx?.dnsDefenses.authentication)
+        #expect(plain.authservID.isEmpty)   // the node's hostname, filled in by the node
+        #expect(plain.verifyDKIM && plain.verifyARC && plain.evaluateDMARC)
+        #expect(plain.onReject == .reject && plain.onQuarantine == .tag && plain.onTemperror == .tag)
+        #expect(plain.trustedARCSealers.isEmpty && plain.maxARCBody == 10 * 1024 * 1024)
+        let text = Self.base + """
+            trusted_upstreams = ["10.0.0.0/8"]
+            [mx.authentication]
+            authserv_id = "mx.example.org"
+            dkim = false
+            arc = false
+            dmarc = true
+            on_reject = "tag"
+            on_quarantine = "reject"
+            on_temperror = "tempfail"
+            trusted_arc_sealers = ["Lists.Example.net"]
+            max_arc_body = 1000
+
+            """
+        let auth = try #require(try NodeConfiguration(toml: text, file: "f").mx?.dnsDefenses.authentication)
+        #expect(auth.authservID == "mx.example.org" && !auth.verifyDKIM && !auth.verifyARC && auth.evaluateDMARC)
+        #expect(auth.onReject == .tag && auth.onQuarantine == .reject && auth.onTemperror == .tempfail)
+        #expect(auth.trustedARCSealers == ["lists.example.net"] && auth.maxARCBody == 1000)
+        #expect(auth.trustedNetworks.map(\.description) == ["10.0.0.0/8"])
+        let off = try NodeConfiguration(toml: Self.base + "[mx.authentication]\nenabled = false\ndkim = true\n", file: "f")
+        #expect(off.mx?.dnsDefenses.authentication == nil)
+    }
+
     @Test(arguments: [
         ("[dns]\nservers = [\"dns.example\"]", "f:7: dns.servers: 'dns.example' is not an address or address:port"),
         ("[dns]\ntimeout = 60", "f:7: dns.timeout: 60 is out of range 1...30"),
@@ -74,6 +103,10 @@ struct DNSDefensesConfigurationTests {
         ("[mx.sender_checks]\nspf = true", "f:7: mx.sender_checks.spf: unknown key"),
         ("[mx.spf]\non_fail = \"bounce\"", "f:7: mx.spf.on_fail: must be reject, tempfail, tag or ignore, got 'bounce'"),
         ("[mx.spf]\non_temperror = \"reject\"", "f:7: mx.spf.on_temperror: a DNS failure never refuses for good: tempfail, tag or ignore"),
+        ("[mx.authentication]\non_temperror = \"reject\"", "f:7: mx.authentication.on_temperror: a DNS failure never refuses for good: tempfail, tag or ignore"),
+        ("[mx.authentication]\non_reject = \"bounce\"", "f:7: mx.authentication.on_reject: must be reject, tempfail, tag or ignore, got 'bounce'"),
+        ("[mx.authentication]\nauthserv_id = \"a b\"", "f:7: mx.authentication.authserv_id: must be a host name without spaces or ';', got 'a b'"),
+        ("[mx.authentication]\nverify = true", "f:7: mx.authentication.verify: unknown key"),
     ])
     func errorsNameTheKeyAndLine(snippet: String, message: String) {
         #expect {
