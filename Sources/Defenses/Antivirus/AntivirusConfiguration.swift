@@ -22,6 +22,10 @@ public struct AntivirusConfiguration: Sendable {
     public var scannerName: String
     /// Refuse or quarantine what does not pass. Default ``AntivirusAction/reject``.
     public var action: AntivirusAction = .reject
+    /// Replace blocked attachments by a note (``AttachmentStripper``) and pass the rest of the
+    /// message on, instead of treating the message like a virus. Viruses and MIME bombs are
+    /// never stripped. Default false.
+    public var stripBlockedAttachments = false
     /// Where ``AntivirusAction/quarantine`` holds messages; without one, quarantine falls back
     /// to rejecting (a message is never accepted and lost).
     public var quarantine: QuarantineStore?

@@ -158,9 +158,26 @@ actor AntivirusWriter: MessageWriter {
         }
         var walk: Result<Void, MIMEError> = .success(())
         var attachment: AttachmentVerdict?
+        var removed: [String] = []
         do {
             let parts = try MIMEWalker(limits: configuration.mimeLimits).parts(of: buffer.readableBytesView)
-            attachment = configuration.attachments?.evaluate(parts, limits: configuration.mimeLimits)
+            if configuration.stripBlockedAttachments, let policy = configuration.attachments {
+                let blocked = policy.evaluateAll(parts, limits: configuration.mimeLimits)
+                if !blocked.isEmpty, let stripped = AttachmentStripper.strip(Array(buffer.readableBytesView), blocked: blocked) {
+                    // The rest of the message goes on (and is scanned as it will be delivered).
+                    buffer = ByteBuffer(bytes: stripped)
+                    removed = blocked.map { $0.part.filename ?? "part \($0.part.path)" }
+                    for _ in blocked { configuration.metrics?.antivirus.record(.blockedAttachment) }
+                    logger.notice("attachments removed", metadata: [
+                        "session": "\(sessionID)", "defense": "\(DefenseID.antivirus)", "from": "\(sender)",
+                        "removed": "\(blocked.map { "\($0.verdict)" }.joined(separator: "; "))",
+                    ])
+                } else {
+                    attachment = blocked.first?.verdict
+                }
+            } else {
+                attachment = configuration.attachments?.evaluate(parts, limits: configuration.mimeLimits)
+            }
         } catch {
             walk = .failure(error)
         }
@@ -173,6 +190,11 @@ actor AntivirusWriter: MessageWriter {
             scan = outcome
             record(outcome, seconds: (ContinuousClock.now - started) / .seconds(1))
         }
-        return AntivirusDecision.decide(walk: walk, attachment: attachment, scan: scan, configuration: configuration)
+        let decision = AntivirusDecision.decide(walk: walk, attachment: attachment, scan: scan, configuration: configuration)
+        if case .accept(let value) = decision, !removed.isEmpty {
+            let names = removed.map { $0.filter { $0.isASCII && !$0.isNewline && $0 != ";" } }.joined(separator: ", ")
+            return .accept(headerValue: value + "; removed=\(names.count > 200 ? String(names.prefix(200)) + "..." : names)")
+        }
+        return decision
     }
 }

@@ -67,6 +67,11 @@ public struct AttachmentPolicy: Hashable, Sendable {
         return nil
     }
 
+    /// Every part to block, with its reason (for stripping them all).
+    public func evaluateAll(_ parts: [MIMEPart], limits: MIMELimits = MIMELimits()) -> [(part: MIMEPart, verdict: AttachmentVerdict)] {
+        parts.compactMap { part in evaluate(part, limits: limits).map { (part, $0) } }
+    }
+
     /// The reason to block `part`, or nil.
     public func evaluate(_ part: MIMEPart, limits: MIMELimits = MIMELimits()) -> AttachmentVerdict? {
         if let name = part.filename, let extensionFound = blockedExtension(in: name) {

@@ -9,6 +9,16 @@ public struct AttachmentVerdict: Hashable, Sendable, CustomStringConvertible {
         /// The archive declares more than it may expand to (``AttachmentPolicy/maxArchiveDeclaredSize``,
         /// ``AttachmentPolicy/maxArchiveEntryRatio``); `entry` is where the limit was crossed.
         case archiveBomb(entry: String)
+
+        /// Generic words for the replacement text of a stripped part.
+        public var summary: String {
+            switch self {
+            case .extension, .contentType, .archiveEntry: "this file type is not accepted"
+            case .encryptedArchive: "encrypted archives are not accepted"
+            case .officeMacros: "documents with macros are not accepted"
+            case .archiveBomb: "the archive expands too far"
+            }
+        }
     }
 
     /// The MIME path of the part (``MIMEPart/path``).

@@ -225,7 +225,7 @@ extension DefenseCatalog {
                 + "attachment blocking: 554 5.7.0 while the previous stage is connected, or 250 and the quarantine "
                 + "(mailnode quarantine list|show|release|delete|purge); never a bounce. Signatures are clamd's "
                 + "(freshclam), not ours; strip-and-replace of attachments is not built.",
-            keys: ["antivirus.clamd", "antivirus.scan_timeout", "antivirus.failure_policy", "antivirus.action",
+            keys: ["antivirus.clamd", "antivirus.scan_timeout", "antivirus.failure_policy", "antivirus.action", "antivirus.blocked_attachments",
                    "antivirus.block_extensions", "antivirus.extra_extensions", "antivirus.max_message_size",
                    "antivirus.max_depth", "antivirus.max_parts", "antivirus.max_decoded", "antivirus.quarantine_retention",
                    "antivirus.accept_from"],

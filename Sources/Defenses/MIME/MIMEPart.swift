@@ -20,9 +20,14 @@ public struct MIMEPart: Hashable, Sendable {
     public var transferEncoding: String
     /// The content after transfer decoding.
     public var body: [UInt8]
+    /// Where the whole entity (its header and encoded body) lies in the walked message, when it
+    /// lies there as bytes — nil inside an encoded container or for a uuencoded block. What an
+    /// ``AttachmentStripper`` replaces.
+    public var rawRange: Range<Int>?
 
     public init(path: String, depth: Int, contentType: String, disposition: String?, filename: String?,
-                transferEncoding: String, body: [UInt8]) {
+                transferEncoding: String, body: [UInt8], rawRange: Range<Int>? = nil) {
+        self.rawRange = rawRange
         self.path = path
         self.depth = depth
         self.contentType = contentType

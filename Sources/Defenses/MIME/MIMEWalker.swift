@@ -19,7 +19,7 @@ public struct MIMEWalker: Sendable {
     public func parts(of message: some Collection<UInt8>) throws(MIMEError) -> [MIMEPart] {
         var state = WalkState()
         let bytes = Array(message)
-        try walk(bytes[...], depth: 0, path: "1", defaultType: "text/plain", state: &state)
+        try walk(bytes[...], depth: 0, path: "1", defaultType: "text/plain", original: true, state: &state)
         return state.leaves
     }
 
@@ -29,7 +29,8 @@ public struct MIMEWalker: Sendable {
         var decoded = 0
     }
 
-    private func walk(_ entity: ArraySlice<UInt8>, depth: Int, path: String, defaultType: String,
+    /// `original`: `entity` is a slice of the message itself (its indices are offsets there).
+    private func walk(_ entity: ArraySlice<UInt8>, depth: Int, path: String, defaultType: String, original: Bool,
                       state: inout WalkState) throws(MIMEError) {
         guard depth <= limits.maxDepth else { throw .tooDeep(limit: limits.maxDepth) }
         state.entities += 1
@@ -54,14 +55,20 @@ public struct MIMEWalker: Sendable {
             let childDefault = type == "multipart/digest" ? "message/rfc822" : "text/plain"
             let room = limits.maxParts - state.entities + 1
             for (index, part) in MultipartBody.parts(of: body, boundary: boundary, limit: room).enumerated() {
-                try walk(part, depth: depth + 1, path: "\(path).\(index + 1)", defaultType: childDefault, state: &state)
+                try walk(part, depth: depth + 1, path: "\(path).\(index + 1)", defaultType: childDefault, original: original, state: &state)
             }
             return
         }
 
         let decoded = try decode(body, encoding: encoding, state: &state)
         if type == "message/rfc822" || type == "message/global" {
-            try walk(decoded[...], depth: depth + 1, path: "\(path).1", defaultType: "text/plain", state: &state)
+            // Sent as is (7bit/8bit/binary): walk the message's own bytes, so its parts keep their offsets.
+            let identity = encoding == "7bit" || encoding == "8bit" || encoding == "binary"
+            if identity, original {
+                try walk(body, depth: depth + 1, path: "\(path).1", defaultType: "text/plain", original: true, state: &state)
+            } else {
+                try walk(decoded[...], depth: depth + 1, path: "\(path).1", defaultType: "text/plain", original: false, state: &state)
+            }
             return
         }
 
@@ -69,7 +76,8 @@ public struct MIMEWalker: Sendable {
         let filename = disposition?.parameters["filename"] ?? contentType?.parameters["name"]
         state.leaves.append(MIMEPart(
             path: path, depth: depth, contentType: type, disposition: disposition.map(\.value).flatMap { $0.isEmpty ? nil : $0 },
-            filename: filename.flatMap { $0.isEmpty ? nil : $0 }, transferEncoding: encoding, body: decoded))
+            filename: filename.flatMap { $0.isEmpty ? nil : $0 }, transferEncoding: encoding, body: decoded,
+            rawRange: original ? entity.startIndex..<entity.endIndex : nil))
 
         if type.hasPrefix("text/"), filename == nil, containsUuencodeStart(decoded) {
             let budget = limits.maxDecodedBytes - state.decoded

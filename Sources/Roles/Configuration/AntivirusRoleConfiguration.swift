@@ -24,6 +24,8 @@ public struct AntivirusRoleConfiguration: Sendable {
     public var failurePolicy: ScanFailurePolicy = .tempfail
     /// `antivirus.action`: `reject` (default) or `quarantine`.
     public var action: AntivirusAction = .reject
+    /// `antivirus.blocked_attachments`: `refuse` (default: as `action` says) or `strip`.
+    public var stripBlockedAttachments = false
     /// `antivirus.block_extensions` (replaces the default list) plus `antivirus.extra_extensions`.
     public var attachments: AttachmentPolicy = .default
     /// `antivirus.max_message_size` (default 25 MiB; also the INSTREAM length sent to clamd).
@@ -43,6 +45,7 @@ public struct AntivirusRoleConfiguration: Sendable {
                                                    mimeLimits: mimeLimits, failurePolicy: failurePolicy,
                                                    maxMessageSize: maxMessageSize)
         configuration.action = action
+        configuration.stripBlockedAttachments = stripBlockedAttachments
         return configuration
     }
 }

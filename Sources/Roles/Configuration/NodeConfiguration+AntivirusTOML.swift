@@ -6,7 +6,7 @@ extension ConfigurationReader {
     static let antivirusKeys: Set<String> = [
         "listen", "protocol", "accept_from", "trusted_upstreams", "clamd", "scan_timeout", "failure_policy", "action",
         "block_extensions", "extra_extensions", "max_message_size", "max_depth", "max_parts", "max_decoded",
-        "quarantine_retention",
+        "quarantine_retention", "blocked_attachments",
     ]
 
     /// `listen` as one string or an array of them.
@@ -72,6 +72,10 @@ extension ConfigurationReader {
         if let text = try string(table + ["action"]) {
             guard let value = AntivirusAction(rawValue: text) else { throw fail(table + ["action"], "must be reject or quarantine, got '\(text)'") }
             av.action = value
+        }
+        if let text = try string(table + ["blocked_attachments"]) {
+            guard text == "refuse" || text == "strip" else { throw fail(table + ["blocked_attachments"], "must be refuse or strip, got '\(text)'") }
+            av.stripBlockedAttachments = text == "strip"
         }
         if let replaced = try extensions(table + ["block_extensions"]) { av.attachments.blockedExtensions = replaced }
         if let extra = try extensions(table + ["extra_extensions"]) { av.attachments.blockedExtensions.formUnion(extra) }

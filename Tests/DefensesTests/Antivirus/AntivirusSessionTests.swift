@@ -82,6 +82,48 @@ struct AntivirusSessionTests {
         }
     }
 
+    /// `blocked_attachments = "strip"`: the blocked part becomes a note and the rest arrives —
+    /// also inside a forwarded message/rfc822 — while a virus is still refused, and a message
+    /// that *is* the attachment (nothing to keep) is refused too.
+    @Test func blockedAttachmentsStrippedTheRestDelivered() async throws {
+        let eicar = try AntivirusFixtures.eicar()
+        try await withClamd { clamd in
+            let receiver = MemoryMessageReceiver()
+            var configuration = AntivirusConfiguration(scanner: Self.scanner([clamd.tcp]))
+            configuration.stripBlockedAttachments = true
+            let server = Self.server(configuration, receiver: receiver)
+            let port = try await server.start()[0].port!
+
+            let blocked = AntivirusMessages.withAttachment(Array("MZ pretend program".utf8), name: "invoice.pdf.exe")
+            #expect(try await Self.send(port, blocked)?.code == .ok)
+            let stored = String(buffer: try #require(receiver.messages.last).data)
+            #expect(stored.hasPrefix("X-Virus-Scanned: clean (ClamAV) by mailnode; attachments=checked; removed=invoice.pdf.exe\r\n"))
+            #expect(stored.contains("Please find the file attached."))
+            #expect(stored.contains("The attachment \"invoice.pdf.exe\" was removed by the mail system: this file type is not accepted."))
+            #expect(!stored.contains(Data("MZ pretend program".utf8).base64EncodedString()))
+            #expect(stored.contains("--XyZ--"))
+            // The result is a well-formed message whose parts the walker reads again, with no blocked part left.
+            let parts = try MIMEWalker().parts(of: Array(stored.utf8))
+            #expect(AttachmentPolicy.default.evaluate(parts) == nil)
+            #expect(parts.count == 2)
+
+            // Inside a forwarded message (7bit message/rfc822): stripped there too.
+            let forwarded = AntivirusMessages.forwarding(blocked)
+            #expect(try await Self.send(port, forwarded)?.code == .ok)
+            let storedForward = String(buffer: try #require(receiver.messages.last).data)
+            #expect(storedForward.contains("see below") && storedForward.contains("was removed by the mail system"))
+
+            // A virus is never stripped: 554 as before.
+            let infected = AntivirusMessages.withAttachment(eicar, name: "notes.txt", type: "text/plain")
+            #expect(try await Self.send(port, infected)?.description == "554 5.7.0 Message content rejected")
+            // A message that is only the blocked file cannot be stripped: 554.
+            let bare = "From: a@example.org\r\nTo: b@example.net\r\nContent-Type: application/octet-stream; name=\"run.exe\"\r\n\r\nMZ\r\n"
+            #expect(try await Self.send(port, bare)?.description == "554 5.7.0 Message content rejected")
+            #expect(receiver.messages.count == 2)
+            await server.shutdown(gracePeriod: .seconds(1))
+        }
+    }
+
     @Test func eicarSplitAcrossBDATChunks() async throws {
         let eicar = try AntivirusFixtures.eicar()
         try await withClamd { clamd in

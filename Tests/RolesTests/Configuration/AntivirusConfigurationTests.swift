@@ -42,6 +42,7 @@ import Testing
             max_parts = 200
             max_decoded = 2097152
             quarantine_retention = 86400
+            blocked_attachments = "strip"
 
             """
         let av = try #require(try NodeConfiguration(toml: text, file: "f").antivirus)
@@ -55,6 +56,7 @@ import Testing
         #expect(av.quarantineRetention == .seconds(86_400))
         let stage = av.stageConfiguration
         #expect(stage.action == .quarantine && stage.maxMessageSize == 1_048_576)
+        #expect(av.stripBlockedAttachments && stage.stripBlockedAttachments)
         #expect((stage.scanner as? ClamdClient)?.configuration.maxStreamLength == 1_048_576)
     }
 
