@@ -12,8 +12,10 @@ struct DNSListCheckerTests {
     let bl = DNSListZone("bl.test")
     let ip = F.ip("192.0.2.99")
 
+    /// The time limit is far beyond any answer of the in-memory resolver: on a loaded CI box the
+    /// cooperative pool can stall for many seconds, and only ``timeLimitEndsSlowLookups`` is about it.
     func checker(_ dns: MockResolver, _ zones: [DNSListZone], threshold: Double = 1,
-                 timeLimit: Duration = .seconds(10), healthCheckInterval: Duration = .seconds(3600)) -> DNSListChecker {
+                 timeLimit: Duration = .seconds(300), healthCheckInterval: Duration = .seconds(3600)) -> DNSListChecker {
         DNSListChecker(resolver: dns, configuration: DNSListConfiguration(
             zones: zones, threshold: threshold, timeLimit: timeLimit, healthCheckInterval: healthCheckInterval))
     }
@@ -61,7 +63,7 @@ struct DNSListCheckerTests {
         let verdict = await checker(dns, [bl]).check(clientIP: ip)
         #expect(verdict.result == .listed)
         #expect(verdict.score == 1)
-        let lookup = verdict.listings[0]
+        guard let lookup = verdict.listings.first else { Issue.record("not listed: \(verdict.trail)"); return }
         #expect(lookup.queryName == "99.2.0.192.bl.test")
         #expect(lookup.outcome == .listed(codes: [IPv4Address("127.0.0.2")!], labels: []))
         // control characters never reach a log line
@@ -74,10 +76,10 @@ struct DNSListCheckerTests {
         F.list(&dns, bl, "192.0.2.99", txt: String(repeating: "x", count: 500))
         var config = DNSListConfiguration(zones: [bl])
         config.maxReasonLength = 50
-        #expect(await DNSListChecker(resolver: dns, configuration: config).check(clientIP: ip).listings[0].reason?.count == 50)
+        #expect(await DNSListChecker(resolver: dns, configuration: config).check(clientIP: ip).listings.first?.reason?.count == 50)
         var quiet = bl
         quiet.fetchReason = false
-        #expect(await checker(dns, [quiet]).check(clientIP: ip).listings[0].reason == nil)
+        #expect(await checker(dns, [quiet]).check(clientIP: ip).listings.first.map { $0.reason == nil } == true)
     }
 
     @Test func notListed() async {
@@ -122,10 +124,10 @@ struct DNSListCheckerTests {
         F.list(&dns, zen, "192.0.2.20", code: "127.0.0.4")    // SBL + XBL: the zone counts once
         let pbl = await checker(dns, [zen]).check(clientIP: F.ip("192.0.2.10"))
         #expect(pbl.result == .notListed && pbl.score == 0.5)
-        #expect(pbl.listings[0].outcome == .listed(codes: [IPv4Address("127.0.0.11")!], labels: ["PBL"]))
+        #expect(pbl.listings.first?.outcome == .listed(codes: [IPv4Address("127.0.0.11")!], labels: ["PBL"]))
         let both = await checker(dns, [zen]).check(clientIP: F.ip("192.0.2.20"))
         #expect(both.result == .listed && both.score == 1)
-        if case .listed(_, let labels) = both.listings[0].outcome { #expect(labels == ["SBL", "XBL"]) }
+        if case .listed(_, let labels)? = both.listings.first?.outcome { #expect(labels == ["SBL", "XBL"]) }
     }
 
     @Test func weightsAddUpToTheThreshold() async {
@@ -230,7 +232,7 @@ struct DNSListCheckerTests {
         let sender = await checker(dns, [bl, rhs]).check(clientIP: ip, helo: "mail.example", mailFromDomain: "Spam.Example")
         #expect(sender.result == .listed)
         #expect(sender.listedSubjects == [.mailFromDomain])
-        #expect(sender.listings[0].queryName == "spam.example.rhs.test")
+        #expect(sender.listings.first?.queryName == "spam.example.rhs.test")
         // the IP list is not asked about domains, the domain list not about the IP
         #expect(sender.lookups.map(\.subject) == [.clientIP, .heloName, .mailFromDomain])
         let helo = await checker(dns, [rhs, mailOnly]).check(clientIP: nil, helo: "bad-helo.example", mailFromDomain: "ok.example")
