@@ -86,6 +86,27 @@ enum ClientInterop {
         return (Int(UInt16(bigEndian: address.sin_port)), fd)
     }
 
+    /// Binds 127.0.0.1:`port` without listening; nil when that fails (something listens there).
+    /// Close the descriptor when done.
+    static func bindWithoutListening(port: Int) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var one: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard bound else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
     /// True once something accepts TCP connections on `port`.
     static func accepts(port: Int) async -> Bool {
         do {
