@@ -30,7 +30,6 @@ public enum AttachmentStripper {
         var lastStart = Int.max
         for (range, text) in ranges {
             guard range.upperBound <= lastStart else { return nil }   // overlapping entities: refuse, never guess
-            // Keep the entity's final line end: the boundary delimiter's CRLF follows it.
             out.replaceSubrange(range, with: text)
             lastStart = range.lowerBound
         }

@@ -89,20 +89,10 @@ extension ConfigurationReader {
 
         if try enabled(["mx", "spf"], keys: ["on_fail", "on_softfail", "on_temperror", "on_permerror"]) {
             var spf = SPFDefense.Configuration(trustedNetworks: mx.trustedUpstreams)
-            func action(_ key: String) throws(ConfigurationError) -> DefenseAction? {
-                guard let text = try string(["mx", "spf", key]) else { return nil }
-                guard let action = DefenseAction(rawValue: text) else {
-                    throw fail(["mx", "spf", key], "must be reject, tempfail, tag or ignore, got '\(text)'")
-                }
-                return action
-            }
-            if let value = try action("on_fail") { spf.onFail = value }
-            if let value = try action("on_softfail") { spf.onSoftfail = value }
-            if let value = try action("on_temperror") {
-                guard value != .reject else { throw fail(["mx", "spf", "on_temperror"], "a DNS failure never refuses for good: tempfail, tag or ignore") }
-                spf.onTemperror = value
-            }
-            if let value = try action("on_permerror") { spf.onPermerror = value }
+            if let value = try defenseAction(["mx", "spf", "on_fail"]) { spf.onFail = value }
+            if let value = try defenseAction(["mx", "spf", "on_softfail"]) { spf.onSoftfail = value }
+            if let value = try defenseAction(["mx", "spf", "on_temperror"], dnsFailure: true) { spf.onTemperror = value }
+            if let value = try defenseAction(["mx", "spf", "on_permerror"]) { spf.onPermerror = value }
             mx.dnsDefenses.spf = spf
         }
 
@@ -120,21 +110,9 @@ extension ConfigurationReader {
             if let value = try boolean(table + ["dkim"]) { authentication.verifyDKIM = value }
             if let value = try boolean(table + ["arc"]) { authentication.verifyARC = value }
             if let value = try boolean(table + ["dmarc"]) { authentication.evaluateDMARC = value }
-            func action(_ key: String) throws(ConfigurationError) -> DefenseAction? {
-                guard let text = try string(table + [key]) else { return nil }
-                guard let action = DefenseAction(rawValue: text) else {
-                    throw fail(table + [key], "must be reject, tempfail, tag or ignore, got '\(text)'")
-                }
-                return action
-            }
-            if let value = try action("on_reject") { authentication.onReject = value }
-            if let value = try action("on_quarantine") { authentication.onQuarantine = value }
-            if let value = try action("on_temperror") {
-                guard value != .reject else {
-                    throw fail(table + ["on_temperror"], "a DNS failure never refuses for good: tempfail, tag or ignore")
-                }
-                authentication.onTemperror = value
-            }
+            if let value = try defenseAction(table + ["on_reject"]) { authentication.onReject = value }
+            if let value = try defenseAction(table + ["on_quarantine"]) { authentication.onQuarantine = value }
+            if let value = try defenseAction(table + ["on_temperror"], dnsFailure: true) { authentication.onTemperror = value }
             if let sealers = try strings(table + ["trusted_arc_sealers"]) {
                 for sealer in sealers where sealer.isEmpty || sealer.contains(" ") || sealer.hasPrefix(".") {
                     throw fail(table + ["trusted_arc_sealers"], "'\(sealer)' is not a domain")
@@ -152,6 +130,17 @@ extension ConfigurationReader {
             if let value = try boolean(["mx", "sender_checks", "iprev"]) { policy.checkIPRev = value }
             mx.dnsDefenses.senderChecks = policy
         }
+    }
+
+    /// A ``DefenseAction`` key (`reject`, `tempfail`, `tag`, `ignore`); for what a DNS failure
+    /// does (`dnsFailure`), `reject` is refused: a broken resolver must never bounce mail.
+    mutating func defenseAction(_ path: [String], dnsFailure: Bool = false) throws(ConfigurationError) -> DefenseAction? {
+        guard let text = try string(path) else { return nil }
+        guard let action = DefenseAction(rawValue: text) else {
+            throw fail(path, "must be reject, tempfail, tag or ignore, got '\(text)'")
+        }
+        if dnsFailure, action == .reject { throw fail(path, "a DNS failure never refuses for good: tempfail, tag or ignore") }
+        return action
     }
 
     mutating func readZone(_ table: [String]) throws(ConfigurationError) -> DNSListZone {
