@@ -114,7 +114,8 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.notice("connection error", metadata: ["error": "\(error)"])
+        // After QUIT many clients close without TLS close_notify: not worth a notice.
+        logger.log(level: session.isClosed ? .debug : .notice, "connection error", metadata: ["error": "\(error)"])
         context.close(promise: nil)
     }
 
