@@ -114,8 +114,11 @@ extension DefenseCatalog {
         CatalogEntry(
             .tlsForMailAccess, "SSL for POP, IMAP, webmail HTTPS",
             stages: [.b, .e, .g], faults: [.init(.noPrivacy, .mitigates)], source: .tableII(printedAs: nil),
-            roles: [.webmail, .store], status: .notYet,
-            note: "The store (POP3/IMAP) and webmail roles do not exist yet (issues 8 and later).",
+            roles: [.webmail, .store], status: .native,
+            note: "The store role's POP3 only over TLS: STLS listeners (110 style) refuse USER, PASS and AUTH before "
+                + "TLS and do not offer them in CAPA (RFC 2595), implicit-TLS listeners (995, RFC 8314); plaintext "
+                + "pipelined behind STLS is dropped. IMAP and webmail HTTPS are not yet.",
+            keys: ["store.pop3_listen", "store.pop3s_listen", "tls.certificate"],
             references: ["RFC 8314", "RFC 2595"]),
         CatalogEntry(
             .messageEncryption, "PKI/PGP e-mail message encryption",
@@ -285,8 +288,13 @@ extension DefenseCatalog {
         CatalogEntry(
             .mailboxQuota, "Mailbox quota",
             stages: [.g], faults: [.init(.mailBombing, .mitigates)], source: .tableII(printedAs: nil),
-            roles: [.store], status: .notYet,
-            note: "Not yet: the store role (issue 8). A full spool disk already answers 452 4.3.1."),
+            roles: [.store], status: .native,
+            note: "The store role: octets and messages per user (0 = unlimited, the default): a recipient without room "
+                + "gets 452 4.2.2 at RCPT (checked against SIZE when given) and again at the end of data with the real "
+                + "size, inside the delivery's transaction, so the previous stage keeps the message; a warning is "
+                + "logged when usage crosses quota_warning_percent. Per-user overrides and IMAP QUOTA are not yet.",
+            keys: ["store.quota_bytes", "store.quota_messages", "store.quota_warning_percent"],
+            references: ["RFC 3463 X.2.2", "RFC 2033 §4.2"]),
         CatalogEntry(
             .badRecipientThrottle, "Bad RCPT throttle",
             stages: [.a, .b], faults: [.init(.noCongestionControl, .mitigates), .init(.spam, .mitigates)], source: .tableII(printedAs: nil),
