@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func lmtpRepliesPerRecipientAndStoresTheBytesUnderTraceFields() async throws {
-        let scratch = try ScratchStore()
+        let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
         let receiver = StoreReceiver(store: scratch.store, users: Self.users(), configuration: .init(hostname: "store.example.org"))
         let result = try await Self.deliver(receiver, to: ["alice@example.org", "nobody@example.org", "a@example.org", "bob@example.org"],
@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func aRetriedHandOffFromATrustedUpstreamIsStoredOnce() async throws {
-        let scratch = try ScratchStore()
+        let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
         let configuration = StoreIntakeConfiguration(hostname: "store.example.org", trustedUpstreams: [IPNetwork("127.0.0.0/8")!])
         let receiver = StoreReceiver(store: scratch.store, users: Self.users(), configuration: configuration)
@@ -82,7 +82,7 @@ import Testing
     }
 
     @Test func overQuotaIs452ForThatRecipientOnly() async throws {
-        let scratch = try ScratchStore()
+        let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
         let configuration = StoreIntakeConfiguration(hostname: "store.example.org", quota: QuotaLimits(messages: 1))
         let receiver = StoreReceiver(store: scratch.store, users: Self.users(), configuration: configuration)
@@ -98,7 +98,7 @@ import Testing
     }
 
     @Test func rcptHookRefusesUnknownUsersAndFullMailboxes() async throws {
-        let scratch = try ScratchStore()
+        let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
         let users = Self.users()
         let quota = QuotaLimits(bytes: 1000)
@@ -112,7 +112,7 @@ import Testing
     }
 
     @Test func tooManyHopsIsALoop() async throws {
-        let scratch = try ScratchStore()
+        let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
         let receiver = StoreReceiver(store: scratch.store, users: Self.users(), configuration: .init(hostname: "s", maxHops: 3))
         let looped = String(repeating: "Received: from x by y; now\r\n", count: 3) + "Subject: loop\r\n\r\nx\r\n"

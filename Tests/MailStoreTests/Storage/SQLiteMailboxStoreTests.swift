@@ -3,17 +3,34 @@ import NIOCore
 import Testing
 @testable import MailStore
 
+/// Runs blocking `work` on a thread of its own (see Tests/DefensesTests/Support/OffThePool.swift).
+func offThePool<R: Sendable>(_ work: @escaping @Sendable () throws -> R) async throws -> R {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+    }
+}
+
 /// A scratch store directory removed at the end of a test.
 struct ScratchStore {
     let directory: String
     let store: SQLiteMailboxStore
 
-    init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mailstore-\(UUID().uuidString)").path
-        store = try SQLiteMailboxStore(directory: directory)
+    private init(directory: String, store: SQLiteMailboxStore) {
+        self.directory = directory
+        self.store = store
     }
 
-    func reopen() throws -> SQLiteMailboxStore { try SQLiteMailboxStore(directory: directory) }
+    /// Opens a new store off the cooperative pool (creating the database fsyncs: never block a
+    /// test thread on disk, the CI box has two).
+    static func make() async throws -> ScratchStore {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mailstore-\(UUID().uuidString)").path
+        return ScratchStore(directory: directory, store: try await offThePool { try SQLiteMailboxStore(directory: directory) })
+    }
+
+    func reopen() async throws -> SQLiteMailboxStore {
+        let directory = self.directory
+        return try await offThePool { try SQLiteMailboxStore(directory: directory) }
+    }
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 
@@ -36,7 +53,7 @@ struct ScratchStore {
     static let unlimited = QuotaLimits()
 
     @Test func defaultFoldersWithSpecialUseAndRisingUIDValidity() async throws {
-        let scratch = try ScratchStore()
+        let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
         let boxes = try await scratch.store.mailboxes(user: "Alice@Example.org")
         #expect(boxes.map(\.name) == ["INBOX", "Drafts", "Junk", "Sent", "Trash"])
@@ -54,7 +71,7 @@ struct ScratchStore {
     }
 
     @Test func deliveryAssignsUIDsAndSharesOneBodyFile() async throws {
-        let scratch = try ScratchStore()
+        let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
         let targets = [DeliveryTarget(user: "alice", quota: Self.unlimited), DeliveryTarget(user: "bob", quota: Self.unlimited)]
         let first = try await scratch.stage("Subject: one\r\n\r\nbody\r\n")
@@ -75,7 +92,7 @@ struct ScratchStore {
     }
 
     @Test func expungeFreesQuotaAndRemovesTheLastReference() async throws {
-        let scratch = try ScratchStore()
+        let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
         let body = try await scratch.stage("Subject: shared\r\n\r\nx\r\n")
         _ = try await scratch.store.deliver(body, to: [.init(user: "alice", quota: Self.unlimited), .init(user: "bob", quota: Self.unlimited)],
@@ -94,7 +111,7 @@ struct ScratchStore {
     }
 
     @Test func quotaIsCheckedInsideTheDelivery() async throws {
-        let scratch = try ScratchStore()
+        let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
         let twoMessages = QuotaLimits(messages: 2)
         for _ in 0..<2 {
@@ -122,7 +139,7 @@ struct ScratchStore {
     }
 
     @Test func aDeduplicationKeyStoresOncePerUser() async throws {
-        let scratch = try ScratchStore()
+        let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
         let targets: [DeliveryTarget] = [.init(user: "alice", quota: Self.unlimited)]
         let first = try await scratch.store.deliver(try await scratch.stage("m\r\n"), to: targets, deduplicationKey: "<id1@mx>", allOrNothing: false)
@@ -141,7 +158,7 @@ struct ScratchStore {
     /// Everything acknowledged is there after a reopen; files of deliveries that never committed
     /// (and bodies still in tmp/) go at the start-up sweep.
     @Test func reopenKeepsDeliveriesAndSweepsOrphans() async throws {
-        let scratch = try ScratchStore()
+        let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
         let kept = try await scratch.stage("kept\r\n")
         _ = try await scratch.store.deliver(kept, to: [.init(user: "alice", quota: Self.unlimited)], deduplicationKey: nil, allOrNothing: false)
@@ -149,7 +166,7 @@ struct ScratchStore {
         let unfinished = try scratch.store.stage()
         try await unfinished.write(ByteBuffer(repeating: 0x41, count: 300_000))   // flushed to tmp/
         #expect(scratch.bodyFiles().count == 2)
-        let reopened = try scratch.reopen()
+        let reopened = try await scratch.reopen()
         #expect(try await reopened.sweep() == 2)
         #expect(scratch.bodyFiles() == [String(kept.id.suffix(2)) + "/" + kept.id])
         let inbox = try #require(try await reopened.mailbox(user: "alice", name: "INBOX"))
@@ -158,7 +175,7 @@ struct ScratchStore {
     }
 
     @Test func largeBodiesStreamThroughTheFile() async throws {
-        let scratch = try ScratchStore()
+        let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
         let writer = try scratch.store.stage()
         var expected = [UInt8]()
