@@ -23,6 +23,8 @@ extension ReviewDerivation {
                 ? make(.disabled, "no store.trusted_upstreams: retried hand-offs are stored again")
                 : make(.enabled, "from " + store.trustedUpstreams.map(\.description).joined(separator: ", ")
                     + ", remembered " + span(node.dedup.retention.components.seconds))
+        case .mtaRules:
+            return make(.enabled, "unknown recipients 550 5.1.1 at RCPT (users and aliases of \(store.usersPath)); always on")
         case .roleEnforcedEgress:
             return make(.enabled, "delivers into its own mailboxes; forwards nothing")
         case .maxServerProcesses:

@@ -149,14 +149,15 @@ extension DefenseCatalog {
         CatalogEntry(
             .mtaRules, "MTA rules: check sender domain, reject unknown recipients (backscatter)",
             stages: [.a, .b], faults: [.init(.spam, .mitigates)], source: .tableII(printedAs: nil),
-            roles: [.mx, .submission], status: .native,
+            roles: [.mx, .submission, .store], status: .native,
             note: "SenderCheckDefense on the mx ([mx.sender_checks], off by default): HELO not an FQDN or naming us "
                 + "refused, sender domains that cannot take mail (null MX, nonexistent, no MX/A) refused at MAIL, "
                 + "iprev tagged only; DNS failures defer, never refuse. Unknown local recipients ([mx.recipients], "
                 + "off by default) get 550 5.1.1 at RCPT from a list of addresses and @domain catch-alls (a reloaded "
-                + "file too) — the backscatter defense; the store role's mailboxes as the directory come with issue 8.",
+                + "file too) — the backscatter defense. The store role refuses addresses its user directory does not "
+                + "know (550 5.1.1 at LMTP RCPT, always on); the mx asking the store's directory is not yet.",
             keys: ["mx.sender_checks.helo", "mx.sender_checks.sender_domain", "mx.sender_checks.iprev", "dns.servers",
-                   "mx.recipients.addresses", "mx.recipients.file", "mx.recipients.domains"],
+                   "mx.recipients.addresses", "mx.recipients.file", "mx.recipients.domains", "store.users"],
             references: ["RFC 5321 §4.1.4", "RFC 7505", "RFC 8601 §3 (iprev)"]),
         CatalogEntry(
             .dnsBlockLists, "DNSBL (centralised blacklists)",
