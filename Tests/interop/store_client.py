@@ -99,6 +99,13 @@ def probe(args):
     client.user(args.user)
     out["pass"] = client.pass_(args.password).decode()
     out["bad_in_transaction"] = [command(client, line) for line in ["RETR 999", "DELE 0", "TOP 1", "STLS", "FOO"]]
+    # Pipelined commands (RFC 2449 PIPELINING) in one write: every one answered, in order.
+    client.sock.sendall(b"NOOP\r\n" * 200 + b"RETR 1\r\nNOOP\r\n")
+    oks = sum(1 for _ in range(200) if client.file.readline().startswith(b"+OK"))
+    retr = client.file.readline().startswith(b"+OK")
+    while client.file.readline() not in (b".\r\n", b""):
+        pass
+    out["pipelined"] = [oks, retr, client.file.readline().startswith(b"+OK")]
     out["stat"] = list(client.stat())
     # A second session of the same user while this one holds the maildrop.
     second = poplib.POP3_SSL(args.host, args.ssl_port, timeout=30, context=tls_context(args.cafile)) if args.ssl_port else None

@@ -45,8 +45,9 @@ public final class MaildropLocks: Sendable {
 /// asynchronous work (authentication, store queries) with their results fed back on the event
 /// loop. Message bodies are read from their files in 64 KiB chunks on the thread pool, each
 /// chunk written before the next is read. One instance per connection, confined to its loop.
-final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class POP3ServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private var session: POP3Session
@@ -63,6 +64,10 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var idleTimer: Scheduled<Void>?
     private let sessionID: String
     static let chunkSize = 64 * 1024
+    /// Input held while the session waits (a RETR streaming, a login being checked); beyond it
+    /// the socket is not read until the session has caught up.
+    static let maxBufferedInput = 64 * 1024
+    private var readHeld = false
 
     init(session: POP3Session, services: POP3Services, tlsContext: NIOSSLContext?, listenerName: String) {
         self.session = session
@@ -159,6 +164,20 @@ final class POP3ServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         if inbound.readableBytes == 0 { inbound.clear() } else if inbound.readerIndex > 65_536 { inbound.discardReadBytes() }
         context.flush()
+        if readHeld, inbound.readableBytes < Self.maxBufferedInput {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    // MARK: - Back-pressure
+
+    func read(context: ChannelHandlerContext) {
+        if inbound.readableBytes >= Self.maxBufferedInput {
+            readHeld = true
+        } else {
+            context.read()
+        }
     }
 
     // MARK: - Actions

@@ -144,6 +144,7 @@ struct StoreProcessTests {
         #expect((probe["wrong_pass"] as? String)?.hasPrefix("-ERR [AUTH]") == true, "\(probe)")
         #expect((probe["pass"] as? String)?.hasPrefix("+OK 3 messages") == true, "\(probe)")
         #expect((probe["bad_in_transaction"] as? [String])?.allSatisfy { $0.hasPrefix("-ERR") } == true, "\(probe)")
+        #expect((probe["pipelined"] as? [Any]).map { "\($0)" } == "[200, 1, 1]", "\(probe)")
         #expect((probe["second_login"] as? String)?.hasPrefix("-ERR [IN-USE]") == true, "\(probe)")
         #expect((probe["auth_plain_tls"] as? String)?.hasPrefix("+OK") == true, "\(probe)")
         #expect((probe["auth_stat"] as? String)?.hasPrefix("+OK 3 ") == true, "\(probe)")
