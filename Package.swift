@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Roles", targets: ["Roles"]),
         .library(name: "StateSQLite", targets: ["StateSQLite"]),
         .library(name: "StatePostgres", targets: ["StatePostgres"]),
+        .library(name: "MailStore", targets: ["MailStore"]),
         .library(name: "MailnodeTesting", targets: ["MailnodeTesting"]),
         .executable(name: "mailnode", targets: ["mailnode"]),
     ],
@@ -95,6 +96,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The store role's mailboxes, intake and POP3 (docs/store.md).
+        .target(
+            name: "MailStore",
+            dependencies: [
+                "SMTPCore",
+                "Defenses",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Store",
+            swiftSettings: strict
+        ),
         .target(
             name: "Roles",
             dependencies: [
@@ -102,6 +120,7 @@ let package = Package(
                 "Defenses",
                 "StateSQLite",
                 "StatePostgres",
+                "MailStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -121,6 +140,7 @@ let package = Package(
                 "Defenses",
                 "Roles",
                 "StateSQLite",
+                "MailStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -171,9 +191,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "MailStoreTests",
+            dependencies: [
+                "MailStore", "Defenses", "SMTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "RolesTests",
             dependencies: [
-                "Roles", "SMTPCore",
+                "Roles", "SMTPCore", "MailStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

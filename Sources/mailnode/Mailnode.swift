@@ -50,6 +50,7 @@ struct Mailnode: AsyncParsableCommand {
         if role == "mx", configuration.mx == nil { throw fail("\(path): role mx needs an [mx] table") }
         if role == "submission", configuration.submission == nil { throw fail("\(path): role submission needs a [submission] table") }
         if role == "antivirus", configuration.antivirus == nil { throw fail("\(path): role antivirus needs an [antivirus] table") }
+        if role == "store", configuration.store == nil { throw fail("\(path): role store needs a [store] table") }
         // One process runs one role: the other roles' tables are ignored ("" keeps all, for review).
         return role.isEmpty ? configuration : configuration.running(role: role)
     }
@@ -73,7 +74,7 @@ enum NodeRunner {
         let bound = try await node.start()
         logger.notice("mailnode up", metadata: [
             "listen": "\(bound.map { "\($0)" }.joined(separator: ","))",
-            "role": "\(configuration.antivirus != nil ? "antivirus" : configuration.mx == nil && configuration.submission != nil ? "submission" : "mx")",
+            "role": "\(configuration.store != nil ? "store" : configuration.antivirus != nil ? "antivirus" : configuration.mx == nil && configuration.submission != nil ? "submission" : "mx")",
             "domains": "\(configuration.mx?.localDomains.sorted().joined(separator: ",") ?? "-")",
             "spool": "\(configuration.spoolDirectory)", "open_files": "\(openFiles)",
             "absent_roles": "\(MailNode.plannedRoles.joined(separator: ","))",

@@ -20,6 +20,9 @@ enum ReviewDerivation {
                 let items = DefenseCatalog.all.map { entry in item(entry, role: role, antivirus: antivirus, node: configuration) }
                 return RoleReview(role: role, configured: true, built: built, items: items)
             }
+            if role == .store, let store = configuration.store {
+                return RoleReview(role: role, configured: true, built: built, items: DefenseCatalog.all.map { storeItem($0, store: store, node: configuration) })
+            }
             return RoleReview(role: role, configured: false, built: built, items: [])
         }
         var review = NodeReview(source: source, hostname: configuration.hostname, roles: roles, faults: [])

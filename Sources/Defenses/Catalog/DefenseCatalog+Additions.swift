@@ -50,9 +50,11 @@ extension DefenseCatalog {
             stages: [.a, .c, .d, .f, .g], faults: [], source: .mailnode,
             roles: [.mx, .antivirus, .antispam, .outbound, .store], status: .native,
             note: "A retried hand-off from a trusted upstream stage is answered 250 without storing "
-                + "it twice; other clients' Mailnode-Id headers are replaced. Until the later roles "
-                + "exist, a later stage is an mx listener with trusted upstreams.",
-            keys: ["mx.trusted_upstreams", "dedup.retention", "dedup.max_entries"], references: ["docs/spool.md"]),
+                + "it twice; other clients' Mailnode-Id headers are replaced (the store, the last stage, "
+                + "ignores them; its pairs are kept in the delivery's own transaction). Until the later "
+                + "roles exist, a later stage is an mx listener with trusted upstreams.",
+            keys: ["mx.trusted_upstreams", "store.trusted_upstreams", "dedup.retention", "dedup.max_entries"],
+            references: ["docs/spool.md", "docs/store.md"]),
         CatalogEntry(
             .sessionLimits, "Session limits (timeouts, duration, errors)",
             stages: [.a, .b], faults: [.init(.noCongestionControl, .mitigates), .init(.slammer, .mitigates)], source: .mailnode,

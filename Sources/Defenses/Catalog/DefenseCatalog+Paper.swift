@@ -114,8 +114,11 @@ extension DefenseCatalog {
         CatalogEntry(
             .tlsForMailAccess, "SSL for POP, IMAP, webmail HTTPS",
             stages: [.b, .e, .g], faults: [.init(.noPrivacy, .mitigates)], source: .tableII(printedAs: nil),
-            roles: [.webmail, .store], status: .notYet,
-            note: "The store (POP3/IMAP) and webmail roles do not exist yet (issues 8 and later).",
+            roles: [.webmail, .store], status: .native,
+            note: "The store role's POP3 only over TLS: STLS listeners (110 style) refuse USER, PASS and AUTH before "
+                + "TLS and do not offer them in CAPA (RFC 2595), implicit-TLS listeners (995, RFC 8314); plaintext "
+                + "pipelined behind STLS is dropped. IMAP and webmail HTTPS are not yet.",
+            keys: ["store.pop3_listen", "store.pop3s_listen", "tls.certificate"],
             references: ["RFC 8314", "RFC 2595"]),
         CatalogEntry(
             .messageEncryption, "PKI/PGP e-mail message encryption",
@@ -146,14 +149,15 @@ extension DefenseCatalog {
         CatalogEntry(
             .mtaRules, "MTA rules: check sender domain, reject unknown recipients (backscatter)",
             stages: [.a, .b], faults: [.init(.spam, .mitigates)], source: .tableII(printedAs: nil),
-            roles: [.mx, .submission], status: .native,
+            roles: [.mx, .submission, .store], status: .native,
             note: "SenderCheckDefense on the mx ([mx.sender_checks], off by default): HELO not an FQDN or naming us "
                 + "refused, sender domains that cannot take mail (null MX, nonexistent, no MX/A) refused at MAIL, "
                 + "iprev tagged only; DNS failures defer, never refuse. Unknown local recipients ([mx.recipients], "
                 + "off by default) get 550 5.1.1 at RCPT from a list of addresses and @domain catch-alls (a reloaded "
-                + "file too) — the backscatter defense; the store role's mailboxes as the directory come with issue 8.",
+                + "file too) — the backscatter defense. The store role refuses addresses its user directory does not "
+                + "know (550 5.1.1 at LMTP RCPT, always on); the mx asking the store's directory is not yet.",
             keys: ["mx.sender_checks.helo", "mx.sender_checks.sender_domain", "mx.sender_checks.iprev", "dns.servers",
-                   "mx.recipients.addresses", "mx.recipients.file", "mx.recipients.domains"],
+                   "mx.recipients.addresses", "mx.recipients.file", "mx.recipients.domains", "store.users"],
             references: ["RFC 5321 §4.1.4", "RFC 7505", "RFC 8601 §3 (iprev)"]),
         CatalogEntry(
             .dnsBlockLists, "DNSBL (centralised blacklists)",
@@ -290,8 +294,13 @@ extension DefenseCatalog {
         CatalogEntry(
             .mailboxQuota, "Mailbox quota",
             stages: [.g], faults: [.init(.mailBombing, .mitigates)], source: .tableII(printedAs: nil),
-            roles: [.store], status: .notYet,
-            note: "Not yet: the store role (issue 8). A full spool disk already answers 452 4.3.1."),
+            roles: [.store], status: .native,
+            note: "The store role: octets and messages per user (0 = unlimited, the default): a recipient without room "
+                + "gets 452 4.2.2 at RCPT (checked against SIZE when given) and again at the end of data with the real "
+                + "size, inside the delivery's transaction, so the previous stage keeps the message; a warning is "
+                + "logged when usage crosses quota_warning_percent. Per-user overrides and IMAP QUOTA are not yet.",
+            keys: ["store.quota_bytes", "store.quota_messages", "store.quota_warning_percent"],
+            references: ["RFC 3463 X.2.2", "RFC 2033 §4.2"]),
         CatalogEntry(
             .badRecipientThrottle, "Bad RCPT throttle",
             stages: [.a, .b], faults: [.init(.noCongestionControl, .mitigates), .init(.spam, .mitigates)], source: .tableII(printedAs: nil),

@@ -94,6 +94,8 @@ public struct NodeConfiguration: Sendable {
     public var submission: SubmissionRoleConfiguration?
     /// The `antivirus` role (`[antivirus]`); nil when the file has no such table.
     public var antivirus: AntivirusRoleConfiguration?
+    /// The `store` role (`[store]`); nil when the file has no such table.
+    public var store: StoreRoleConfiguration?
     /// Where spooled mail goes next; a table without any hop keeps mail in the spool.
     public var routing: RoutingTable
     public var retry: RetryPolicy
@@ -132,12 +134,14 @@ public struct NodeConfiguration: Sendable {
         if role != "mx" { copy.mx = nil }
         if role != "submission" { copy.submission = nil }
         if role != "antivirus" { copy.antivirus = nil }
+        if role != "store" { copy.store = nil }
         return copy
     }
 
     /// True when an enabled mechanism keeps state in the store.
     public var needsStateStore: Bool {
         if mx == nil, submission != nil { return true }   // AUTH lockout and per-user limits
+        if mx == nil, store?.servesPOP3 == true { return true }   // POP3 login lockout
         guard let mx else { return false }
         return mx.greylisting != nil || mx.rateLimit != nil || mx.badRecipientThrottle != nil || mx.greetPause != nil
             || mx.spamTraps != nil || mx.senderVolume != nil || mx.blocklist?.checkDynamic == true

@@ -1,6 +1,7 @@
 import Defenses
 import Foundation
 import Logging
+import MailStore
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -37,11 +38,17 @@ public final class MailNode: Sendable {
     let statePurger: Task<Void, Never>?
     /// Adopts released quarantine entries and purges old ones (antivirus role).
     let quarantineMaintenance = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    /// The store role's mailboxes (`[store]`); nil for the other roles.
+    public let mailboxes: SQLiteMailboxStore?
+    /// The store role's POP3 listeners.
+    public let pop3: POP3Server?
+    /// Purges the store's dedup pairs (store role).
+    let storeMaintenance = NIOLockedValueBox<Task<Void, Never>?>(nil)
     let logger: Logger
 
     /// Roles this build can run, and the ones still to come (listed, never faked).
-    public static let availableRoles = ["mx", "submission", "antivirus"]
-    public static let plannedRoles = ["antispam", "webmail", "outbound", "store"]
+    public static let availableRoles = ["mx", "submission", "antivirus", "store"]
+    public static let plannedRoles = ["antispam", "webmail", "outbound"]
 
     public init(configuration: NodeConfiguration, group: any EventLoopGroup, logger: Logger) throws {
         self.configuration = configuration
@@ -126,12 +133,23 @@ public final class MailNode: Sendable {
                 authenticator = DirectoryAuthenticator(users: users, store: store, configuration: submission.authentication, logger: logger)
             }
         }
+        // The store role (stage G) delivers into mailboxes instead of the spool (docs/store.md).
+        var storeParts: StoreParts?
+        if configuration.mx == nil, let role = configuration.store {
+            let parts = try Self.storeParts(role, node: configuration, tlsContext: tlsContext, stateStore: store, metrics: metrics,
+                                            group: group, logger: logger)
+            listeners += parts.listeners
+            hooks = parts.hooks
+            storeParts = parts
+        }
+        mailboxes = storeParts?.mailboxes
+        pop3 = storeParts?.pop3
         // Retried hand-offs from upstream stages are answered without storing twice (docs/spool.md).
         let delivered = try FileDeliveredSet(directory: configuration.spoolDirectory + "/delivered",
                                              configuration: configuration.dedup, logger: logger)
         let spoolReceiver = SpoolReceiver(store: spool, hostname: configuration.hostname, configuration: receiving,
                                           delivered: delivered, inspectors: inspectors, logger: logger)
-        var receiver: any MessageReceiver = spoolReceiver
+        var receiver: any MessageReceiver = storeParts?.receiver ?? spoolReceiver
         if let av = configuration.antivirus {
             // DM28 decides before the spool commits: the previous stage hears 554 (or 250 when quarantined).
             var stage = av.stageConfiguration
@@ -258,9 +276,13 @@ public final class MailNode: Sendable {
         if let postgres = stateStore as? PostgresStateStore {
             try await postgres.prepare()
         }
+        if let mailboxes {
+            let task = try await Self.maintainStore(mailboxes, retention: configuration.dedup.retention, logger: logger)
+            storeMaintenance.withLockedValue { $0 = task }
+        }
         if let runner {
             try await runner.start()
-        } else {
+        } else if mailboxes == nil {
             let waiting = try spool.committedIDs().count
             logger.warning("no next hop configured: accepted mail stays in the spool", metadata: ["queued": "\(waiting)"])
         }
@@ -269,7 +291,8 @@ public final class MailNode: Sendable {
             let task = Self.maintain(quarantine, spool: spool, runner: runner, retention: retention, logger: logger)
             quarantineMaintenance.withLockedValue { $0 = task }
         }
-        return try await server.start()
+        let addresses = try await server.start()
+        return addresses + (try await pop3?.start() ?? [])
     }
 
     /// Every second: adopts messages `mailnode quarantine release` put into the queue (their
@@ -312,7 +335,9 @@ public final class MailNode: Sendable {
 
     /// Stops accepting, lets sessions finish their message, then stops forwarding.
     public func shutdown() async {
+        await pop3?.shutdown()
         await server.shutdown(gracePeriod: .seconds(30))
+        storeMaintenance.withLockedValue { $0 }?.cancel()
         await runner?.stop()
         await metricsServer?.stop()
         statePurger?.cancel()

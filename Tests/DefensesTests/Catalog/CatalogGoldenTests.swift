@@ -1,3 +1,4 @@
+import Defenses
 import Foundation
 import Testing
 
@@ -61,5 +62,24 @@ import Testing
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("DM28"), "\(result.stdout)")
         try Self.expectGolden(result.stdout, "review/antivirus.txt")
+    }
+
+    /// The store role reviewed from its own table: DM35 and DM15 enabled, every native entry of the
+    /// role decided by a value.
+    @Test func reviewOfAStoreStage() async throws {
+        let result = try await CatalogProcess.run(["review", "--config", "Fixtures/golden/review/store.toml"])
+        #expect(result.status == 0, "\(result)")
+        try Self.expectGolden(result.stdout, "review/store.txt")
+        let json = try await CatalogProcess.run(["review", "--config", "Fixtures/golden/review/store.toml", "--format", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let roles = try #require(object["roles"] as? [[String: Any]])
+        let store = try #require(roles.first { $0["role"] as? String == "store" })
+        #expect(store["configured"] as? Bool == true && store["built"] as? Bool == true)
+        let items = try #require(store["defenses"] as? [[String: Any]])
+        let states = Dictionary(uniqueKeysWithValues: items.map { ($0["id"] as! String, $0["state"] as! String) })
+        #expect(states["DM35"] == "enabled" && states["DM15"] == "enabled" && states["MN06"] == "enabled")
+        for entry in DefenseCatalog.entries(for: .store) where entry.status == .native {
+            #expect(states[entry.id.rawValue] == "enabled" || states[entry.id.rawValue] == "disabled", "\(entry.id)")
+        }
     }
 }

@@ -1,0 +1,40 @@
+import Defenses
+import Roles
+import SMTPCore
+
+/// The store role's review items (stage G).
+extension ReviewDerivation {
+    static func storeItem(_ entry: CatalogEntry, store: StoreRoleConfiguration, node: NodeConfiguration) -> ReviewItem {
+        if let item = preamble(entry, role: .store) { return item }
+        func make(_ state: ReviewState, _ detail: String) -> ReviewItem { ReviewItem(id: entry.id, state: state, detail: detail) }
+        switch entry.id {
+        case .mailboxQuota:
+            let quota = store.quota
+            guard !quota.isUnlimited else { return make(.disabled, "store.quota_bytes = 0 and store.quota_messages = 0 (unlimited)") }
+            let limits = [quota.bytes > 0 ? "\(quota.bytes) octets" : nil, quota.messages > 0 ? "\(quota.messages) messages" : nil]
+            return make(.enabled, limits.compactMap { $0 }.joined(separator: " and ") + " per user (452 4.2.2 at RCPT and end of data); "
+                + "warning at \(quota.warningPercent) %")
+        case .tlsForMailAccess:
+            let listeners = store.pop3Listen.map { "\($0) (STLS)" } + store.pop3sListen.map { "\($0) (TLS)" }
+            return listeners.isEmpty ? make(.disabled, "no POP3 listeners (store.pop3_listen and store.pop3s_listen empty)")
+                : make(.enabled, "POP3 " + listeners.joined(separator: ", ") + "; no credentials before TLS; IMAP not yet")
+        case .handOffDeduplication:
+            return store.trustedUpstreams.isEmpty
+                ? make(.disabled, "no store.trusted_upstreams: retried hand-offs are stored again")
+                : make(.enabled, "from " + store.trustedUpstreams.map(\.description).joined(separator: ", ")
+                    + ", remembered " + span(node.dedup.retention.components.seconds))
+        case .mtaRules:
+            return make(.enabled, "unknown recipients 550 5.1.1 at RCPT (users and aliases of \(store.usersPath)); always on")
+        case .roleEnforcedEgress:
+            return make(.enabled, "delivers into its own mailboxes; forwards nothing")
+        case .maxServerProcesses:
+            return make(.enabled, "\(node.connectionCaps.maxConnections) connections on the node (421 4.3.2 beyond, before any hook)")
+        case .maxConnectionsPerProcess:
+            let perLoop = node.connectionCaps.maxConnectionsPerEventLoop
+            return perLoop == 0 ? make(.disabled, "node.max_connections_per_loop = 0")
+                : make(.enabled, "\(perLoop) connections per event loop thread (421 4.3.2 beyond)")
+        default:
+            return make(.notAvailable, "no configuration for it in this role yet")
+        }
+    }
+}
