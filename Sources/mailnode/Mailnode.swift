@@ -6,15 +6,16 @@ import Roles
 
 /// `mailnode`: one binary, every stage of the mail architecture.
 ///
-/// `mailnode --role mx --config /etc/mailnode/mailnode.toml` runs the roles of a configuration
-/// file; `mailnode up` runs an embedded node from flags. The entry point is main.swift.
+/// `mailnode --role mx --config /etc/mailnode/mailnode.toml` runs one role of a configuration
+/// file, `--role all` every role it has a table for, chained in one process; `mailnode up` runs
+/// an embedded node (a generated file, or flags). The entry point is main.swift.
 struct Mailnode: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailnode",
         abstract: "A dependable and secure mail node.",
         subcommands: [Up.self, Check.self, QueueCommand.self, UsersCommand.self, QuarantineCommand.self, DKIMCommand.self, CatalogCommand.self, ReviewCommand.self])
 
-    @Option(help: "The role to run: \(MailNode.availableRoles.joined(separator: ", ")) (planned: \(MailNode.plannedRoles.joined(separator: ", "))).")
+    @Option(help: "The role to run: \(MailNode.availableRoles.joined(separator: ", ")), or all of the file's (planned: \(MailNode.plannedRoles.joined(separator: ", "))).")
     var role: String?
 
     @Option(help: "Configuration file (TOML; see docs/configuration.md).")
@@ -24,7 +25,7 @@ struct Mailnode: AsyncParsableCommand {
 
     func run() async throws {
         guard let role else { throw CleanExit.helpRequest(self) }
-        guard MailNode.availableRoles.contains(role) else {
+        guard MailNode.availableRoles.contains(role) || role == "all" else {
             let planned = MailNode.plannedRoles.contains(role) ? " (planned, not built yet)" : ""
             FileHandle.standardError.write(Data("mailnode: role '\(role)' is not available\(planned)\n".utf8))
             throw ExitCode(2)
@@ -51,8 +52,12 @@ struct Mailnode: AsyncParsableCommand {
         if role == "submission", configuration.submission == nil { throw fail("\(path): role submission needs a [submission] table") }
         if role == "antivirus", configuration.antivirus == nil { throw fail("\(path): role antivirus needs an [antivirus] table") }
         if role == "store", configuration.store == nil { throw fail("\(path): role store needs a [store] table") }
-        // One process runs one role: the other roles' tables are ignored ("" keeps all, for review).
-        return role.isEmpty ? configuration : configuration.running(role: role)
+        if role == "all", configuration.enabledRoles.isEmpty {
+            throw fail("\(path): role all needs at least one role table ([mx], [submission], [antivirus], [store])")
+        }
+        // One role: the other roles' tables are ignored. "all" runs every table's role, chained
+        // (NodeConfiguration.stages()); "" keeps all, for review.
+        return role.isEmpty || role == "all" ? configuration : configuration.running(role: role)
     }
 }
 
@@ -70,11 +75,11 @@ enum NodeRunner {
         var logger = Logger(label: "mailnode")
         logger.logLevel = logLevel
         let openFiles = ResourceLimits.raiseOpenFiles()
-        let node = try MailNode(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let node = try NodeChain(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let bound = try await node.start()
         logger.notice("mailnode up", metadata: [
             "listen": "\(bound.map { "\($0)" }.joined(separator: ","))",
-            "role": "\(configuration.store != nil ? "store" : configuration.antivirus != nil ? "antivirus" : configuration.mx == nil && configuration.submission != nil ? "submission" : "mx")",
+            "role": "\(node.planned.map(\.role).joined(separator: ","))",
             "domains": "\(configuration.mx?.localDomains.sorted().joined(separator: ",") ?? "-")",
             "spool": "\(configuration.spoolDirectory)", "open_files": "\(openFiles)",
             "absent_roles": "\(MailNode.plannedRoles.joined(separator: ","))",

@@ -34,10 +34,14 @@ struct QuarantineLocation: ParsableArguments {
         return nil
     }
 
-    /// The spool directory: `--spool`, else the file's `node.spool`, else the default.
+    /// The spool directory: `--spool`, else the antivirus stage's spool of the file (its
+    /// `node.spool`, or `<node.spool>/stages/antivirus` when the file has several roles), else the default.
     func spoolDirectory() throws -> String {
         if let spool { return spool }
-        if let file = configurationFile { return try Mailnode.load(file, role: "").spoolDirectory }
+        if let file = configurationFile {
+            let configuration = try Mailnode.load(file, role: "")
+            return configuration.stage("antivirus")?.configuration.spoolDirectory ?? configuration.spoolDirectory
+        }
         return FileManager.default.fileExists(atPath: "mailnode-data/spool/queue") ? "mailnode-data/spool" : "/var/spool/mailnode"
     }
 

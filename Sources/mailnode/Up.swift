@@ -63,7 +63,7 @@ struct Up: AsyncParsableCommand {
                                               mx: MXRoleConfiguration(localDomains: ["localhost"]))
         } else {
             let (path, created) = try DevelopmentSetup.prepare(directory: dir)
-            configuration = try Mailnode.load(path, role: "mx")
+            configuration = try Mailnode.load(path, role: "all")
             announcement = "configuration: \(path) (\(created ? "created now" : "existing"))"
         }
         apply(to: &configuration)
@@ -97,20 +97,52 @@ struct Up: AsyncParsableCommand {
         let domains = configuration.mx?.localDomains.sorted() ?? []
         let tls = configuration.tlsCertificatePath == nil ? "no TLS" : "STARTTLS"
         var lines = ["", "mailnode up", "  \(header)"]
-        lines.append("  mx          listening on \(bound.joined(separator: ", ")) (SMTP, \(tls)) for \(domains.joined(separator: ", "))")
-        if configuration.hasNextHop {
-            lines.append("  forwarding  \(configuration.routing.defaultHop.map { "\($0)" } ?? "by [routes]")")
-        } else {
-            lines.append("  spool       \(configuration.spoolDirectory) (accepted mail stays here: no next hop yet)")
+        let mxBound = Array(bound.prefix(configuration.mx?.listen.count ?? 0))
+        let stages = configuration.stages()
+        for stage in stages {
+            let c = stage.configuration
+            switch stage.role {
+            case "mx":
+                lines.append("  mx          \(mxBound.joined(separator: ", ")) (SMTP, \(tls)) for \(domains.joined(separator: ", "))")
+            case "submission":
+                let listen = (c.submission?.listen ?? []).map { "\($0)" } + (c.submission?.listenTLS ?? []).map { "\($0) (TLS)" }
+                lines.append("  submission  \(listen.joined(separator: ", ")) (STARTTLS, AUTH required; users: mailnode users add)")
+            case "antivirus":
+                lines.append("  antivirus   \((c.antivirus?.listen ?? []).map { "\($0)" }.joined(separator: ", ")) (clamd: \(c.antivirus?.clamd.map { "\($0)" }.joined(separator: ", ") ?? "-"))")
+            case "store":
+                let pop3 = (c.store?.pop3Listen ?? []).map { "\($0) (STLS)" } + (c.store?.pop3sListen ?? []).map { "\($0) (TLS)" }
+                lines.append("  store       \((c.store?.listen ?? []).map { "\($0)" }.joined(separator: ", ")) (\(c.store?.sessionProtocol.rawValue.uppercased() ?? "LMTP")), POP3 \(pop3.isEmpty ? "off" : pop3.joined(separator: ", "))")
+            default:
+                break
+            }
+            if stage.role != "store" {
+                let hops = Set(c.routing.routes.values.map { "\($0)" } + (c.routing.defaultHop.map { ["\($0)"] } ?? [])).sorted()
+                var target = hops.isEmpty ? "the spool \(c.spoolDirectory) (no next hop: mail stays there)" : hops.joined(separator: ", ")
+                if !hops.isEmpty, c.routing.defaultHop == nil, stage.role != "mx" {
+                    target += "; other domains stay in the spool (no [routes] \"*\")"
+                }
+                lines.append("              → " + target)
+            }
         }
-        lines.append("  absent      \(MailNode.plannedRoles.joined(separator: ", ")) (not built yet)")
+        let absent = MailNode.availableRoles.filter { !configuration.enabledRoles.contains($0) } + MailNode.plannedRoles
+        lines.append("  absent      \(absent.joined(separator: ", "))")
         let sample = domains.contains(DevelopmentSetup.sampleDomain) ? DevelopmentSetup.sampleDomain : domains.first
-        if let first = bound.first, let domain = sample {
-            let parts = first.split(separator: ":")
-            let port = parts.last.map(String.init) ?? "2525"
+        if let first = mxBound.first, let domain = sample {
+            let port = first.split(separator: ":").last.map(String.init) ?? "2525"
+            let swaksTLS = tls == "STARTTLS" ? " --tls" : ""
             lines.append("")
-            lines.append("Send a first message:")
-            lines.append("  swaks --server 127.0.0.1:\(port) --to postmaster@\(domain)\(tls == "STARTTLS" ? " --tls" : "")")
+            if let store = stages.first(where: { $0.role == "store" })?.configuration.store {
+                // The store refuses unknown users (and so does the mx, at RCPT): make one first.
+                lines.append("Send a first message (the password comes from standard input):")
+                lines.append("  mailnode users add you@\(domain) --directory \(store.usersPath)")
+                lines.append("  swaks --server 127.0.0.1:\(port) --to you@\(domain)\(swaksTLS)")
+                if let pop3s = store.pop3sListen.first {
+                    lines.append("Read it over POP3 with TLS: \(pop3s) (user you@\(domain); self-signed certificate)")
+                }
+            } else {
+                lines.append("Send a first message:")
+                lines.append("  swaks --server 127.0.0.1:\(port) --to postmaster@\(domain)\(swaksTLS)")
+            }
         }
         lines.append("")
         return lines.joined(separator: "\n")

@@ -37,3 +37,24 @@ public struct StaticRecipientDirectory: RecipientDirectory {
         return .unknown
     }
 }
+
+/// Several directories asked in order: an address exists when one of them knows it; when none
+/// does and one could not answer, the answer is ``RecipientLookup/unavailable(_:)`` (450, never
+/// a 5xx for an address a directory that is down might know).
+public struct RecipientDirectories: RecipientDirectory {
+    public let directories: [any RecipientDirectory]
+
+    public init(_ directories: [any RecipientDirectory]) { self.directories = directories }
+
+    public func lookup(_ mailbox: Mailbox) async -> RecipientLookup {
+        var failure: String?
+        for directory in directories {
+            switch await directory.lookup(mailbox) {
+            case .exists: return .exists
+            case .unknown: continue
+            case .unavailable(let reason): failure = failure ?? reason
+            }
+        }
+        return failure.map { .unavailable($0) } ?? .unknown
+    }
+}

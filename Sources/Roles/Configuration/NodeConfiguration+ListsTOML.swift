@@ -9,6 +9,10 @@ public struct RecipientDirectorySettings: Sendable, Hashable {
     /// A list file with `recipient` lines, reloaded when it changes (`mx.recipients.file`).
     public var file: String?
     public var reloadInterval: Duration = .seconds(30)
+    /// A user directory whose users' names and aliases exist (`mx.recipients.users`; in a
+    /// process that also runs the store, that store's directory by default): `mailnode users
+    /// add` takes effect at the next RCPT, with no list to copy.
+    public var usersPath: String?
     /// The domains whose recipients are checked (`mx.recipients.domains`, default every `mx.domains`).
     public var domains: Set<String> = []
 
@@ -99,10 +103,11 @@ extension ConfigurationReader {
                                                            recipient: try rules("reject_recipient"), trustedNetworks: mx.trustedUpstreams)
         }
 
-        if try enabled(["mx", "recipients"], keys: ["addresses", "file", "reload_interval", "domains"]) {
+        if try enabled(["mx", "recipients"], keys: ["addresses", "file", "users", "reload_interval", "domains"]) {
             var directory = RecipientDirectorySettings()
             directory.addresses = try patterns(["mx", "recipients", "addresses"]) ?? []
             directory.file = try listFile(["mx", "recipients", "file"])
+            directory.usersPath = try string(["mx", "recipients", "users"])
             if let value = try seconds(["mx", "recipients", "reload_interval"], range: 1...86_400) { directory.reloadInterval = value }
             if let domains = try strings(["mx", "recipients", "domains"]) {
                 let local = Set(mx.localDomains.map { $0.lowercased() })
@@ -113,11 +118,13 @@ extension ConfigurationReader {
             } else {
                 directory.domains = Set(mx.localDomains.map { $0.lowercased() })
             }
-            if directory.addresses.isEmpty && directory.file == nil {
+            if directory.addresses.isEmpty && directory.file == nil && directory.usersPath == nil {
                 throw ConfigurationError(file: file, line: document.tables[["mx", "recipients"]], key: "mx.recipients.addresses",
-                                         message: "is required unless mx.recipients.file is given (an empty directory would refuse everyone)")
+                                         message: "is required unless mx.recipients.file or mx.recipients.users is given (an empty directory would refuse everyone)")
             }
             mx.recipientDirectory = directory
+        } else if document.tables[["mx", "recipients"]] != nil {
+            mx.recipientDirectoryOff = true   // enabled = false: not even a store in the same process turns it on
         }
 
         if try enabled(["mx", "spam_traps"], keys: ["addresses", "block_for"]) {

@@ -5,8 +5,8 @@ import SMTPCore
 extension ConfigurationReader {
     mutating func readSubmission(spool: String, hasTLS: Bool) throws(ConfigurationError) -> SubmissionRoleConfiguration {
         var submission = SubmissionRoleConfiguration(usersPath: try string(["submission", "users"]) ?? spool + "/defenses/users.sqlite")
-        if let listen = try listen(["submission", "listen"]) { submission.listen = listen }
-        if let listen = try listen(["submission", "listen_tls"]) { submission.listenTLS = listen }
+        if let listen = try listenOneOrMany(["submission", "listen"]) { submission.listen = listen }
+        if let listen = try listenOneOrMany(["submission", "listen_tls"]) { submission.listenTLS = listen }
         guard hasTLS else {
             throw ConfigurationError(file: file, line: document.tables[["submission"]], key: "tls.certificate",
                                      message: "is required by [submission]: AUTH and mail submission only over TLS")

@@ -135,7 +135,7 @@ struct ConfigurationReader {
         configuration.state = try readState(spool: configuration.spoolDirectory)
         configuration.dns = try readDNS()
         if try enabled(["metrics"], keys: ["listen"]) {
-            configuration.metricsListen = try listen(["metrics", "listen"])?.first ?? ListenAddress(host: "127.0.0.1", port: 9325)
+            configuration.metricsListen = try listenOneOrMany(["metrics", "listen"])?.first ?? ListenAddress(host: "127.0.0.1", port: 9325)
             if let all = entry(["metrics", "listen"]), case .array(let items) = all.value, items.count > 1 {
                 throw fail(["metrics", "listen"], "takes one address")
             }
@@ -202,7 +202,7 @@ struct ConfigurationReader {
                                      message: "is required (the domains this node accepts mail for)")
         }
         var mx = MXRoleConfiguration(localDomains: Set(domains))
-        if let listen = try listen(["mx", "listen"]) { mx.listen = listen }
+        if let listen = try listenOneOrMany(["mx", "listen"]) { mx.listen = listen }
         if let value = try integer(["mx", "max_message_size"], range: 1024...(1 << 32)) { mx.limits.maxMessageSize = value }
         if let value = try integer(["mx", "max_recipients"], range: 1...100_000) { mx.limits.maxRecipients = value }
         if let value = try integer(["mx", "max_errors"], range: 1...1000) { mx.limits.maxErrorsPerSession = value }

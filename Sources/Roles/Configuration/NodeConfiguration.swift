@@ -57,6 +57,9 @@ public struct MXRoleConfiguration: Sendable {
     public var envelopeRules: EnvelopeRules.Configuration?
     /// DM19: unknown local recipients refused at RCPT (`[mx.recipients]`; off by default).
     public var recipientDirectory: RecipientDirectorySettings?
+    /// `mx.recipients.enabled = false`: DM19's recipient check stays off even when the same
+    /// process runs the store (``NodeConfiguration/stages()`` turns it on otherwise).
+    public var recipientDirectoryOff = false
     /// DM27: spam-trap addresses whose senders are blocked (`[mx.spam_traps]`; off by default).
     public var spamTraps: SpamTrap.Configuration?
     /// DM34: messages/recipients per sender and window (`[mx.sender_rate]`; off by default).

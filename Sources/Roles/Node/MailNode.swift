@@ -34,6 +34,8 @@ public final class MailNode: Sendable {
     /// Held messages (`antivirus.action = "quarantine"`, `mailnode quarantine …`); nil unless
     /// the node runs the antivirus role.
     public let quarantine: QuarantineStore?
+    /// False when the state store belongs to the caller (``init(configuration:group:logger:metrics:sharedStateStore:)``).
+    let ownsStateStore: Bool
     /// Deletes expired state every `state.purge_interval`.
     let statePurger: Task<Void, Never>?
     /// Adopts released quarantine entries and purges old ones (antivirus role).
@@ -50,10 +52,15 @@ public final class MailNode: Sendable {
     public static let availableRoles = ["mx", "submission", "antivirus", "store"]
     public static let plannedRoles = ["antispam", "webmail", "outbound"]
 
-    public init(configuration: NodeConfiguration, group: any EventLoopGroup, logger: Logger) throws {
+    /// - Parameters:
+    ///   - metrics: counters to add to (several stages of one process share one set); nil: new ones.
+    ///   - sharedStateStore: a state store opened (and later shut down) by the caller, for several
+    ///     stages of one process; nil: the node opens `[state]` itself when a mechanism needs it.
+    public init(configuration: NodeConfiguration, group: any EventLoopGroup, logger: Logger,
+                metrics: DefenseMetrics? = nil, sharedStateStore: (any StateStore)? = nil) throws {
         self.configuration = configuration
         self.logger = logger
-        let metrics = DefenseMetrics()
+        let metrics = metrics ?? DefenseMetrics()
         self.metrics = metrics
         if configuration.antivirus != nil { metrics.antivirus.enable() }
         metricsServer = configuration.metricsListen.map { MetricsServer(address: $0, metrics: metrics, group: group, logger: logger) }
@@ -98,8 +105,10 @@ public final class MailNode: Sendable {
         } else {
             quarantine = nil
         }
-        let store = configuration.needsStateStore ? try Self.openStateStore(configuration.state, logger: logger) : nil
+        let store = configuration.needsStateStore
+            ? try sharedStateStore ?? Self.openStateStore(configuration.state, logger: logger) : nil
         stateStore = store
+        ownsStateStore = sharedStateStore == nil
         // One cached resolver for every DNS-based defense of the mx role, made only when one needs it.
         let mxResolver = configuration.mx.flatMap { Self.mxResolver($0, node: configuration, logger: logger) }
         var inspectors: [any MessageInspector] = []
@@ -158,7 +167,7 @@ public final class MailNode: Sendable {
             stage.scannerName = configuration.hostname
             receiver = AntivirusReceiver(next: spoolReceiver, configuration: stage, logger: logger)
         }
-        statePurger = store.map { Self.purgeRegularly($0, every: configuration.state.purgeInterval, logger: logger) }
+        statePurger = ownsStateStore ? store.map { Self.purgeRegularly($0, every: configuration.state.purgeInterval, logger: logger) } : nil
         server = SMTPServer(listeners: listeners,
                             services: SMTPServerServices(receiver: receiver, hooks: hooks, authenticator: authenticator, logger: logger,
                                                          metrics: metrics),
@@ -206,7 +215,11 @@ public final class MailNode: Sendable {
         if let settings = mx.recipientDirectory {
             // Trap addresses "exist", so that DM27 (behind the allow-list gate) sees them.
             let file = try settings.file.map { try AccessListFile(path: $0, reloadInterval: settings.reloadInterval, logger: logger) }
-            let directory = StaticRecipientDirectory(patterns: settings.addresses + (mx.spamTraps?.addresses ?? []), file: file)
+            var directory: any RecipientDirectory = StaticRecipientDirectory(patterns: settings.addresses + (mx.spamTraps?.addresses ?? []),
+                                                                             file: file)
+            if let path = settings.usersPath {
+                directory = RecipientDirectories([directory, UserRecipientDirectory(try SQLiteUserDirectory(path: path))])
+            }
             hooks.append(metered(RecipientVerification.id, RecipientVerification(.init(domains: settings.domains), directory: directory,
                                                                                  logger: logger)))
         }
@@ -245,7 +258,7 @@ public final class MailNode: Sendable {
 
     /// Opens the configured store (SQLite creates its file and schema here; PostgreSQL connects
     /// in ``start()``).
-    static func openStateStore(_ state: StateConfiguration, logger: Logger) throws -> any StateStore {
+    public static func openStateStore(_ state: StateConfiguration, logger: Logger) throws -> any StateStore {
         logger.info("state store", metadata: ["backend": "\(state.backend)"])   // never the password
         switch state.backend {
         case .sqlite(let path): return try SQLiteStateStore(path: path)
@@ -254,7 +267,7 @@ public final class MailNode: Sendable {
         }
     }
 
-    static func purgeRegularly(_ store: any StateStore, every interval: Duration, logger: Logger) -> Task<Void, Never> {
+    public static func purgeRegularly(_ store: any StateStore, every interval: Duration, logger: Logger) -> Task<Void, Never> {
         Task {
             while !Task.isCancelled {
                 do {
@@ -273,7 +286,7 @@ public final class MailNode: Sendable {
     /// Recovers the spool, starts forwarding, binds the listeners; returns their addresses.
     @discardableResult
     public func start() async throws -> [SocketAddress] {
-        if let postgres = stateStore as? PostgresStateStore {
+        if ownsStateStore, let postgres = stateStore as? PostgresStateStore {
             try await postgres.prepare()
         }
         if let mailboxes {
@@ -342,6 +355,6 @@ public final class MailNode: Sendable {
         await metricsServer?.stop()
         statePurger?.cancel()
         quarantineMaintenance.withLockedValue { $0 }?.cancel()
-        await (stateStore as? PostgresStateStore)?.shutdown()
+        if ownsStateStore { await (stateStore as? PostgresStateStore)?.shutdown() }
     }
 }

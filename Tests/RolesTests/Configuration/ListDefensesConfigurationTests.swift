@@ -82,7 +82,7 @@ struct ListDefensesConfigurationTests {
         ("[mx.blocklist]\nhelo = [\"u@h.example\"]", "f:7: mx.blocklist.helo: 'u@h.example' is an address; a host name or *.domain is expected"),
         ("[mx.spam_traps]\nblock_for = 600", "f:6: mx.spam_traps.addresses: is required (the trap addresses)"),
         ("[mx.allowlist]\n[mx.allowlist.recipients]\n\"nobody\" = [\"x.example\"]", "f:8: mx.allowlist.recipients.nobody: 'nobody' is not a recipient address"),
-        ("[mx.recipients]\nreload_interval = 5", "f:6: mx.recipients.addresses: is required unless mx.recipients.file is given (an empty directory would refuse everyone)"),
+        ("[mx.recipients]\nreload_interval = 5", "f:6: mx.recipients.addresses: is required unless mx.recipients.file or mx.recipients.users is given (an empty directory would refuse everyone)"),
         ("[mx.recipients]\naddresses = [\"a@d.test\"]\ndomains = [\"x.test\"]", "f:8: mx.recipients.domains: 'x.test' is not one of mx.domains"),
         ("[mx.sender_rate]\nwindow = 5", "f:7: mx.sender_rate.window: 5 is out of range 60...604800"),
         ("[mx.blocklist]\nnetworks = [\"192.0.2.1\"]", "f:7: mx.blocklist.networks: unknown key"),

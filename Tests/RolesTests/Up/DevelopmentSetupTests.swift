@@ -20,6 +20,14 @@ import X509
         #expect(configuration.mx?.listen == [ListenAddress(host: "127.0.0.1", port: DevelopmentSetup.defaultPort)])
         #expect(configuration.spoolDirectory.hasSuffix("/spool"))
         #expect(!configuration.hasNextHop)
+        // mx, submission and the store, chained in one process: the mx hands local mail to the
+        // store and refuses unknown users against the store's directory.
+        let stages = configuration.stages()
+        #expect(stages.map(\.role) == ["mx", "submission", "store"])
+        #expect(stages[0].configuration.routing.routes[DevelopmentSetup.sampleDomain]?.port == 10024)
+        #expect(stages[0].configuration.mx?.recipientDirectory?.usersPath == configuration.store?.usersPath)
+        #expect(configuration.submission?.listen.map(\.description) == ["127.0.0.1:5587"])
+        #expect(configuration.store?.pop3sListen.map(\.description) == ["127.0.0.1:1995"])
         // The key is private to its owner.
         let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/tls/key.pem")
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)

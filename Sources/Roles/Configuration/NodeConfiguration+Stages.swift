@@ -1,0 +1,115 @@
+import SMTPCore
+
+/// One stage of a process that runs several roles: the role's name and the configuration a
+/// ``MailNode`` for it runs (only that role's table, its own spool, its next hop filled in).
+public struct ChainedStage: Sendable {
+    public var role: String
+    public var configuration: NodeConfiguration
+}
+
+extension NodeConfiguration {
+    /// The roles whose tables this configuration has, in the order mail flows through them:
+    /// the entry stages (mx, submission), then antivirus, then store.
+    public var enabledRoles: [String] {
+        var roles: [String] = []
+        if mx != nil { roles.append("mx") }
+        if submission != nil { roles.append("submission") }
+        if antivirus != nil { roles.append("antivirus") }
+        if store != nil { roles.append("store") }
+        return roles
+    }
+
+    /// The stages one process runs for this configuration (`--role all`, `mailnode up`).
+    ///
+    /// With one role table, one stage: the configuration unchanged. With several, each stage
+    /// gets only its table and its own spool `<node.spool>/stages/<role>` (entries, dedup pairs
+    /// and quarantine stay per stage, as on separate machines), and the stages are chained over
+    /// their own listeners — real SMTP/LMTP hand-offs, each one durable before its 250:
+    ///
+    /// ```
+    /// mx ─┐
+    ///     ├─▶ antivirus ─▶ store           (mx.domains; LMTP)
+    /// submission ─┘    └─▶ [routes]/[hops] (every other domain)
+    /// ```
+    ///
+    /// - The entry stages hand everything to antivirus when there is one; otherwise they route
+    ///   like the last stage below.
+    /// - The last spooling stage uses the file's `[routes]`, except that the mx's local domains
+    ///   go to the store when there is one (a route the file gives for such a domain wins).
+    /// - When the store is one of the stages, the mx refuses unknown users at RCPT (DM19)
+    ///   against the store's user directory, unless `[mx.recipients] enabled = false`.
+    /// - A stage receiving from another one accepts it (`accept_from`) and trusts its
+    ///   `Mailnode-Id` (`trusted_upstreams`) on the hop's address, so a retried hand-off is
+    ///   answered without storing it twice.
+    public func stages() -> [ChainedStage] {
+        let roles = enabledRoles
+        guard roles.count > 1 else { return roles.map { ChainedStage(role: $0, configuration: self) } }
+        let storeHop = store.flatMap { store in
+            store.listen.first.map { Self.hop("store", $0, store.sessionProtocol) }
+        }
+        let antivirusHop = antivirus.flatMap { av in av.listen.first.map { Self.hop("antivirus", $0, av.sessionProtocol) } }
+        var exit = routing
+        if let storeHop {
+            for domain in mx?.localDomains ?? [] where exit.routes[domain.lowercased()] == nil {
+                exit.routes[domain.lowercased()] = storeHop
+            }
+        }
+        var upstreamHosts: [String: [String]] = [:]   // receiving role → addresses its upstreams connect to
+        func stage(_ role: String, routing: RoutingTable) -> ChainedStage {
+            var copy = running(role: role)
+            copy.spoolDirectory = spoolDirectory + "/stages/" + role
+            copy.routing = routing
+            if role != roles.first { copy.metricsListen = nil }   // one metrics listener serves the shared counters
+            for hop in Set(routing.routes.values).union(routing.defaultHop.map { [$0] } ?? []) {
+                if hop == antivirusHop { upstreamHosts["antivirus", default: []].append(hop.host) }
+                if hop == storeHop { upstreamHosts["store", default: []].append(hop.host) }
+            }
+            return copy.role(role)
+        }
+        var result: [ChainedStage] = []
+        for role in roles where role == "mx" || role == "submission" {
+            var entry = stage(role, routing: antivirusHop.map { RoutingTable(defaultHop: $0) } ?? exit)
+            // DM19 against the store's users, like Postfix's default local_recipient_maps: an unknown
+            // user is refused at RCPT instead of bounced by the store later (backscatter).
+            if role == "mx", let store, var mx = entry.configuration.mx, !mx.recipientDirectoryOff {
+                var directory = mx.recipientDirectory ?? RecipientDirectorySettings()
+                if mx.recipientDirectory == nil { directory.domains = Set(mx.localDomains.map { $0.lowercased() }) }
+                directory.usersPath = directory.usersPath ?? store.usersPath
+                mx.recipientDirectory = directory
+                entry.configuration.mx = mx
+            }
+            result.append(entry)
+        }
+        if antivirus != nil { result.append(stage("antivirus", routing: exit)) }
+        if store != nil { result.append(stage("store", routing: RoutingTable())) }
+        // The receiving stages accept and trust the hop addresses their upstreams use.
+        for index in result.indices {
+            let hosts = upstreamHosts[result[index].role] ?? []
+            let networks = Set(hosts).sorted().compactMap { IPNetwork($0) }
+            guard !networks.isEmpty else { continue }
+            if var av = result[index].configuration.antivirus {
+                av.acceptFrom += networks.filter { !av.acceptFrom.contains($0) }
+                av.trustedUpstreams += networks.filter { !av.trustedUpstreams.contains($0) }
+                result[index].configuration.antivirus = av
+            }
+            if var st = result[index].configuration.store {
+                st.acceptFrom += networks.filter { !st.acceptFrom.contains($0) }
+                st.trustedUpstreams += networks.filter { !st.trustedUpstreams.contains($0) }
+                result[index].configuration.store = st
+            }
+        }
+        return result
+    }
+
+    /// The stage running `role` (see ``stages()``); nil when the configuration has no such table.
+    public func stage(_ role: String) -> ChainedStage? { stages().first { $0.role == role } }
+
+    /// A hop to a stage's listener; a wildcard listen address is reached on loopback.
+    static func hop(_ role: String, _ address: ListenAddress, _ sessionProtocol: SessionProtocol) -> NextHop {
+        let host = address.host == "0.0.0.0" ? "127.0.0.1" : address.host == "::" ? "::1" : address.host
+        // The hand-off stays on this machine: TLS would add nothing but cost.
+        return NextHop(name: role, host: host, port: address.port, sessionProtocol: sessionProtocol, tls: .none)
+    }
+
+    fileprivate func role(_ role: String) -> ChainedStage { ChainedStage(role: role, configuration: self) }
+}
