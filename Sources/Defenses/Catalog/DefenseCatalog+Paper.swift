@@ -155,9 +155,11 @@ extension DefenseCatalog {
                 + "iprev tagged only; DNS failures defer, never refuse. Unknown local recipients ([mx.recipients], "
                 + "off by default) get 550 5.1.1 at RCPT from a list of addresses and @domain catch-alls (a reloaded "
                 + "file too) — the backscatter defense. The store role refuses addresses its user directory does not "
-                + "know (550 5.1.1 at LMTP RCPT, always on); the mx asking the store's directory is not yet.",
+                + "know (550 5.1.1 at LMTP RCPT, always on); the mx asks a user directory too (mx.recipients.users), "
+                + "on by default when the store runs in the same process (--role all, mailnode up), so an added user "
+                + "counts at the next RCPT with no list to copy.",
             keys: ["mx.sender_checks.helo", "mx.sender_checks.sender_domain", "mx.sender_checks.iprev", "dns.servers",
-                   "mx.recipients.addresses", "mx.recipients.file", "mx.recipients.domains", "store.users"],
+                   "mx.recipients.addresses", "mx.recipients.file", "mx.recipients.users", "mx.recipients.domains", "store.users"],
             references: ["RFC 5321 §4.1.4", "RFC 7505", "RFC 8601 §3 (iprev)"]),
         CatalogEntry(
             .dnsBlockLists, "DNSBL (centralised blacklists)",
