@@ -31,9 +31,10 @@ extension DefenseCatalog {
             note: "The submission role: AUTH PLAIN/LOGIN only over TLS (421 after 3 failures in a session) against the "
                 + "user directory (`mailnode users`, yescrypt hashes), lockout per user and per client in the state "
                 + "store (454 4.7.0, logged as brute force), the envelope sender must be the user's own address "
-                + "(553 5.7.1). SCRAM and client certificates (DM05) are not yet.",
+                + "(553 5.7.1), and so must every From:/Sender: address of the message (550 5.7.1 at the end of DATA, "
+                + "AuthorOwnership). SCRAM and client certificates (DM05) are not yet.",
             keys: ["submission.users", "submission.auth_max_failures_per_user", "submission.auth_max_failures_per_client",
-                   "submission.auth_window", "submission.allow_null_sender"],
+                   "submission.auth_window", "submission.allow_null_sender", "submission.check_from"],
             references: ["RFC 4954", "RFC 4616"]),
         CatalogEntry(
             .certificates, "Digital certificates - PKI",

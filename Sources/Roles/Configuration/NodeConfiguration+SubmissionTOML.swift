@@ -24,6 +24,7 @@ extension ConfigurationReader {
             submission.bareLineEndings = policy
         }
         if let value = try boolean(["submission", "allow_null_sender"]) { submission.allowNullSender = value }
+        if let value = try boolean(["submission", "check_from"]) { submission.checkFrom = value }
         if let value = try boolean(["submission", "hide_client_address"]) { submission.hideClientAddress = value }
         if let value = try integer(["submission", "auth_max_failures_per_user"], range: 1...1000) { submission.authentication.maxFailuresPerUser = value }
         if let value = try integer(["submission", "auth_max_failures_per_client"], range: 1...10_000) { submission.authentication.maxFailuresPerClient = value }

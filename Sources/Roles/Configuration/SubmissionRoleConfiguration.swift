@@ -20,6 +20,9 @@ public struct SubmissionRoleConfiguration: Sendable {
     /// Leave the user's IP address out of the `Received` field (`submission.hide_client_address`,
     /// default false: the address is useful for tracing abuse; some sites must not pass it on).
     public var hideClientAddress = false
+    /// The message's `From:` (and `Sender:`) addresses must be the user's too
+    /// (`submission.check_from`, default true; ``AuthorOwnership``).
+    public var checkFrom = true
     /// Whether users may send `MAIL FROM:<>` (`submission.allow_null_sender`, default false).
     public var allowNullSender = false
     /// DM10 per client address (`submission.max_connections_per_client`, default 10; nil when 0).

@@ -138,6 +138,7 @@ public final class MailNode: Sendable {
             if submission.hideClientAddress { receiving.hideClientAddress = ["submission", "submissions"] }
             let users = try SQLiteUserDirectory(path: submission.usersPath)
             hooks = HookChain(Self.submissionHooks(submission, users: users, store: store, metrics: metrics, logger: logger))
+            if submission.checkFrom { inspectors.append(AuthorOwnership(users: users, metrics: metrics, logger: logger)) }
             if let store {
                 authenticator = DirectoryAuthenticator(users: users, store: store, configuration: submission.authentication, logger: logger)
             }

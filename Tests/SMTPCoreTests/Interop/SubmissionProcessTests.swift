@@ -61,6 +61,10 @@ struct SubmissionProcessTests {
         let forged = try await swaks(["--tls", "--auth", "LOGIN", "--auth-user", "alice@example.test", "--auth-password", "s3cret pw",
                                       "--from", "ceo@example.test"])
         #expect(forged.status != 0 && forged.stdout.contains("553 5.7.1"), "\(forged)")
+        // Her own envelope sender but someone else's From: header: refused at the end of DATA, nothing relayed.
+        let forgedHeader = try await swaks(["--tls", "--auth", "PLAIN", "--auth-user", "alice@example.test", "--auth-password", "s3cret pw",
+                                            "--from", "alice@example.test", "--header", "From: The CEO <ceo@example.test>"])
+        #expect(forgedHeader.status != 0 && forgedHeader.stdout.contains("550 5.7.1"), "\(forgedHeader)")
 
         let deadline = ContinuousClock.now + .seconds(20)
         while next.receiver.messages.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
