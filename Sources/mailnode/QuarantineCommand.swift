@@ -39,7 +39,9 @@ struct QuarantineLocation: ParsableArguments {
     func spoolDirectory() throws -> String {
         if let spool { return spool }
         if let file = configurationFile {
+            // `--role antivirus` uses node.spool itself; `--role all` with several roles, its stage's spool.
             let configuration = try Mailnode.load(file, role: "")
+            if FileManager.default.fileExists(atPath: configuration.spoolDirectory + "/quarantine") { return configuration.spoolDirectory }
             return configuration.stage("antivirus")?.configuration.spoolDirectory ?? configuration.spoolDirectory
         }
         return FileManager.default.fileExists(atPath: "mailnode-data/spool/queue") ? "mailnode-data/spool" : "/var/spool/mailnode"
