@@ -54,17 +54,12 @@ extension NodeConfiguration {
                 exit.routes[domain.lowercased()] = storeHop
             }
         }
-        var upstreamHosts: [String: [String]] = [:]   // receiving role → addresses its upstreams connect to
         func stage(_ role: String, routing: RoutingTable) -> ChainedStage {
             var copy = running(role: role)
             copy.spoolDirectory = spoolDirectory + "/stages/" + role
             copy.routing = routing
             if role != roles.first { copy.metricsListen = nil }   // one metrics listener serves the shared counters
-            for hop in Set(routing.routes.values).union(routing.defaultHop.map { [$0] } ?? []) {
-                if hop == antivirusHop { upstreamHosts["antivirus", default: []].append(hop.host) }
-                if hop == storeHop { upstreamHosts["store", default: []].append(hop.host) }
-            }
-            return copy.role(role)
+            return ChainedStage(role: role, configuration: copy)
         }
         var result: [ChainedStage] = []
         for role in roles where role == "mx" || role == "submission" {
@@ -83,18 +78,18 @@ extension NodeConfiguration {
         if antivirus != nil { result.append(stage("antivirus", routing: exit)) }
         if store != nil { result.append(stage("store", routing: RoutingTable())) }
         // The receiving stages accept and trust the hop addresses their upstreams use.
+        let used = Set(result.flatMap { Array($0.configuration.routing.routes.values) + ($0.configuration.routing.defaultHop.map { [$0] } ?? []) })
+        func trusted(_ hop: NextHop?) -> [IPNetwork] { hop.flatMap { used.contains($0) ? IPNetwork($0.host) : nil }.map { [$0] } ?? [] }
+        func adding(_ networks: [IPNetwork], to list: inout [IPNetwork]) { list += networks.filter { !list.contains($0) } }
         for index in result.indices {
-            let hosts = upstreamHosts[result[index].role] ?? []
-            let networks = Set(hosts).sorted().compactMap { IPNetwork($0) }
-            guard !networks.isEmpty else { continue }
             if var av = result[index].configuration.antivirus {
-                av.acceptFrom += networks.filter { !av.acceptFrom.contains($0) }
-                av.trustedUpstreams += networks.filter { !av.trustedUpstreams.contains($0) }
+                adding(trusted(antivirusHop), to: &av.acceptFrom)
+                adding(trusted(antivirusHop), to: &av.trustedUpstreams)
                 result[index].configuration.antivirus = av
             }
             if var st = result[index].configuration.store {
-                st.acceptFrom += networks.filter { !st.acceptFrom.contains($0) }
-                st.trustedUpstreams += networks.filter { !st.trustedUpstreams.contains($0) }
+                adding(trusted(storeHop), to: &st.acceptFrom)
+                adding(trusted(storeHop), to: &st.trustedUpstreams)
                 result[index].configuration.store = st
             }
         }
@@ -110,6 +105,4 @@ extension NodeConfiguration {
         // The hand-off stays on this machine: TLS would add nothing but cost.
         return NextHop(name: role, host: host, port: address.port, sessionProtocol: sessionProtocol, tls: .none)
     }
-
-    fileprivate func role(_ role: String) -> ChainedStage { ChainedStage(role: role, configuration: self) }
 }
