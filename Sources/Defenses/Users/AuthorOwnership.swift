@@ -59,7 +59,11 @@ public struct AuthorOwnership: MessageInspector {
         }
         var addresses = authors
         for sender in header.fields(named: "Sender") {
-            if case .success(let found) = AddressListScanner.addresses(Array(sender.rawValue), limit: 64) { addresses += found }
+            // An unreadable Sender: is refused, not skipped: it is shown to the recipient like From:.
+            guard case .success(let found) = AddressListScanner.addresses(Array(sender.rawValue), limit: 64) else {
+                return refuse(Self.badFrom, login: login, address: "unreadable Sender field", session: session)
+            }
+            addresses += found
         }
         for bytes in addresses {
             let address = String(decoding: bytes, as: UTF8.self)

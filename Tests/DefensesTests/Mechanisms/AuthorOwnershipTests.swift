@@ -38,6 +38,7 @@ import Testing
         ("Subject: no author\r\n", false),
         ("From: alice@example.org\r\nFrom: alice@example.org\r\n", false),        // RFC 5322: exactly one
         ("From: undisclosed:;\r\n", false),
+        ("From: alice@example.org\r\nSender: <bob@example.org\r\n", false),    // an unreadable Sender: is not skipped
     ])
     func fromMustBeTheUsers(header: String, accepted: Bool) async throws {
         let verdict = try #require(await Self.verdict(header))
