@@ -74,7 +74,8 @@ struct IMAPCommandFramer: Sendable {
             let length = newline - view.startIndex + 1
             if discardingToLineEnd {
                 // Inside a refused command: a LITERAL+ announced here is skipped too.
-                let line = Array(view[view.startIndex..<newline])
+                var line = Array(view[view.startIndex..<newline])
+                if line.last == 0x0D { line.removeLast() }
                 buffer.moveReaderIndex(forwardBy: length)
                 if let literal = Self.literal(endingLine: line), !literal.synchronizing {
                     skipRemaining = literal.size
