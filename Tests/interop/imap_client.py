@@ -7,6 +7,8 @@ implicit TLS (IMAP4_SSL) or STARTTLS. Prints one JSON object on stdout; message 
     login, list, select, FETCH BODYSTRUCTURE / BODY[] / partial / sections, flags, search,
     append, copy, move, expunge, GETQUOTAROOT, and IDLE receiving EXISTS while this script
     delivers FILE over LMTP (smtplib.LMTP) to ADDR.
+  imap_client.py fetch HOST PORT --mode ssl|starttls --cafile CA --user U --password P
+    every INBOX message's BODY.PEEK[] (EXAMINE: nothing changes).
   imap_client.py probe HOST PORT --cafile CA --user U --password P
     plaintext refusals, malformed commands answered BAD on a session that goes on.
 """
@@ -151,6 +153,18 @@ def session(args):
     return out
 
 
+def fetch(args):
+    """Every INBOX message's BODY.PEEK[] (the literal as imaplib read it)."""
+    client, _ = connect(args)
+    client.login(args.user, args.password)
+    typ, data = client.select("INBOX", readonly=True)
+    out = {"messages": []}
+    for number in range(1, int(data[0]) + 1):
+        out["messages"].append(b64(literal_of(client.fetch(str(number), "(BODY.PEEK[])")[1])))
+    out["logout"] = client.logout()[0]
+    return out
+
+
 def probe(args):
     context = ssl.create_default_context(cafile=args.cafile)
     out = {}
@@ -195,7 +209,7 @@ def probe(args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("action", choices=["session", "probe"])
+    parser.add_argument("action", choices=["session", "fetch", "probe"])
     parser.add_argument("host")
     parser.add_argument("port", type=int)
     parser.add_argument("--mode", default="ssl")
@@ -207,7 +221,7 @@ def main():
     parser.add_argument("--message")
     args = parser.parse_args()
     try:
-        result = {"session": session, "probe": probe}[args.action](args)
+        result = {"session": session, "fetch": fetch, "probe": probe}[args.action](args)
     except (OSError, imaplib.IMAP4.error, smtplib.SMTPException, ssl.SSLError, ValueError) as error:
         print(json.dumps({"error": repr(error)}))
         sys.exit(1)

@@ -213,6 +213,9 @@ public struct BodySection: Sendable, Hashable {
         case mime
     }
 
+    /// `BODY[]` / `RFC822`: the stored octets as they are (no part, no text).
+    var isWholeMessage: Bool { part.isEmpty && text == nil }
+
     /// How the section is named in the response: `BODY[1.HEADER.FIELDS (SUBJECT)]<0>`.
     public var responseName: String {
         if let rfc822Name { return rfc822Name }

@@ -358,9 +358,12 @@ public struct IMAPMailboxCommands: Sendable {
     /// Returns true when some message could not be read.
     private func fetch(_ indices: [Int], _ attributes: [FetchAttribute], in selected: inout SelectedMailbox,
                        out: ResponseOutput) async throws -> Bool {
+        // The whole message (BODY[], RFC822, with or without <partial>) streams from its file;
+        // anything that needs the MIME structure reads the message first.
         let needsContent = attributes.contains { attribute in
             switch attribute {
-            case .envelope, .bodyStructure, .body: true
+            case .envelope, .bodyStructure: true
+            case .body(let section, _): !section.isWholeMessage
             default: false
             }
         }
@@ -410,9 +413,22 @@ public struct IMAPMailboxCommands: Sendable {
                     if tree == nil { tree = MIMEEntity.parse(content) }
                     response.append(extensible ? "BODYSTRUCTURE " : "BODY ")
                     tree!.bodyStructure(content, extensible: extensible, into: &response)
+                case .body(let section, _) where section.isWholeMessage && !needsContent:
+                    let start = min(section.partial?.origin ?? 0, message.size)
+                    let count = min(section.partial?.count ?? message.size, message.size - start)
+                    response.append(section.responseName + " {\(count)}\r\n")
+                    try await out.write(response.bytes)
+                    response = IMAPResponseBuilder()
+                    do {
+                        try await streamBody(message, from: start, count: count, out: out)
+                    } catch let error as StoreFileError {
+                        // The literal's length is out: the response cannot be ended honestly.
+                        logger.error("message read failed mid-response", metadata: ["uid": "\(message.uid)", "error": "\(error)"])
+                        throw ResponseOutput.WriteFailed()
+                    }
                 case .body(let section, _):
                     var octets: [UInt8]
-                    if section.part.isEmpty, section.text == nil {
+                    if section.isWholeMessage {
                         octets = content
                     } else {
                         if tree == nil { tree = MIMEEntity.parse(content) }
@@ -434,6 +450,39 @@ public struct IMAPMailboxCommands: Sendable {
             try await out.write(response.bytes)
         }
         return failed
+    }
+
+    /// Writes `count` octets of the message from `offset`, read on the thread pool in 64 KiB
+    /// chunks, each handed to the connection before the next is read.
+    private func streamBody(_ message: StoredMessage, from offset: Int, count: Int, out: ResponseOutput) async throws {
+        let path = store.bodyPath(message.bodyID)
+        let fd = try await threadPool.runIfActive { () throws -> Int32 in
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw StoreFileError(operation: "open", path: path, code: errno) }
+            return fd
+        }
+        defer { BodyFiles.closeFile(fd) }   // a read-only close: no I/O to wait for
+        var position = offset
+        let end = offset + count
+        while position < end {
+            let length = min(Self.chunkSize, end - position)
+            let start = position
+            let chunk = try await threadPool.runIfActive { () throws -> [UInt8] in
+                var bytes = [UInt8](repeating: 0, count: length)
+                var filled = 0
+                try bytes.withUnsafeMutableBytes { buffer in
+                    while filled < length {
+                        let read = pread(fd, buffer.baseAddress! + filled, length - filled, off_t(start + filled))
+                        if read < 0, errno == EINTR { continue }
+                        guard read > 0 else { throw StoreFileError(operation: "read", path: path, code: read == 0 ? EIO : errno) }
+                        filled += read
+                    }
+                }
+                return bytes
+            }
+            try await out.write(chunk)
+            position += length
+        }
     }
 
     /// The whole stored message, read on the thread pool in 64 KiB chunks (never on an event loop).

@@ -176,6 +176,28 @@ struct IMAPDriver {
         #expect(await driver.send("c3 FETCH 1 FLAGS") == "c3 BAD No mailbox selected\r\n")
     }
 
+    /// BODY[] streams from the file in chunks: a 400 KB message and a partial across chunk borders.
+    @Test func largeMessagesStreamByteIdentical() async throws {
+        let scratch = try await ScratchStore.make()
+        defer { scratch.remove() }
+        var large = "Subject: large\r\n\r\n"
+        for index in 0..<8000 { large += "line \(index) " + String(repeating: "x", count: 40) + "\r\n" }
+        try await Self.deliver(large, scratch: scratch)
+        var driver = IMAPDriver(store: scratch.store)
+        await driver.login()
+        _ = await driver.send("a SELECT INBOX")
+        let whole = await driver.send("b FETCH 1 BODY.PEEK[]")
+        #expect(whole == "* 1 FETCH (BODY[] {\(large.utf8.count)}\r\n" + large + ")\r\nb OK FETCH completed\r\n")
+        let bytes = Array(large.utf8)
+        let partial = await driver.send("c FETCH 1 (UID BODY.PEEK[]<65000.70000> RFC822.SIZE)")
+        let expected = "* 1 FETCH (UID 1 BODY[]<65000> {70000}\r\n" + String(decoding: bytes[65000..<135_000], as: UTF8.self)
+            + " RFC822.SIZE \(bytes.count))\r\nc OK FETCH completed\r\n"
+        #expect(partial == expected)
+        #expect(await driver.send("d FETCH 1 BODY.PEEK[]<999999.10>") == "* 1 FETCH (BODY[]<999999> {0}\r\n)\r\nd OK FETCH completed\r\n")
+        // RFC822 (not PEEK) sets \Seen and says so after the literal.
+        #expect(await driver.send("e FETCH 1 RFC822").hasSuffix(large + " FLAGS (\\Seen))\r\ne OK FETCH completed\r\n"))
+    }
+
     @Test func listLsubNamespaceQuota() async throws {
         let scratch = try await ScratchStore.make()
         defer { scratch.remove() }

@@ -146,6 +146,19 @@ struct StoreIMAPProcessTests {
             #expect(out["exists_after_idle"] as? [String] == ["1"] && out["logout"] as? String == "BYE", "\(all)")
         }
 
+        // A large message (many 64 KiB chunks, lines starting with a dot) comes back byte-identical
+        // (the INBOX holds it and the message IDLE saw arrive).
+        var large = "From: sender@example.net\r\nSubject: large\r\n\r\n"
+        for index in 0..<6000 { large += (index % 7 == 0 ? "." : "") + "line \(index) " + String(repeating: "x", count: 40) + "\r\n" }
+        let largeFile = try scratch.write("large.eml", Array(large.utf8))
+        let bigDelivery = try await pop.lmtp(lmtpPort, to: ["alice@example.test"], message: largeFile)
+        #expect(bigDelivery.data.first?.hasPrefix("250 2.0.0") == true, "\(bigDelivery)")
+        let fetched = try await imap.run(["fetch", "127.0.0.1", String(imapsPort), "--mode", "ssl", "--cafile", FixturePaths.caCertificate,
+                                          "--user", "alice@example.test", "--password", "imap pw 1"])
+        let bodies = (fetched["messages"] as? [String] ?? []).map { Self.decoded($0) }
+        #expect(bodies.count == 2 && bodies.last.map { $0.suffix(large.utf8.count).elementsEqual(large.utf8) } == true, "\(fetched.keys)")
+        #expect(bodies.first.map { $0.suffix(Self.multipart.utf8.count).elementsEqual(Self.multipart.utf8) } == true)
+
         // The plain port: nothing before STARTTLS; malformed input BAD/NO, the session goes on.
         let probe = try await imap.run(["probe", "127.0.0.1", String(imapPort), "--cafile", FixturePaths.caCertificate,
                                         "--user", "alice@example.test", "--password", "imap pw 1"])
