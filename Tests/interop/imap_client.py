@@ -204,7 +204,27 @@ def probe(args):
     out["literal_sync_rest"] = raw(b"INBOX (MESSAGES)\r\n")
     out["still_alive"] = raw(b"b11 NOOP\r\n")
     out["logout"] = client.logout()[0]
+    out["injection"] = injection(args, context)
     return out
+
+
+def injection(args, context):
+    """Plaintext pipelined behind STARTTLS must be dropped, never run after the handshake."""
+    raw_socket = socket.create_connection((args.host, args.port), timeout=30)
+    plain = raw_socket.makefile("rb")
+    plain.readline()
+    raw_socket.sendall(b"s1 STARTTLS\r\ns2 LOGIN injected secret\r\n")
+    replies = [plain.readline().decode().rstrip()]
+    tls = context.wrap_socket(raw_socket, server_hostname=args.host)
+    tls.sendall(b"s3 NOOP\r\n")
+    secure = tls.makefile("rb")
+    while True:
+        line = secure.readline()
+        replies.append(line.decode(errors="replace").rstrip())
+        if not line or line.startswith(b"s3 "):
+            break
+    tls.close()
+    return replies
 
 
 def main():

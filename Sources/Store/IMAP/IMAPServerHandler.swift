@@ -184,6 +184,7 @@ final class IMAPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .startTLS:
             context.flush()
             inbound.clear()   // RFC 3501 §6.2.1 / the STARTTLS injection bug: drop plaintext behind STARTTLS
+            framer = IMAPCommandFramer(limits: session.limits)
             guard let tlsContext else { context.close(promise: nil); return }
             do {
                 try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)

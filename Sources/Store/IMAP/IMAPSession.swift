@@ -146,8 +146,7 @@ public struct IMAPSession: Sendable {
             return bad(tag, "Command line too long")
         case .literalTooLarge(let tag, _):
             // RFC 7888 §4: [TOOBIG] for a literal over the limit; its octets were not read.
-            errors += 1
-            return [.send("\(tag ?? "*") NO [TOOBIG] Literal too large\r\n")]
+            return refuse(tag, "NO [TOOBIG] Literal too large")
         case .line(let line):
             return receive(line: line)
         case .command(let bytes):
@@ -317,22 +316,19 @@ public struct IMAPSession: Sendable {
         return [.send("* BYE Idle timeout, closing\r\n"), .close]
     }
 
-    /// The server stops (RFC 3501 §7.1.5).
-    public mutating func shuttingDown() -> [Action] {
-        state = .logout
-        return [.send("* BYE Server shutting down\r\n"), .close]
-    }
-
     // MARK: - Replies
 
     private func ok(_ tag: String, _ text: String) -> [Action] { [.send("\(tag) OK \(text)\r\n")] }
 
-    private mutating func bad(_ tag: String?, _ text: String) -> [Action] {
+    private mutating func bad(_ tag: String?, _ text: String) -> [Action] { refuse(tag, "BAD " + text) }
+
+    /// A refused command (`BAD`, or `NO` for input over a limit): counted against ``IMAPLimits/maxErrors``.
+    private mutating func refuse(_ tag: String?, _ status: String) -> [Action] {
         errors += 1
         if errors >= limits.maxErrors {
             state = .logout
-            return [.send("\(tag ?? "*") BAD \(text)\r\n* BYE Too many errors, closing\r\n"), .close]
+            return [.send("\(tag ?? "*") \(status)\r\n* BYE Too many errors, closing\r\n"), .close]
         }
-        return [.send("\(tag ?? "*") BAD \(text)\r\n")]
+        return [.send("\(tag ?? "*") \(status)\r\n")]
     }
 }

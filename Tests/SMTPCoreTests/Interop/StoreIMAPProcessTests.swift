@@ -179,6 +179,8 @@ struct StoreIMAPProcessTests {
             #expect(probe[key] as? [String] == [reply], "\(key): \(probe)")
         }
         #expect(probe["logout"] as? String == "BYE", "\(probe)")
+        // STARTTLS injection: the LOGIN pipelined behind it in plaintext is dropped.
+        #expect(probe["injection"] as? [String] == ["s1 OK Begin TLS negotiation now", "s3 OK NOOP completed"], "\(probe)")
 
         let log = node.result().description
         #expect(!log.contains("imap pw 1"))   // passwords are never logged
