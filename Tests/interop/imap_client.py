@@ -144,6 +144,12 @@ def session(args):
     out["work_body"] = b64(literal_of(client.fetch("1", "(BODY.PEEK[])")[1]))
     out["rename"] = text(client.rename(work, "Archive/" + args.mode)[1])
     out["list_after_rename"] = text(client.list('""', "*")[1])
+    # A message over the 64 KiB literal limit: streamed into its body file, read back whole.
+    big = b"Subject: big\r\n\r\n" + b"".join(b"big line %06d\r\n" % index for index in range(20000))
+    typ, data = client.append("Sent", None, None, big)
+    out["append_big"] = [typ] + text(data)
+    typ, data = client.select("Sent", readonly=True)
+    out["big_identical"] = literal_of(client.fetch(data[0].decode(), "(BODY.PEEK[])")[1]) == big
     typ, data = client.getquotaroot("INBOX")
     out["quotaroot"] = [typ] + text(data[0]) + text(data[1])
     client.select("INBOX")
@@ -203,6 +209,7 @@ def probe(args):
     out["literal_sync"] = raw(b"b10 STATUS {5}\r\n", replies=1)
     out["literal_sync_rest"] = raw(b"INBOX (MESSAGES)\r\n")
     out["still_alive"] = raw(b"b11 NOOP\r\n")
+    out["append_nonsync"] = raw(b"b12 APPEND Drafts {70000+}\r\nSubject: x\r\n\r\n" + b"y" * 69986 + b"\r\n")
     out["logout"] = client.logout()[0]
     out["injection"] = injection(args, context)
     return out

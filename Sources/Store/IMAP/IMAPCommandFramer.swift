@@ -23,7 +23,18 @@ struct IMAPCommandFramer: Sendable {
         case literalTooLarge(tag: String?, synchronizing: Bool)
         /// A plain line while the session waits for one (an AUTHENTICATE response, IDLE's DONE).
         case line(String)
+        /// An APPEND whose message literal is larger than ``IMAPLimits/maxLiteralSize``: the
+        /// command before the literal (`a1 APPEND INBOX (\Seen) `); the octets follow as
+        /// ``appendData(_:)`` pieces of up to 64 KiB, then ``appendEnd(trailing:)``. For a
+        /// synchronising literal the session sends `+` (or refuses with ``abandonLiteral()``).
+        case appendBegin(prefix: [UInt8], size: Int, synchronizing: Bool)
+        case appendData(ByteBuffer)
+        /// The literal is complete; what followed it on its line (empty for a well-formed APPEND).
+        case appendEnd(trailing: [UInt8])
     }
+
+    /// Pieces of a streamed APPEND literal.
+    static let appendChunkSize = 64 * 1024
 
     let limits: IMAPLimits
     /// When set, input is read as plain lines (no literals), up to the line limit.
@@ -36,6 +47,10 @@ struct IMAPCommandFramer: Sendable {
     /// Octets to drop (a refused LITERAL+), then the rest of the command up to its line end.
     private var skipRemaining = 0
     private var discardingToLineEnd = false
+    /// Octets of a streamed APPEND literal still to hand out, then its line's rest.
+    private var streamRemaining = 0
+    private var streamSynchronizing = false
+    private var awaitingTrailer = false
 
     init(limits: IMAPLimits) {
         self.limits = limits
@@ -43,6 +58,30 @@ struct IMAPCommandFramer: Sendable {
 
     /// The next frame from `buffer` (consumed), or nil when more bytes are needed.
     mutating func next(_ buffer: inout ByteBuffer) -> Frame? {
+        if streamRemaining > 0 {
+            let want = min(streamRemaining, Self.appendChunkSize)
+            guard buffer.readableBytes >= want else { return nil }
+            streamRemaining -= want
+            if streamRemaining == 0 { awaitingTrailer = true }
+            return .appendData(buffer.readSlice(length: want)!)
+        }
+        if awaitingTrailer {
+            let view = buffer.readableBytesView
+            guard let newline = view.firstIndex(of: 0x0A) else {
+                if view.count > limits.maxLineLength {
+                    buffer.moveReaderIndex(forwardBy: view.count)
+                    awaitingTrailer = false
+                    discardingToLineEnd = true
+                    return .appendEnd(trailing: Array("?".utf8))
+                }
+                return nil
+            }
+            var line = Array(view[view.startIndex..<newline])
+            if line.last == 0x0D { line.removeLast() }
+            buffer.moveReaderIndex(forwardBy: newline - view.startIndex + 1)
+            awaitingTrailer = false
+            return .appendEnd(trailing: line)
+        }
         while true {
             if skipRemaining > 0 {
                 let count = min(skipRemaining, buffer.readableBytes)
@@ -116,9 +155,36 @@ struct IMAPCommandFramer: Sendable {
                 }
                 return .literalTooLarge(tag: tag, synchronizing: literal.synchronizing)
             }
+            if Self.isAppend(command), literal.size > limits.maxLiteralSize {
+                // A message: streamed to the body file instead of collected here.
+                let prefix = Array(command[..<Self.literalStart(command[..<end])])
+                reset()
+                streamRemaining = literal.size
+                streamSynchronizing = literal.synchronizing
+                awaitingTrailer = literal.size == 0
+                return .appendBegin(prefix: prefix, size: literal.size, synchronizing: literal.synchronizing)
+            }
             literalRemaining = literal.size
             if literal.synchronizing { return .continuationNeeded }
         }
+    }
+
+    /// The session refused a streamed APPEND: a synchronising literal will not come (no `+` was
+    /// sent); a LITERAL+ one is skipped with the rest of its command.
+    mutating func abandonLiteral() {
+        if streamSynchronizing {
+            streamRemaining = 0
+        } else {
+            skipRemaining = streamRemaining
+            streamRemaining = 0
+            discardingToLineEnd = skipRemaining == 0
+        }
+        awaitingTrailer = false
+    }
+
+    /// Where the `{` of the literal that ends `line` is.
+    static func literalStart(_ line: ArraySlice<UInt8>) -> Int {
+        line.lastIndex(of: UInt8(ascii: "{")) ?? line.endIndex
     }
 
     private mutating func reset() {

@@ -332,6 +332,50 @@ public struct IMAPMailboxCommands: Sendable {
             await writer.abort()
             throw error
         }
+        return try await file(staged, in: box, flags: flags, date: date)
+    }
+
+    /// Before a large APPEND's message streams: nil when it may come, else the refusal (after the tag).
+    public func prepareAppend(_ append: IMAPAppend) async -> String? {
+        do {
+            guard try await store.mailbox(user: append.user, name: append.mailbox) != nil else { return "NO [TRYCREATE] No such mailbox" }
+            let usage = try await store.usage(user: append.user)
+            if quota.exceeded(by: usage, adding: Int64(append.size)) { return "NO [OVERQUOTA] Quota exceeded" }
+            return nil
+        } catch {
+            logger.error("imap append check failed", metadata: ["error": "\(error)"])
+            return "NO [UNAVAILABLE] Try again later"
+        }
+    }
+
+    /// Files a streamed APPEND's durable body (``BodyWriter/finish()`` done) and reports the
+    /// selected mailbox's changes.
+    public func appendStaged(_ staged: StagedBody, _ append: IMAPAppend, selected: SelectedMailbox?,
+                             writer: any IMAPResponseWriter) async -> IMAPCommandResult {
+        let out = ResponseOutput(writer)
+        do {
+            guard let box = try await store.mailbox(user: append.user, name: append.mailbox) else {
+                await store.discard(staged)
+                return IMAPCommandResult(tagged: "\(append.tag) NO [TRYCREATE] No such mailbox", selected: selected)
+            }
+            let text = try await file(staged, in: box, flags: append.flags, date: append.date)
+            var selected = selected
+            if var current = selected {
+                try await report(&current, expunges: true, out: out)
+                selected = current
+            }
+            try await out.flush()
+            return IMAPCommandResult(tagged: "\(append.tag) \(text)", selected: selected)
+        } catch is ResponseOutput.WriteFailed {
+            return IMAPCommandResult(tagged: nil, selected: selected, close: true)
+        } catch {
+            logger.error("imap append failed", metadata: ["error": "\(error)"])
+            return IMAPCommandResult(tagged: "\(append.tag) NO [UNAVAILABLE] Try again later", selected: selected)
+        }
+    }
+
+    /// Files a durable body into `box` (the store checks quota in the same transaction).
+    private func file(_ staged: StagedBody, in box: MailboxInfo, flags: [String], date: Date?) async throws -> String {
         switch try await store.append(staged, to: box.id, flags: flags, internalDate: date ?? Date(), quota: quota) {
         case .stored(let validity, let uid):
             logger.info("appended", metadata: ["mailbox": "\(box.name)", "uid": "\(uid)", "size": "\(staged.size)"])

@@ -48,6 +48,8 @@ final class IMAPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var lastActivity = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
     private var watching: MailboxChanges.Token?
+    /// The body file of a large APPEND being received.
+    private var appendWriter: (any BodyWriter)?
     private let sessionID: String
     /// Input held while the session waits (a command running, a login being checked); beyond it
     /// the socket is not read until the session has caught up.
@@ -78,6 +80,7 @@ final class IMAPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         idleTimer?.cancel()
         stopWatching()
+        cancelAppend()
         self.context = nil
     }
 
@@ -119,6 +122,13 @@ final class IMAPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Removes a half-received APPEND's body file.
+    private func cancelAppend() {
+        guard let writer = appendWriter else { return }
+        appendWriter = nil
+        Task { await writer.abort() }
     }
 
     private func stopWatching() {
@@ -224,6 +234,66 @@ final class IMAPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
         case .stopWatching:
             stopWatching()
+
+        case .beginAppend(let append):
+            let commands = services.commands
+            let store = services.store
+            run(context, { () -> Result<any BodyWriter, AppendRefusal> in
+                if let refusal = await commands.prepareAppend(append) { return .failure(AppendRefusal(text: refusal)) }
+                do {
+                    return .success(try store.stage())
+                } catch {
+                    return .failure(AppendRefusal(text: "NO [UNAVAILABLE] Try again later"))
+                }
+            }) { handler, result in
+                switch result {
+                case .success(let writer):
+                    handler.appendWriter = writer
+                    return handler.session.appendStarted(refusal: nil)
+                case .failure(let refusal):
+                    return handler.session.appendStarted(refusal: refusal.text)
+                }
+            }
+
+        case .appendData(let data):
+            guard let writer = appendWriter else {
+                perform(session.appendDataWritten(false), context: context)
+                return
+            }
+            let logger = self.logger
+            run(context, { () -> Bool in
+                do {
+                    try await writer.write(data)
+                    return true
+                } catch {
+                    logger.error("append write failed", metadata: ["error": "\(error)"])
+                    return false
+                }
+            }) { handler, written in handler.session.appendDataWritten(written) }
+
+        case .finishAppend(let append, let selected):
+            guard let writer = appendWriter else { return }
+            appendWriter = nil
+            let commands = services.commands
+            let output = ChannelResponseWriter(channel: context.channel)
+            let logger = self.logger
+            run(context, { () -> IMAPCommandResult in
+                do {
+                    let staged = try await writer.finish()
+                    return await commands.appendStaged(staged, append, selected: selected, writer: output)
+                } catch {
+                    logger.error("append failed", metadata: ["error": "\(error)"])
+                    let full = (error as? StoreFileError)?.isDiskFull == true
+                    return IMAPCommandResult(tagged: "\(append.tag) " + (full ? "NO [LIMIT] Storage full, try later" : "NO [UNAVAILABLE] Try again later"),
+                                             selected: selected)
+                }
+            }) { handler, result in handler.session.commandCompleted(result) }
+
+        case .cancelAppend:
+            cancelAppend()
+
+        case .abandonLiteral:
+            framer.abandonLiteral()
         }
     }
 
@@ -276,6 +346,11 @@ final class IMAPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
 @available(*, unavailable)
 extension IMAPServerHandler: Sendable {}
+
+/// Why a large APPEND was refused before its message came (the response after the tag).
+struct AppendRefusal: Error, Sendable {
+    let text: String
+}
 
 /// Writes a command's untagged responses to the connection, each write awaited (one piece of
 /// about 64 KiB in flight per session).

@@ -1,3 +1,5 @@
+import Foundation
+import NIOCore
 import SMTPCore
 
 /// The mailbox a session has selected, as the session last told its client (RFC 3501 §2.3.1.2:
@@ -30,6 +32,17 @@ public struct IMAPRequest: Sendable, Hashable {
         self.user = user
         self.selected = selected
     }
+}
+
+/// An APPEND whose message streams to a body file (a literal over ``IMAPLimits/maxLiteralSize``).
+public struct IMAPAppend: Sendable, Hashable {
+    public var tag: String
+    public var user: String
+    public var mailbox: String
+    public var flags: [String]
+    public var date: Date?
+    /// Octets of the message literal.
+    public var size: Int
 }
 
 /// What a store command did: its tagged response (untagged ones are written while it runs) and
@@ -69,6 +82,17 @@ public struct IMAPSession: Sendable {
         case watch(mailboxID: Int64)
         /// IDLE ended.
         case stopWatching
+        /// A large APPEND begins: check the mailbox and quota, open a body writer, then call
+        /// ``appendStarted(refusal:)``.
+        case beginAppend(IMAPAppend)
+        /// Write these octets of the message, then call ``appendDataWritten(_:)``.
+        case appendData(ByteBuffer)
+        /// The message is complete: make it durable and file it, then call ``commandCompleted(_:)``.
+        case finishAppend(IMAPAppend, selected: SelectedMailbox?)
+        /// Throw away what the body writer holds.
+        case cancelAppend
+        /// The announced literal is refused: tell the framer (``IMAPCommandFramer/abandonLiteral()``).
+        case abandonLiteral
         case close
     }
 
@@ -79,6 +103,8 @@ public struct IMAPSession: Sendable {
         case authenticated(user: String)
         /// In IDLE until `DONE` (RFC 2177 §3).
         case idling(tag: String, user: String)
+        /// Receiving a streamed APPEND's message.
+        case appending(IMAPAppend)
         case logout
     }
 
@@ -96,6 +122,8 @@ public struct IMAPSession: Sendable {
     private var changePending = false
     private var errors = 0
     private var authFailures = 0
+    /// Writing a streamed APPEND failed: the rest of its octets are dropped, the answer is NO.
+    private var appendFailed = false
 
     public init(limits: IMAPLimits = .init(), implicitTLS: Bool, canStartTLS: Bool) {
         self.limits = limits
@@ -115,6 +143,7 @@ public struct IMAPSession: Sendable {
     var user: String? {
         switch state {
         case .authenticated(let user), .idling(_, let user): user
+        case .appending(let append): append.user
         default: nil
         }
     }
@@ -149,6 +178,23 @@ public struct IMAPSession: Sendable {
             return refuse(tag, "NO [TOOBIG] Literal too large")
         case .line(let line):
             return receive(line: line)
+        case .appendBegin(let prefix, let size, let synchronizing):
+            return beginAppend(prefix: prefix, size: size, synchronizing: synchronizing)
+        case .appendData(let data):
+            guard case .appending = state, !appendFailed else { return [] }
+            isSuspended = true
+            return [.appendData(data)]
+        case .appendEnd(let trailing):
+            guard case .appending(let append) = state else { return [] }
+            state = .authenticated(user: append.user)
+            if appendFailed {
+                appendFailed = false
+                return [.cancelAppend, .send("\(append.tag) NO [UNAVAILABLE] Message not stored, try again later\r\n")]
+            }
+            guard trailing.isEmpty else { return [.cancelAppend] + bad(append.tag, "One message per APPEND") }
+            isSuspended = true
+            pendingTag = append.tag
+            return [.finishAppend(append, selected: selected)]
         case .command(let bytes):
             switch IMAPParser.parse(bytes, maxNestingDepth: limits.maxNestingDepth) {
             case .success(let command): return execute(command)
@@ -231,6 +277,31 @@ public struct IMAPSession: Sendable {
         }
     }
 
+    /// A large APPEND: its command is parsed as if the literal were empty (`{0}`); the message
+    /// streams once the store said it has room (RFC 3501 §6.3.11: NO [TRYCREATE] before `+`).
+    private mutating func beginAppend(prefix: [UInt8], size: Int, synchronizing: Bool) -> [Action] {
+        switch IMAPParser.parse(prefix + Array("{0}\r\n".utf8), maxNestingDepth: limits.maxNestingDepth) {
+        case .failure(let error):
+            return [.abandonLiteral] + bad(error.tag, error.message)
+        case .success(let tagged):
+            guard case .append(let mailbox, let flags, let date, _) = tagged.command else {
+                return [.abandonLiteral] + bad(tagged.tag, "Syntax error")
+            }
+            guard case .authenticated(let user) = state else {
+                return [.abandonLiteral] + bad(tagged.tag, user == nil ? "Log in first" : "Not allowed now")
+            }
+            let append = IMAPAppend(tag: tagged.tag, user: user, mailbox: mailbox, flags: flags, date: date, size: size)
+            state = .appending(append)
+            appendFailed = false
+            appendSynchronizing = synchronizing
+            isSuspended = true
+            return [.beginAppend(append)]
+        }
+    }
+
+    /// The literal of the APPEND being started is a synchronising one (`+` goes out when it may come).
+    private var appendSynchronizing = false
+
     /// Commands of the selected state (RFC 3501 §6.4).
     static func needsSelection(_ command: IMAPCommand) -> Bool {
         switch command {
@@ -280,6 +351,26 @@ public struct IMAPSession: Sendable {
         case .temporaryFailure:
             return [.send("\(tag) NO [UNAVAILABLE] Try again later\r\n")]
         }
+    }
+
+    /// The store checked a large APPEND: nil to go on (`+` for a synchronising literal), or the
+    /// response text after the tag (`NO [TRYCREATE] …`).
+    public mutating func appendStarted(refusal: String?) -> [Action] {
+        isSuspended = false
+        guard case .appending(let append) = state else { return [] }
+        guard let refusal else { return appendSynchronizing ? [.send("+ Ready for literal data\r\n")] : [] }
+        state = .authenticated(user: append.user)
+        return [.abandonLiteral, .send("\(append.tag) \(refusal)\r\n")]
+    }
+
+    /// A piece of a large APPEND was written (or not: the rest is dropped, the answer will be NO).
+    public mutating func appendDataWritten(_ success: Bool) -> [Action] {
+        isSuspended = false
+        if !success, !appendFailed {
+            appendFailed = true
+            return [.cancelAppend]
+        }
+        return []
     }
 
     public mutating func commandCompleted(_ result: IMAPCommandResult) -> [Action] {

@@ -116,8 +116,9 @@ import Testing
         // A synchronising literal over the limit: refused before the client sends it.
         #expect(Self.frames("a1 LOGIN {11}\r\na2 NOOP\r\n", limits: limits)
                 == [.literalTooLarge(tag: "a1", synchronizing: true), .command(Array("a2 NOOP".utf8))])
-        // APPEND may carry up to maxAppendSize; beyond, refused the same way.
-        #expect(Self.frames("a3 APPEND INBOX {500}\r\n", limits: limits) == [.continuationNeeded])
+        // APPEND may carry up to maxAppendSize (streamed: see below); beyond, refused the same way.
+        #expect(Self.frames("a3 APPEND INBOX {500}\r\n", limits: limits)
+                == [.appendBegin(prefix: Array("a3 APPEND INBOX ".utf8), size: 500, synchronizing: true)])
         #expect(Self.frames("a4 APPEND INBOX {99999999999999999999}\r\n", limits: limits) == [.literalTooLarge(tag: "a4", synchronizing: true)])
         // LITERAL+ over the limit: its octets and the rest of the command are skipped.
         let skipped = "a5 LOGIN {20+}\r\n" + String(repeating: "x", count: 20) + " {3+}\r\nabc\r\na6 NOOP\r\n"
@@ -137,6 +138,23 @@ import Testing
         lines.linesOnly = true
         var done = ByteBuffer(string: "DONE\r\n")
         #expect(lines.next(&done) == .line("DONE"))
+    }
+
+    /// A large APPEND literal comes out in 64 KiB pieces, then what followed it on its line.
+    @Test func framerStreamsLargeAppendLiterals() {
+        let size = 150_000
+        let input = "a1 APPEND Drafts (\\Seen) {\(size)+}\r\n" + String(repeating: "m", count: size) + "\r\na2 NOOP\r\n"
+        let frames = Self.frames(input)
+        #expect(frames.first == .appendBegin(prefix: Array("a1 APPEND Drafts (\\Seen) ".utf8), size: size, synchronizing: false))
+        let pieces = frames.compactMap { if case .appendData(let data) = $0 { data.readableBytes } else { nil } }
+        #expect(pieces == [65_536, 65_536, size - 131_072])
+        #expect(frames.suffix(2) == [.appendEnd(trailing: []), .command(Array("a2 NOOP".utf8))])
+        // Abandoned (refused) LITERAL+: its octets and line are skipped.
+        var framer = IMAPCommandFramer(limits: IMAPLimits())
+        var buffer = ByteBuffer(string: input)
+        #expect(framer.next(&buffer) == frames.first)
+        framer.abandonLiteral()
+        #expect(framer.next(&buffer) == .command(Array("a2 NOOP".utf8)))
     }
 
     /// Every split of a command with literals gives the same frames (NIOTestUtils-style).

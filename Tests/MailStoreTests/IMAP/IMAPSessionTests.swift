@@ -27,11 +27,26 @@ struct IMAPDriver {
     /// The identity a LOGIN gets (any password but "wrong").
     var identity = "alice"
     var watching: Int64?
+    var framer: IMAPCommandFramer
+    var appendWriter: (any BodyWriter)?
 
     init(store: SQLiteMailboxStore, tls: Bool = true, quota: QuotaLimits = QuotaLimits()) {
         session = IMAPSession(implicitTLS: tls, canStartTLS: true)
         commands = IMAPMailboxCommands(store: store, quota: quota)
+        framer = IMAPCommandFramer(limits: session.limits)
         _ = session.greeting()
+    }
+
+    /// Feeds raw client octets through the framer, as the handler does.
+    mutating func feed(_ input: String) async -> String {
+        var buffer = ByteBuffer(string: input)
+        var out = ""
+        while !session.isClosed {
+            framer.linesOnly = session.wantsLine
+            guard let frame = framer.next(&buffer) else { break }
+            out += await perform(session.receive(frame))
+        }
+        return out
     }
 
     /// Sends one command line and returns everything the server answered.
@@ -56,6 +71,30 @@ struct IMAPDriver {
             case .stopWatching: watching = nil
             case .startTLS: session.tlsEstablished()
             case .close: break
+            case .beginAppend(let append):
+                let refusal = await commands.prepareAppend(append)
+                if refusal == nil { appendWriter = try? commands.store.stage() }
+                queue += session.appendStarted(refusal: refusal)
+            case .appendData(let data):
+                let written: Bool
+                do {
+                    try await appendWriter?.write(data)
+                    written = appendWriter != nil
+                } catch {
+                    written = false
+                }
+                queue += session.appendDataWritten(written)
+            case .finishAppend(let append, let selected):
+                guard let staged = try? await appendWriter?.finish() else { Issue.record("no body"); break }
+                appendWriter = nil
+                let result = await commands.appendStaged(staged, append, selected: selected, writer: writer)
+                out += writer.take()
+                queue += session.commandCompleted(result)
+            case .cancelAppend:
+                await appendWriter?.abort()
+                appendWriter = nil
+            case .abandonLiteral:
+                framer.abandonLiteral()
             }
         }
         return out
@@ -196,6 +235,36 @@ struct IMAPDriver {
         #expect(await driver.send("d FETCH 1 BODY.PEEK[]<999999.10>") == "* 1 FETCH (BODY[]<999999> {0}\r\n)\r\nd OK FETCH completed\r\n")
         // RFC822 (not PEEK) sets \Seen and says so after the literal.
         #expect(await driver.send("e FETCH 1 RFC822").hasSuffix(large + " FLAGS (\\Seen))\r\ne OK FETCH completed\r\n"))
+    }
+
+    /// An APPEND literal over the 64 KiB literal limit streams to the body file; refusals come
+    /// before `+` (synchronising) or skip the octets (LITERAL+).
+    @Test func largeAppendStreams() async throws {
+        let scratch = try await ScratchStore.make()
+        defer { scratch.remove() }
+        var driver = IMAPDriver(store: scratch.store, quota: QuotaLimits(bytes: 1_000_000))
+        await driver.login()
+        _ = await driver.send("s SELECT INBOX")
+        let inbox = try #require(try await scratch.store.mailbox(user: "alice", name: "INBOX"))
+        var message = "Subject: big\r\n\r\n"
+        while message.utf8.count < 200_000 { message += "0123456789 abcdefghijklmnopqrstuvwxyz\r\n" }
+        let size = message.utf8.count
+        #expect(await driver.feed("a1 APPEND INBOX (\\Seen) {\(size)}\r\n") == "+ Ready for literal data\r\n")
+        #expect(await driver.feed(message + "\r\n") == "* 1 EXISTS\r\na1 OK [APPENDUID \(inbox.uidValidity) 1] APPEND completed\r\n")
+        let stored = try #require(try await scratch.store.messages(in: inbox.id).first)
+        #expect(stored.size == size && stored.flags == ["\\Seen"])
+        #expect(try await driver.commands.readBody(stored) == Array(message.utf8))
+        // LITERAL+ in one piece with the next command behind it.
+        #expect(await driver.feed("a2 APPEND INBOX {\(size)+}\r\n" + message + "\r\na3 NOOP\r\n")
+                == "* 2 EXISTS\r\na2 OK [APPENDUID \(inbox.uidValidity) 2] APPEND completed\r\na3 OK NOOP completed\r\n")
+        // Refused before the octets: no such mailbox (no `+`), over quota, and LITERAL+ skipped.
+        #expect(await driver.feed("a4 APPEND Nowhere {\(size)}\r\n") == "a4 NO [TRYCREATE] No such mailbox\r\n")
+        #expect(await driver.feed("a5 APPEND Drafts {900000}\r\n") == "a5 NO [OVERQUOTA] Quota exceeded\r\n")
+        #expect(await driver.feed("a6 APPEND Nowhere {\(size)+}\r\n" + message + "\r\na7 NOOP\r\n")
+                == "a6 NO [TRYCREATE] No such mailbox\r\na7 OK NOOP completed\r\n")
+        #expect(await driver.feed("a8 APPEND Drafts (\\Bogus) {\(size)+}\r\n" + message + "\r\na9 NOOP\r\n")
+                == "a8 BAD Unknown system flag\r\na9 OK NOOP completed\r\n")
+        #expect(scratch.bodyFiles().count == 2)   // nothing left behind by the refusals
     }
 
     @Test func listLsubNamespaceQuota() async throws {

@@ -133,9 +133,10 @@ struct StoreIMAPProcessTests {
             #expect((out["expunge"] as? [String]) == ["OK", "1"] && out["work_after_expunge"] as? [String] == ["1"], "\(all)")
             #expect(String(decoding: Self.decoded(out["work_body"]), as: UTF8.self).hasSuffix("appended by imaplib\r\n"), "\(all)")
             #expect((out["list_after_rename"] as? [String])?.contains("(\\HasNoChildren) \"/\" Archive/\(mode)") == true, "\(all)")
+            #expect((out["append_big"] as? [String])?.first == "OK" && out["big_identical"] as? Bool == true, "\(all)")
             let quota = out["quotaroot"] as? [String] ?? []
-            // Held then: the delivery, the append and the copy (and the first run's four, in the second).
-            let held = mode == "ssl" ? 3 : 6
+            // Held then: the delivery, two appends and the copy (and the first run's five, in the second).
+            let held = mode == "ssl" ? 4 : 8
             #expect(quota.count == 3 && quota[1] == "INBOX \"\"" && quota[2].hasPrefix("\"\" (STORAGE ")
                     && quota[2].hasSuffix(" 10240 MESSAGE \(held) 100)"), "\(all)")
             // IDLE: the LMTP delivery during IDLE arrives as EXISTS, DONE ends it.
@@ -178,6 +179,7 @@ struct StoreIMAPProcessTests {
         ] {
             #expect(probe[key] as? [String] == [reply], "\(key): \(probe)")
         }
+        #expect((probe["append_nonsync"] as? [String])?.first?.hasPrefix("b12 OK [APPENDUID ") == true, "\(probe)")
         #expect(probe["logout"] as? String == "BYE", "\(probe)")
         // STARTTLS injection: the LOGIN pipelined behind it in plaintext is dropped.
         #expect(probe["injection"] as? [String] == ["s1 OK Begin TLS negotiation now", "s3 OK NOOP completed"], "\(probe)")
