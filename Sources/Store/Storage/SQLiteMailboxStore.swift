@@ -7,7 +7,7 @@ import NIOPosix
 /// messages, flags, UIDs, quota usage and the deduplication pairs, and one file per message
 /// body beside it (``BodyFiles``). Why this split and not Maildir or blobs: docs/store.md.
 ///
-/// A body written once serves every recipient of one delivery (and later IMAP COPY): the
+/// A body written once serves every recipient of one delivery and every IMAP COPY of it: the
 /// `bodies` table counts its references, and the file goes when the last message using it does.
 public final class SQLiteMailboxStore: MailboxStore {
     public let directory: String
