@@ -147,6 +147,20 @@ struct IMAPDriver {
         #expect(driver.session.isClosed)
     }
 
+    @Test func failedLoginsAndTimeoutClose() async throws {
+        let scratch = try await ScratchStore.make()
+        defer { scratch.remove() }
+        var driver = IMAPDriver(store: scratch.store)
+        for tag in ["f1", "f2"] {
+            #expect(await driver.send("\(tag) LOGIN alice wrong") == "\(tag) NO [AUTHENTICATIONFAILED] Authentication failed\r\n")
+        }
+        #expect(await driver.send("f3 LOGIN alice wrong") == "f3 NO [AUTHENTICATIONFAILED] Authentication failed\r\n* BYE Too many failures\r\n")
+        #expect(driver.session.isClosed && driver.session.receive(command: "f4 NOOP").isEmpty)
+        var idle = IMAPSession(implicitTLS: true, canStartTLS: false)
+        #expect(idle.timedOut() == [.send("* BYE Idle timeout, closing\r\n"), .close])
+        #expect(idle.isClosed)
+    }
+
     @Test func selectFetchStoreSearch() async throws {
         let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
