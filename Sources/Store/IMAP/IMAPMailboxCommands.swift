@@ -411,21 +411,25 @@ public struct IMAPMailboxCommands: Sendable {
             default: false
             }
         }
+        let streams = !needsContent && attributes.contains { if case .body = $0 { true } else { false } }
         let marksSeen = !selected.readOnly && attributes.contains { if case .body(_, false) = $0 { true } else { false } }
         var failed = false
         for index in indices {
             var message = selected.messages[index]
             var content: [UInt8] = []
             var tree: MIMEEntity?
-            if needsContent {
-                do {
-                    content = try await readBody(message)
-                } catch {
-                    logger.error("cannot read message", metadata: ["uid": "\(message.uid)", "error": "\(error)"])
-                    failed = true
-                    continue
-                }
+            // Read (or open) the file before any of the response is out: a missing file costs
+            // this message's response (and a NO at the end), not the connection.
+            var file: Int32?
+            do {
+                if needsContent { content = try await readBody(message) }
+                if streams { file = try await openBody(message) }
+            } catch {
+                logger.error("cannot read message", metadata: ["uid": "\(message.uid)", "error": "\(error)"])
+                failed = true
+                continue
             }
+            defer { if let file { BodyFiles.closeFile(file) } }   // a read-only close: no I/O to wait for
             var flagsChanged = false
             if marksSeen, !message.flags.contains("\\Seen") {
                 // RFC 3501 §6.4.5: BODY[…] (not PEEK) sets \Seen.
@@ -464,7 +468,7 @@ public struct IMAPMailboxCommands: Sendable {
                     try await out.write(response.bytes)
                     response = IMAPResponseBuilder()
                     do {
-                        try await streamBody(message, from: start, count: count, out: out)
+                        try await streamBody(file!, path: store.bodyPath(message.bodyID), from: start, count: count, out: out)
                     } catch let error as StoreFileError {
                         // The literal's length is out: the response cannot be ended honestly.
                         logger.error("message read failed mid-response", metadata: ["uid": "\(message.uid)", "error": "\(error)"])
@@ -496,16 +500,19 @@ public struct IMAPMailboxCommands: Sendable {
         return failed
     }
 
-    /// Writes `count` octets of the message from `offset`, read on the thread pool in 64 KiB
-    /// chunks, each handed to the connection before the next is read.
-    private func streamBody(_ message: StoredMessage, from offset: Int, count: Int, out: ResponseOutput) async throws {
+    /// Opens a message's file on the thread pool.
+    private func openBody(_ message: StoredMessage) async throws -> Int32 {
         let path = store.bodyPath(message.bodyID)
-        let fd = try await threadPool.runIfActive { () throws -> Int32 in
+        return try await threadPool.runIfActive { () throws -> Int32 in
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw StoreFileError(operation: "open", path: path, code: errno) }
             return fd
         }
-        defer { BodyFiles.closeFile(fd) }   // a read-only close: no I/O to wait for
+    }
+
+    /// Writes `count` octets of the message from `offset`, read on the thread pool in 64 KiB
+    /// chunks, each handed to the connection before the next is read.
+    private func streamBody(_ fd: Int32, path: String, from offset: Int, count: Int, out: ResponseOutput) async throws {
         var position = offset
         let end = offset + count
         while position < end {

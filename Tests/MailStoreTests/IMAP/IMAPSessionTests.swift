@@ -281,6 +281,23 @@ struct IMAPDriver {
         #expect(scratch.bodyFiles().count == 2)   // nothing left behind by the refusals
     }
 
+    /// A body file gone missing costs that message's FETCH response and a NO, not the session.
+    @Test func missingBodyFileIsNoNotAClosedConnection() async throws {
+        let scratch = try await ScratchStore.make()
+        defer { scratch.remove() }
+        try await Self.deliver("Subject: one\r\n\r\n1\r\n", scratch: scratch)
+        try await Self.deliver("Subject: two\r\n\r\n2\r\n", scratch: scratch)
+        let inbox = try #require(try await scratch.store.mailbox(user: "alice", name: "INBOX"))
+        let first = try #require(try await scratch.store.messages(in: inbox.id).first)
+        try FileManager.default.removeItem(atPath: scratch.store.bodyPath(first.bodyID))
+        var driver = IMAPDriver(store: scratch.store)
+        await driver.login()
+        _ = await driver.send("a SELECT INBOX")
+        #expect(await driver.send("b FETCH 1:2 BODY.PEEK[]") == "* 2 FETCH (BODY[] {19}\r\nSubject: two\r\n\r\n2\r\n)\r\nb NO Some messages could not be read\r\n")
+        #expect(await driver.send("c FETCH 1:2 ENVELOPE").hasSuffix("c NO Some messages could not be read\r\n"))
+        #expect(await driver.send("d NOOP") == "d OK NOOP completed\r\n")
+    }
+
     @Test func listLsubNamespaceQuota() async throws {
         let scratch = try await ScratchStore.make()
         defer { scratch.remove() }
