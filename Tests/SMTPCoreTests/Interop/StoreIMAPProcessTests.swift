@@ -7,7 +7,8 @@ import Testing
 /// login, LIST with SPECIAL-USE, SELECT, FETCH BODYSTRUCTURE of a multipart message, whole,
 /// partial and section fetches byte-identical, flags, SEARCH, APPEND, COPY/MOVE with UIDPLUS,
 /// EXPUNGE, RENAME, GETQUOTAROOT, IDLE receiving EXISTS when LMTP delivers; and on the plain
-/// port no credentials before STARTTLS and malformed commands answered BAD on a session that goes on.
+/// port no credentials before STARTTLS and malformed commands answered BAD on a session that goes on;
+/// curl's IMAP client as a second one.
 @Suite(.timeLimit(.minutes(3)))
 struct StoreIMAPProcessTests {
     /// The ports of the start-up line `... listen=A:1,B:2,C:3 ... mailnode up`: LMTP, IMAP (STARTTLS), IMAPS.
@@ -159,6 +160,26 @@ struct StoreIMAPProcessTests {
         let bodies = (fetched["messages"] as? [String] ?? []).map { Self.decoded($0) }
         #expect(bodies.count == 2 && bodies.last.map { $0.suffix(large.utf8.count).elementsEqual(large.utf8) } == true, "\(fetched.keys)")
         #expect(bodies.first.map { $0.suffix(Self.multipart.utf8.count).elementsEqual(Self.multipart.utf8) } == true)
+
+        // A second, independent client: libcurl's IMAP (LIST over IMAPS, UID SEARCH, a UID fetch
+        // over STARTTLS byte-identical, and no login at all without TLS).
+        let curl = try InteropTools.find("curl", install: "apt-get install -y curl")
+        let credentials = "alice@example.test:imap pw 1"
+        let listed = try await ExternalProcess.run(curl, ["-sS", "--cacert", FixturePaths.caCertificate,
+                                                          "imaps://127.0.0.1:\(imapsPort)/", "-u", credentials])
+        #expect(listed.status == 0 && listed.stdout.contains("* LIST (\\HasNoChildren \\Sent) \"/\" Sent"), "\(listed)")
+        let searched = try await ExternalProcess.run(curl, ["-sS", "--cacert", FixturePaths.caCertificate,
+                                                            "imaps://127.0.0.1:\(imapsPort)/INBOX", "-u", credentials, "-X", "UID SEARCH SUBJECT large"])
+        let uid = try #require(searched.stdout.split(whereSeparator: \.isNewline).first { $0.hasPrefix("* SEARCH ") }?.split(separator: " ").last,
+                               "\(searched)")
+        let output = scratch.path + "/curl.eml"
+        let fetchedByCurl = try await ExternalProcess.run(curl, ["-sS", "--cacert", FixturePaths.caCertificate, "--ssl-reqd",
+                                                                 "imap://127.0.0.1:\(imapPort)/INBOX;UID=\(uid)", "-u", credentials, "-o", output])
+        #expect(fetchedByCurl.status == 0, "\(fetchedByCurl)")
+        let curlBytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: output)))
+        #expect(curlBytes.count > large.utf8.count && curlBytes.suffix(large.utf8.count).elementsEqual(large.utf8))
+        let plaintext = try await ExternalProcess.run(curl, ["-sS", "imap://127.0.0.1:\(imapPort)/INBOX", "-u", credentials])
+        #expect(plaintext.status == 67, "\(plaintext)")   // CURLE_LOGIN_DENIED: LOGINDISABLED before STARTTLS
 
         // The plain port: nothing before STARTTLS; malformed input BAD/NO, the session goes on.
         let probe = try await imap.run(["probe", "127.0.0.1", String(imapPort), "--cafile", FixturePaths.caCertificate,
