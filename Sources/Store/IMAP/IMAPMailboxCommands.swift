@@ -255,7 +255,12 @@ public struct IMAPMailboxCommands: Sendable {
     /// Reports what changed in the selected mailbox since the client last heard: expunged
     /// messages (highest number first, so each number is right when it is read), flag changes,
     /// new messages (`EXISTS`).
+    ///
+    /// Every change of a mailbox's messages raises its HIGHESTMODSEQ: when it has not moved since
+    /// the last report, there is nothing to say and the messages are not read again.
     private func report(_ selected: inout SelectedMailbox, expunges: Bool, out: ResponseOutput) async throws {
+        let now = try await store.mailbox(id: selected.info.id)
+        if let now, now.highestModSeq == selected.info.highestModSeq, !selected.pendingExpunges { return }
         let current = try await store.messages(in: selected.info.id)
         let byUID = Dictionary(current.map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
         var lines: [String] = []
@@ -265,6 +270,8 @@ public struct IMAPMailboxCommands: Sendable {
                 selected.messages.remove(at: index)
             }
         }
+        // Expunges held back (numbers must not shift now) are reported at the next chance.
+        selected.pendingExpunges = !expunges && selected.messages.contains { byUID[$0.uid] == nil }
         for index in selected.messages.indices {
             guard let now = byUID[selected.messages[index].uid], now.flags != selected.messages[index].flags else { continue }
             selected.messages[index] = now
@@ -274,8 +281,11 @@ public struct IMAPMailboxCommands: Sendable {
         let added = current.filter { $0.uid > last }
         if !added.isEmpty {
             selected.messages += added
-            selected.info.uidNext = max(selected.info.uidNext, added.last!.uid + 1)
             lines.append("* \(selected.messages.count) EXISTS")
+        }
+        if let now {
+            selected.info.uidNext = now.uidNext
+            selected.info.highestModSeq = now.highestModSeq
         }
         try await out.lines(lines)
     }

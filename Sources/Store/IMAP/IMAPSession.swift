@@ -9,6 +9,8 @@ public struct SelectedMailbox: Sendable, Hashable {
     /// EXAMINE: no flag changes, no expunges.
     public var readOnly: Bool
     public var messages: [StoredMessage]
+    /// Messages gone from the store whose EXPUNGE was held back (during FETCH, STORE, SEARCH).
+    public var pendingExpunges = false
 
     public init(info: MailboxInfo, readOnly: Bool, messages: [StoredMessage]) {
         self.info = info

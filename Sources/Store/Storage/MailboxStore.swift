@@ -168,6 +168,8 @@ public protocol MailboxStore: Sendable {
     /// The user's folders, creating the default ones on first use.
     func mailboxes(user: String) async throws -> [MailboxInfo]
     func mailbox(user: String, name: String) async throws -> MailboxInfo?
+    /// A mailbox by id, as it is now (a read: its HIGHESTMODSEQ says whether anything changed).
+    func mailbox(id: Int64) async throws -> MailboxInfo?
     func createMailbox(user: String, name: String, specialUse: SpecialUse?) async throws -> MailboxInfo
     /// Messages of a mailbox in UID order.
     func messages(in mailboxID: Int64) async throws -> [StoredMessage]

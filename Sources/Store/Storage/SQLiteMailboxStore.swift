@@ -207,6 +207,10 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
+    public func mailbox(id: Int64) async throws -> MailboxInfo? {
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM mailboxes WHERE id = ?", arguments: [id]).map(Self.mailbox) }
+    }
+
     public func createMailbox(user: String, name: String, specialUse: SpecialUse?) async throws -> MailboxInfo {
         let user = user.lowercased()
         return try await pool.write { db in
