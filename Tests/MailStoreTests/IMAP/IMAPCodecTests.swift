@@ -173,6 +173,58 @@ import Testing
         }
     }
 
+    /// Seeded random input (mutated real commands and noise) through framer, parser and session:
+    /// every frame gets an answer or waits for more, nothing traps.
+    @Test func randomInputNeverTraps() {
+        struct SplitMix: RandomNumberGenerator {
+            var state: UInt64
+            mutating func next() -> UInt64 {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                return z ^ (z >> 31)
+            }
+        }
+        var random = SplitMix(state: 8)
+        let seeds = ["a1 FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)]<0.10>)", "a2 SEARCH OR (FROM \"x\" NOT SEEN) UID 1,3:*",
+                     "a3 APPEND INBOX (\\Seen) \"01-Feb-2026 10:00:00 +0000\" {3+}\r\nabc", "a4 LOGIN {1}\r\nx {2+}\r\nyy",
+                     "a5 STORE 1 +FLAGS.SILENT (\\Deleted)", "a6 LIST (SPECIAL-USE) \"\" * RETURN (CHILDREN)", "a7 ID (\"a\" NIL)"]
+        let alphabet = Array("()[]<>{}+*%\\\" \r\n0123456789.:,-ABCDEFGHIJKLMNOPQRSTUVWXYZabc&".utf8)
+        for _ in 0..<4000 {
+            var bytes = Array(seeds.randomElement(using: &random)!.utf8)
+            for _ in 0..<Int.random(in: 1...8, using: &random) {
+                let position = Int.random(in: 0...bytes.count, using: &random)
+                switch Int.random(in: 0..<3, using: &random) {
+                case 0 where position < bytes.count: bytes.remove(at: position)
+                case 1: bytes.insert(alphabet.randomElement(using: &random)!, at: position)
+                default: bytes.insert(UInt8.random(in: 0...255, using: &random), at: min(position, bytes.count))
+                }
+            }
+            _ = IMAPParser.parse(bytes)
+            var session = IMAPSession(limits: IMAPLimits(maxLineLength: 512, maxLiteralSize: 64, maxAppendSize: 128), implicitTLS: true,
+                                      canStartTLS: false)
+            _ = session.authenticationCompleted(.success(identity: "fuzz"))
+            var framer = IMAPCommandFramer(limits: session.limits)
+            var buffer = ByteBuffer(bytes: bytes + Array("\r\n".utf8))
+            var frames = 0
+            while frames < 100, let frame = framer.next(&buffer) {
+                frames += 1
+                for action in session.receive(frame) {
+                    switch action {
+                    case .execute(let request): _ = session.commandCompleted(IMAPCommandResult(tagged: "\(request.tag) OK", selected: nil))
+                    case .beginAppend: _ = session.appendStarted(refusal: "NO fuzz")
+                    case .appendData: _ = session.appendDataWritten(true)
+                    case .abandonLiteral: framer.abandonLiteral()
+                    default: break
+                    }
+                }
+                framer.linesOnly = session.wantsLine
+            }
+            #expect(frames < 100)
+        }
+    }
+
     @Test func modifiedUTF7RoundTrips() {
         for name in ["INBOX", "Entwürfe", "日本語/テスト", "A&B", "~peter/mail/台北/日本語", "😀 emoji"] {
             let wire = ModifiedUTF7.encode(name)
