@@ -32,7 +32,7 @@ struct IMAPDriver {
 
     init(store: SQLiteMailboxStore, tls: Bool = true, quota: QuotaLimits = QuotaLimits()) {
         session = IMAPSession(implicitTLS: tls, canStartTLS: true)
-        commands = IMAPMailboxCommands(store: store, quota: quota)
+        commands = IMAPMailboxCommands(store: store, quota: quota, threadPool: IMAPTestThreads.pool)
         framer = IMAPCommandFramer(limits: session.limits)
         _ = session.greeting()
     }
@@ -113,7 +113,7 @@ struct IMAPDriver {
     }
 
     @Test func noCredentialsBeforeTLSAndStartTLSResets() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         var driver = IMAPDriver(store: scratch.store, tls: false)
         let capability = await driver.send("a1 CAPABILITY")
@@ -136,7 +136,7 @@ struct IMAPDriver {
     }
 
     @Test func badCommandsKeepTheSessionUntilTheErrorLimit() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         var driver = IMAPDriver(store: scratch.store)
         driver.session = IMAPSession(limits: IMAPLimits(maxErrors: 3), implicitTLS: true, canStartTLS: false)
@@ -148,7 +148,7 @@ struct IMAPDriver {
     }
 
     @Test func failedLoginsAndTimeoutClose() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         var driver = IMAPDriver(store: scratch.store)
         for tag in ["f1", "f2"] {
@@ -162,7 +162,7 @@ struct IMAPDriver {
     }
 
     @Test func selectFetchStoreSearch() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         try await Self.deliver("From: Bob <bob@example.net>\r\nSubject: first\r\n\r\nhello world\r\n", scratch: scratch)
         try await Self.deliver("From: carol@example.net\r\nSubject: second\r\n\r\nsomething else\r\n", scratch: scratch)
@@ -194,7 +194,7 @@ struct IMAPDriver {
     }
 
     @Test func appendCopyMoveExpungeWithUIDPlus() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         try await Self.deliver("Subject: one\r\n\r\n1\r\n", scratch: scratch)
         try await Self.deliver("Subject: two\r\n\r\n2\r\n", scratch: scratch)
@@ -231,7 +231,7 @@ struct IMAPDriver {
 
     /// BODY[] streams from the file in chunks: a 400 KB message and a partial across chunk borders.
     @Test func largeMessagesStreamByteIdentical() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         var large = "Subject: large\r\n\r\n"
         for index in 0..<8000 { large += "line \(index) " + String(repeating: "x", count: 40) + "\r\n" }
@@ -254,7 +254,7 @@ struct IMAPDriver {
     /// An APPEND literal over the 64 KiB literal limit streams to the body file; refusals come
     /// before `+` (synchronising) or skip the octets (LITERAL+).
     @Test func largeAppendStreams() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         var driver = IMAPDriver(store: scratch.store, quota: QuotaLimits(bytes: 1_000_000))
         await driver.login()
@@ -283,7 +283,7 @@ struct IMAPDriver {
 
     /// A body file gone missing costs that message's FETCH response and a NO, not the session.
     @Test func missingBodyFileIsNoNotAClosedConnection() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         try await Self.deliver("Subject: one\r\n\r\n1\r\n", scratch: scratch)
         try await Self.deliver("Subject: two\r\n\r\n2\r\n", scratch: scratch)
@@ -299,7 +299,7 @@ struct IMAPDriver {
     }
 
     @Test func listLsubNamespaceQuota() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         try await Self.deliver("Subject: one\r\n\r\n1\r\n", scratch: scratch)
         var driver = IMAPDriver(store: scratch.store, quota: QuotaLimits(bytes: 10 * 1024 * 1024, messages: 100))
@@ -330,7 +330,7 @@ struct IMAPDriver {
     }
 
     @Test func idleReportsDeliveriesAndDoneEndsIt() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         var driver = IMAPDriver(store: scratch.store)
         await driver.login()
@@ -356,7 +356,7 @@ struct IMAPDriver {
     }
 
     @Test func changesFromOtherSessionsAreReportedAtTheNextCommand() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         try await Self.deliver("Subject: one\r\n\r\n1\r\n", scratch: scratch)
         try await Self.deliver("Subject: two\r\n\r\n2\r\n", scratch: scratch)

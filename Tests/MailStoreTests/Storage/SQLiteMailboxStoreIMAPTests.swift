@@ -10,7 +10,7 @@ import Testing
     static let unlimited = QuotaLimits()
 
     @Test func appendIsDurableAndChecksQuota() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         let drafts = try #require(try await scratch.store.mailbox(user: "alice", name: "Drafts"))
         let body = try await scratch.stage("Subject: draft\r\n\r\nx\r\n")
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func flagsChangeWithModSeq() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         let inbox = try #require(try await scratch.store.mailbox(user: "alice", name: "INBOX"))
         for text in ["a", "b"] {
@@ -55,7 +55,7 @@ import Testing
     }
 
     @Test func copySharesBodiesAndMoveRemovesOriginals() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         let store = scratch.store
         let inbox = try #require(try await store.mailbox(user: "alice", name: "INBOX"))
@@ -90,7 +90,7 @@ import Testing
     }
 
     @Test func renameMovesChildrenAndKeepsUIDValidity() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         let store = scratch.store
         let parent = try await store.createMailbox(user: "alice", name: "Projects", specialUse: nil)
@@ -106,7 +106,7 @@ import Testing
     }
 
     @Test func changesArePostedPerMailbox() async throws {
-        let scratch = try await ScratchStore.make()
+        let scratch = try await ScratchStore.make(threadPool: IMAPTestThreads.pool)
         defer { scratch.remove() }
         let store = scratch.store
         let inbox = try #require(try await store.mailbox(user: "alice", name: "INBOX"))
