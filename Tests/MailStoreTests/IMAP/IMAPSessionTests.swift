@@ -106,7 +106,8 @@ struct IMAPDriver {
     }
 }
 
-@Suite struct IMAPSessionTests {
+/// Serialized: each test fsyncs many commits; run together they crowd the live suites' disk and threads.
+@Suite(.serialized) struct IMAPSessionTests {
     static func deliver(_ text: String, to user: String = "alice", scratch: ScratchStore) async throws {
         let body = try await scratch.stage(text)
         _ = try await scratch.store.deliver(body, to: [DeliveryTarget(user: user, quota: QuotaLimits())], deduplicationKey: nil, allOrNothing: false)

@@ -6,7 +6,7 @@ import Testing
 
 /// The store operations IMAP needs: append, flags, copy and move sharing bodies, delete, rename,
 /// and the change notifications IDLE listens to.
-@Suite struct SQLiteMailboxStoreIMAPTests {
+@Suite(.serialized) struct SQLiteMailboxStoreIMAPTests {
     static let unlimited = QuotaLimits()
 
     @Test func appendIsDurableAndChecksQuota() async throws {
