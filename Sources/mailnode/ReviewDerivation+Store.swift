@@ -15,9 +15,13 @@ extension ReviewDerivation {
             return make(.enabled, limits.compactMap { $0 }.joined(separator: " and ") + " per user (452 4.2.2 at RCPT and end of data); "
                 + "warning at \(quota.warningPercent) %")
         case .tlsForMailAccess:
-            let listeners = store.pop3Listen.map { "\($0) (STLS)" } + store.pop3sListen.map { "\($0) (TLS)" }
-            return listeners.isEmpty ? make(.disabled, "no POP3 listeners (store.pop3_listen and store.pop3s_listen empty)")
-                : make(.enabled, "POP3 " + listeners.joined(separator: ", ") + "; no credentials before TLS; IMAP not yet")
+            let pop3 = store.pop3Listen.map { "\($0) (STLS)" } + store.pop3sListen.map { "\($0) (TLS)" }
+            let imap = store.imapListen.map { "\($0) (STARTTLS)" } + store.imapsListen.map { "\($0) (TLS)" }
+            guard !pop3.isEmpty || !imap.isEmpty else {
+                return make(.disabled, "no POP3 or IMAP listeners (store.pop3_listen, pop3s_listen, imap_listen, imaps_listen empty)")
+            }
+            let served = [pop3.isEmpty ? nil : "POP3 " + pop3.joined(separator: ", "), imap.isEmpty ? nil : "IMAP " + imap.joined(separator: ", ")]
+            return make(.enabled, served.compactMap { $0 }.joined(separator: "; ") + "; no credentials before TLS")
         case .handOffDeduplication:
             return store.trustedUpstreams.isEmpty
                 ? make(.disabled, "no store.trusted_upstreams: retried hand-offs are stored again")

@@ -116,11 +116,13 @@ extension DefenseCatalog {
             .tlsForMailAccess, "SSL for POP, IMAP, webmail HTTPS",
             stages: [.b, .e, .g], faults: [.init(.noPrivacy, .mitigates)], source: .tableII(printedAs: nil),
             roles: [.webmail, .store], status: .native,
-            note: "The store role's POP3 only over TLS: STLS listeners (110 style) refuse USER, PASS and AUTH before "
-                + "TLS and do not offer them in CAPA (RFC 2595), implicit-TLS listeners (995, RFC 8314); plaintext "
-                + "pipelined behind STLS is dropped. IMAP and webmail HTTPS are not yet.",
-            keys: ["store.pop3_listen", "store.pop3s_listen", "tls.certificate"],
-            references: ["RFC 8314", "RFC 2595"]),
+            note: "The store role's POP3 and IMAP only over TLS: STLS listeners (110 style) refuse USER, PASS and AUTH "
+                + "before TLS and do not offer them in CAPA (RFC 2595); STARTTLS listeners (143 style) announce "
+                + "LOGINDISABLED and refuse LOGIN and AUTHENTICATE with NO [PRIVACYREQUIRED] (RFC 9051 §6.2.3); "
+                + "implicit-TLS listeners (995, 993, RFC 8314); plaintext pipelined behind STLS/STARTTLS is dropped. "
+                + "Webmail HTTPS is not yet.",
+            keys: ["store.pop3_listen", "store.pop3s_listen", "store.imap_listen", "store.imaps_listen", "tls.certificate"],
+            references: ["RFC 8314", "RFC 2595", "RFC 9051"]),
         CatalogEntry(
             .messageEncryption, "PKI/PGP e-mail message encryption",
             stages: [.b], faults: [.init(.noPrivacy, .mitigates)], source: .inferred,

@@ -122,12 +122,12 @@ public struct MIMEWalker: Sendable {
 }
 
 /// Splitting a multipart body at its boundary lines (RFC 2046 §5.1.1).
-enum MultipartBody {
+public enum MultipartBody {
     /// The body parts between `--boundary` lines, without the CRLF that belongs to the
     /// delimiter; the preamble and the epilogue after `--boundary--` are dropped. A missing
     /// close delimiter ends the last part at the end of the body (lenient, like clients).
     /// At most `limit` parts are split off (one more than a caller's room is enough to fail).
-    static func parts(of body: ArraySlice<UInt8>, boundary: String, limit: Int = .max) -> [ArraySlice<UInt8>] {
+    public static func parts(of body: ArraySlice<UInt8>, boundary: String, limit: Int = .max) -> [ArraySlice<UInt8>] {
         let delimiter = Array("--\(boundary)".utf8)
         var parts: [ArraySlice<UInt8>] = []
         var partStart: Int?

@@ -2,10 +2,11 @@ import Defenses
 import MailStore
 import SMTPCore
 
-/// The `store` role (paper stage G): mailboxes, quotas (DM35), and POP3 over TLS only (DM15).
+/// The `store` role (paper stage G): mailboxes, quotas (DM35), and POP3 and IMAP over TLS only (DM15).
 /// Mail comes in over LMTP (or SMTP) from the stages in front (``acceptFrom``); users read it over
-/// POP3 with STLS (110 style) or implicit TLS (995). Every value has a default (`[store]` may be
-/// empty, but POP3 listeners need `[tls]`); docs/configuration.md lists the keys.
+/// POP3 with STLS (110 style) or implicit TLS (995), and over IMAP with STARTTLS (143 style) or
+/// implicit TLS (993). Every value has a default (`[store]` may be empty, but POP3 and IMAP
+/// listeners need `[tls]`); docs/configuration.md lists the keys.
 public struct StoreRoleConfiguration: Sendable {
     /// `store.listen`: the intake listeners (default `127.0.0.1:10024`).
     public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 10024)]
@@ -29,7 +30,14 @@ public struct StoreRoleConfiguration: Sendable {
     public var pop3sListen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 1995)]
     /// `store.pop3_idle_timeout` and the other POP3 limits.
     public var pop3Limits = POP3Limits()
-    /// `store.auth_max_failures_per_user|client`, `store.auth_window`: brute-force lockout of POP3 logins.
+    /// `store.imap_listen`: STARTTLS listeners (default none; 143 in production).
+    public var imapListen: [ListenAddress] = []
+    /// `store.imaps_listen`: implicit-TLS listeners (default none; 993 in production).
+    public var imapsListen: [ListenAddress] = []
+    /// `store.imap_idle_timeout` and the other IMAP limits; the APPEND literal limit follows
+    /// ``maxMessageSize``.
+    public var imapLimits = IMAPLimits()
+    /// `store.auth_max_failures_per_user|client`, `store.auth_window`: brute-force lockout of POP3 and IMAP logins.
     public var authentication = DirectoryAuthenticator.Configuration()
 
     public init(path: String, usersPath: String) {
@@ -39,4 +47,6 @@ public struct StoreRoleConfiguration: Sendable {
 
     /// True when the role serves POP3 (and so needs a certificate).
     public var servesPOP3: Bool { !pop3Listen.isEmpty || !pop3sListen.isEmpty }
+    /// True when the role serves IMAP (and so needs a certificate).
+    public var servesIMAP: Bool { !imapListen.isEmpty || !imapsListen.isEmpty }
 }

@@ -44,6 +44,8 @@ public final class MailNode: Sendable {
     public let mailboxes: SQLiteMailboxStore?
     /// The store role's POP3 listeners.
     public let pop3: POP3Server?
+    /// The store role's IMAP listeners.
+    public let imap: IMAPServer?
     /// Purges the store's dedup pairs (store role).
     let storeMaintenance = NIOLockedValueBox<Task<Void, Never>?>(nil)
     let logger: Logger
@@ -154,6 +156,7 @@ public final class MailNode: Sendable {
         }
         mailboxes = storeParts?.mailboxes
         pop3 = storeParts?.pop3
+        imap = storeParts?.imap
         // Retried hand-offs from upstream stages are answered without storing twice (docs/spool.md).
         let delivered = try FileDeliveredSet(directory: configuration.spoolDirectory + "/delivered",
                                              configuration: configuration.dedup, logger: logger)
@@ -306,7 +309,7 @@ public final class MailNode: Sendable {
             quarantineMaintenance.withLockedValue { $0 = task }
         }
         let addresses = try await server.start()
-        return addresses + (try await pop3?.start() ?? [])
+        return addresses + (try await pop3?.start() ?? []) + (try await imap?.start() ?? [])
     }
 
     /// Every second: adopts messages `mailnode quarantine release` put into the queue (their
@@ -350,6 +353,7 @@ public final class MailNode: Sendable {
     /// Stops accepting, lets sessions finish their message, then stops forwarding.
     public func shutdown() async {
         await pop3?.shutdown()
+        await imap?.shutdown()
         await server.shutdown(gracePeriod: .seconds(30))
         storeMaintenance.withLockedValue { $0 }?.cancel()
         await runner?.stop()

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// RFC 6154 special-use attributes of the default folders.
@@ -167,6 +168,8 @@ public protocol MailboxStore: Sendable {
     /// The user's folders, creating the default ones on first use.
     func mailboxes(user: String) async throws -> [MailboxInfo]
     func mailbox(user: String, name: String) async throws -> MailboxInfo?
+    /// A mailbox by id, as it is now (a read: its HIGHESTMODSEQ says whether anything changed).
+    func mailbox(id: Int64) async throws -> MailboxInfo?
     func createMailbox(user: String, name: String, specialUse: SpecialUse?) async throws -> MailboxInfo
     /// Messages of a mailbox in UID order.
     func messages(in mailboxID: Int64) async throws -> [StoredMessage]
@@ -176,9 +179,114 @@ public protocol MailboxStore: Sendable {
     func expunge(_ uids: [UInt32], from mailboxID: Int64) async throws -> Int
     func usage(user: String) async throws -> QuotaUsage
 
+    /// Files a staged body into one mailbox (IMAP APPEND, RFC 3501 §6.3.11), checking `quota`
+    /// in the same transaction. Returns once the commit is durable (the body was fsynced by
+    /// ``BodyWriter/finish()``), so the caller's `OK` means on disk, like LMTP's 250.
+    func append(_ body: StagedBody, to mailboxID: Int64, flags: [String], internalDate: Date,
+                quota: QuotaLimits) async throws -> AppendOutcome
+    /// Changes the flags of these messages (IMAP STORE, RFC 3501 §6.4.6); each changed message
+    /// gets a new modification sequence. Returns the messages as they are afterwards (changed or not).
+    func updateFlags(_ uids: [UInt32], in mailboxID: Int64, _ change: FlagChange) async throws -> [StoredMessage]
+    /// Copies messages into another mailbox under new UIDs, sharing the body files (a reference
+    /// each, no file copy); `move` removes the originals in the same transaction (RFC 6851).
+    /// Over `quota` nothing is copied (``CopyOutcome/overQuota``).
+    func copy(_ uids: [UInt32], from source: Int64, to target: Int64, move: Bool, quota: QuotaLimits) async throws -> CopyOutcome
+    /// Removes a mailbox with its messages (IMAP DELETE); INBOX cannot be removed.
+    func deleteMailbox(_ id: Int64) async throws
+    /// Renames a mailbox and the ones below it (`old/…` → `new/…`), RFC 3501 §6.3.5.
+    func renameMailbox(_ id: Int64, to name: String) async throws
+    func setSubscribed(_ id: Int64, _ subscribed: Bool) async throws
+    /// Where a session watching a mailbox (IMAP IDLE) learns that it changed.
+    var changes: MailboxChanges { get }
+
     /// The file holding a body (read with ordinary file I/O, off the event loops).
     func bodyPath(_ id: String) -> String
     /// Forgets deduplication pairs recorded before `date`; returns how many.
     @discardableResult
     func purgeDeduplication(before date: Date) async throws -> Int
+}
+
+/// What ``MailboxStore/append(_:to:flags:internalDate:quota:)`` did.
+public enum AppendOutcome: Sendable, Hashable {
+    /// Stored under this UID (UIDPLUS APPENDUID, RFC 4315 §3).
+    case stored(uidValidity: UInt32, uid: UInt32)
+    case overQuota(QuotaUsage)
+}
+
+/// What ``MailboxStore/copy(_:from:to:move:quota:)`` did.
+public enum CopyOutcome: Sendable, Hashable {
+    /// Source UIDs and the UIDs their copies got, in source UID order (UIDPLUS COPYUID).
+    case copied(uidValidity: UInt32, pairs: [UIDPair])
+    case overQuota(QuotaUsage)
+}
+
+/// A message's UID in the source mailbox and its copy's UID in the target.
+public struct UIDPair: Sendable, Hashable {
+    public var source: UInt32
+    public var target: UInt32
+
+    public init(source: UInt32, target: UInt32) {
+        self.source = source
+        self.target = target
+    }
+}
+
+/// A STORE operation (RFC 3501 §6.4.6): replace, add or remove flags.
+public enum FlagChange: Sendable, Hashable {
+    case replace([String])
+    case add([String])
+    case remove([String])
+
+    /// `flags` after this change, sorted, without duplicates (system flags compare case-insensitively).
+    public func applied(to flags: [String]) -> [String] {
+        func key(_ flag: String) -> String { flag.lowercased() }
+        var result: [String]
+        switch self {
+        case .replace(let new): result = new
+        case .add(let new): result = flags + new.filter { flag in !flags.contains { key($0) == key(flag) } }
+        case .remove(let old): result = flags.filter { flag in !old.contains { key($0) == key(flag) } }
+        }
+        var seen = Set<String>()
+        return result.filter { seen.insert(key($0)).inserted }.sorted()
+    }
+}
+
+/// Per-mailbox change notification: the store posts the mailbox id after every committed change
+/// (delivery, append, copy, flags, expunge); observers (IMAP sessions in IDLE, RFC 2177) are
+/// called on the posting task and hop to their own event loop.
+public final class MailboxChanges: Sendable {
+    public typealias Observer = @Sendable (Int64) -> Void
+    private struct State {
+        var next = 0
+        var observers: [Int64: [Int: Observer]] = [:]
+    }
+    private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    /// Calls `observer` after each change of `mailboxID` until ``cancel(_:)``.
+    public func observe(_ mailboxID: Int64, _ observer: @escaping Observer) -> Token {
+        state.withLockedValue { state in
+            state.next += 1
+            state.observers[mailboxID, default: [:]][state.next] = observer
+            return Token(mailboxID: mailboxID, id: state.next)
+        }
+    }
+
+    public func cancel(_ token: Token) {
+        state.withLockedValue { state in
+            state.observers[token.mailboxID]?[token.id] = nil
+            if state.observers[token.mailboxID]?.isEmpty == true { state.observers[token.mailboxID] = nil }
+        }
+    }
+
+    public func post(_ mailboxID: Int64) {
+        let observers = state.withLockedValue { Array(($0.observers[mailboxID] ?? [:]).values) }
+        for observer in observers { observer(mailboxID) }
+    }
+
+    public struct Token: Sendable, Hashable {
+        let mailboxID: Int64
+        let id: Int
+    }
 }

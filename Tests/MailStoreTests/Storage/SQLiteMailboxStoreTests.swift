@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
 @testable import MailStore
 
@@ -22,9 +23,9 @@ struct ScratchStore {
 
     /// Opens a new store off the cooperative pool (creating the database fsyncs: never block a
     /// test thread on disk, the CI box has two).
-    static func make() async throws -> ScratchStore {
+    static func make(threadPool: NIOThreadPool = .singleton) async throws -> ScratchStore {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mailstore-\(UUID().uuidString)").path
-        return ScratchStore(directory: directory, store: try await offThePool { try SQLiteMailboxStore(directory: directory) })
+        return ScratchStore(directory: directory, store: try await offThePool { try SQLiteMailboxStore(directory: directory, threadPool: threadPool) })
     }
 
     func reopen() async throws -> SQLiteMailboxStore {

@@ -21,6 +21,8 @@ import Testing
         #expect(store.quota == QuotaLimits() && store.quota.isUnlimited && store.quota.warningPercent == 90)
         #expect(store.pop3Listen.map(\.description) == ["127.0.0.1:1110"] && store.pop3sListen.map(\.description) == ["127.0.0.1:1995"])
         #expect(store.pop3Limits == POP3Limits() && store.authentication == DirectoryAuthenticator.Configuration())
+        #expect(store.imapListen.isEmpty && store.imapsListen.isEmpty && !store.servesIMAP)
+        #expect(store.imapLimits == IMAPLimits() && store.imapLimits.idleTimeout == 1800 && store.imapLimits.maxAppendSize == 52_428_800)
         #expect(configuration.needsStateStore)   // POP3 login lockout
         #expect(try NodeConfiguration(toml: Self.base, file: "f").store == nil)
     }
@@ -41,6 +43,9 @@ import Testing
             pop3_listen = []
             pop3s_listen = "0.0.0.0:995"
             pop3_idle_timeout = 900
+            imap_listen = "0.0.0.0:143"
+            imaps_listen = ["0.0.0.0:993", "[::]:993"]
+            imap_idle_timeout = 3600
             auth_max_failures_per_user = 5
             auth_max_failures_per_client = 7
             auth_window = 600
@@ -53,6 +58,8 @@ import Testing
         #expect(store.quota == QuotaLimits(bytes: 1_000_000, messages: 500, warningPercent: 75))
         #expect(store.pop3Listen.isEmpty && store.pop3sListen.map(\.description) == ["0.0.0.0:995"])
         #expect(store.pop3Limits.idleTimeout == 900)
+        #expect(store.imapListen.map(\.description) == ["0.0.0.0:143"] && store.imapsListen.count == 2 && store.servesIMAP)
+        #expect(store.imapLimits.idleTimeout == 3600 && store.imapLimits.maxAppendSize == 1_048_576)
         #expect(store.authentication == DirectoryAuthenticator.Configuration(maxFailuresPerUser: 5, maxFailuresPerClient: 7, window: .seconds(600)))
     }
 
@@ -64,6 +71,9 @@ import Testing
         ("[store]\npop3_listen = []\npop3s_listen = []\npop3_idle_timeout = 60\n", "f:7: store.pop3_idle_timeout: 60 is out of range 600...86400"),
         ("[store]\npop3_listen = []\npop3s_listen = []\nquota = 5\n", "f:7: store.quota: unknown key"),
         ("[store.quota]\n", "f:4: store.quota: unknown table"),
+        ("[store]\npop3_listen = []\npop3s_listen = []\nimaps_listen = \"127.0.0.1:993\"\n",
+         "f:4: tls.certificate: is required by [store]: IMAP only over TLS (or set imap_listen = [] and imaps_listen = [])"),
+        ("[store]\npop3_listen = []\npop3s_listen = []\nimap_idle_timeout = 600\n", "f:7: store.imap_idle_timeout: 600 is out of range 1800...86400"),
     ])
     func errors(table: String, message: String) {
         #expect(throws: ConfigurationError.self) { try NodeConfiguration(toml: Self.base + table, file: "f") }
