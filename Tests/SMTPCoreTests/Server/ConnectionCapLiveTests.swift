@@ -17,7 +17,7 @@ import Testing
     }
 
     /// Polls until `condition` holds (never a fixed sleep).
-    static func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+    static func eventually(timeout: Duration = .seconds(60), _ condition: () -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while !condition() {
             if ContinuousClock.now >= deadline { throw TestTimeout() }

@@ -123,8 +123,9 @@ final class RawClient: Sendable {
         try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get()
     }
 
-    /// The next reply, or nil if the server closed the connection first.
-    func reply(timeout: Duration = .seconds(10)) async throws -> Reply? {
+    /// The next reply, or nil if the server closed the connection first. The default timeout only
+    /// catches a hang: on two loaded CI cores a reply can wait tens of seconds for a thread.
+    func reply(timeout: Duration = .seconds(60)) async throws -> Reply? {
         let deadline = ContinuousClock.now + timeout
         while true {
             let (reply, closed) = try received.withLockedValue { state -> (Reply?, Bool) in
@@ -137,7 +138,7 @@ final class RawClient: Sendable {
         }
     }
 
-    func replies(_ count: Int, timeout: Duration = .seconds(10)) async throws -> [Reply] {
+    func replies(_ count: Int, timeout: Duration = .seconds(60)) async throws -> [Reply] {
         var out: [Reply] = []
         for _ in 0..<count {
             guard let reply = try await reply(timeout: timeout) else { break }
@@ -153,7 +154,7 @@ final class RawClient: Sendable {
     }
 
     /// Waits until the server closes the connection.
-    func waitForClose(timeout: Duration = .seconds(10)) async throws {
+    func waitForClose(timeout: Duration = .seconds(60)) async throws {
         let deadline = ContinuousClock.now + timeout
         while !received.withLockedValue({ $0.closed }) {
             if ContinuousClock.now >= deadline { throw TestTimeout() }

@@ -92,7 +92,7 @@ struct TwoNodeProcessTests {
     @Test func perIPLimitHoldsAcrossTwoProcesses() async throws {
         try await PostgresTestServer.with { server in
             // Trust authentication never asks for the password; it is there to show it is never logged.
-            let url = "postgres://\(PostgresTestServer.user):pw-secret@127.0.0.1:\(server.port)/\(PostgresTestServer.database)?sslmode=disable"
+            let url = "postgres://\(PostgresTestServer.user):pw-secret@127.0.0.1:\(server.port)/\(server.database)?sslmode=disable"
             let a = try Self.start("node-a", databaseURL: url)
             let b = try Self.start("node-b", databaseURL: url)
             defer { a.stop(); b.stop() }

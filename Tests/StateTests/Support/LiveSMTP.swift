@@ -95,8 +95,9 @@ final class RawClient: Sendable {
         try await channel.writeAndFlush(ByteBuffer(string: text)).get()
     }
 
-    /// The next reply, or nil if the server closed the connection first.
-    func reply(timeout: Duration = .seconds(10)) async throws -> Reply? {
+    /// The next reply, or nil if the server closed the connection first. The default timeout only
+    /// catches a hang: on two loaded CI cores a reply can wait tens of seconds for a thread.
+    func reply(timeout: Duration = .seconds(60)) async throws -> Reply? {
         let deadline = ContinuousClock.now + timeout
         while true {
             let (reply, closed) = try received.withLockedValue { state -> (Reply?, Bool) in
@@ -121,7 +122,7 @@ final class RawClient: Sendable {
         return try await reply()
     }
 
-    func waitForClose(timeout: Duration = .seconds(10)) async throws {
+    func waitForClose(timeout: Duration = .seconds(60)) async throws {
         let deadline = ContinuousClock.now + timeout
         while !received.withLockedValue({ $0.closed }) {
             if ContinuousClock.now >= deadline { throw TestTimeout() }

@@ -8,69 +8,161 @@ struct PostgresTestServerUnavailable: Error, CustomStringConvertible {
     var description: String
 }
 
-/// A throwaway PostgreSQL cluster: `initdb` in a temporary directory, `pg_ctl start` on a free
-/// loopback port (Unix socket in the same directory), trust authentication for the `mailnode`
-/// user, removed again by ``stop()``.
+/// A throwaway PostgreSQL database on the test process's one PostgreSQL cluster.
+///
+/// The cluster (`initdb` in a temporary directory, `pg_ctl start` on a free loopback port, Unix
+/// socket in the same directory, trust authentication for the `mailnode` user) is started once,
+/// by the first test that needs it; every ``with(_:)`` gets a database of its own on it
+/// (`createdb`, dropped afterwards), so tests stay isolated without an `initdb` each — twenty of
+/// those on two CI cores starved the socket tests running beside them. A watchdog shell stops
+/// the cluster and removes its directory when the test process ends, however it ends.
 ///
 /// PostgreSQL refuses to run as root; when the tests run as root (CI), every server command
 /// runs as the `postgres` user through `runuser -u postgres --`.
 struct PostgresTestServer: Sendable {
-    let directory: String
-    let port: Int
-    let binDirectory: String
-    let runAsPostgres: Bool
+    let cluster: Cluster
+    /// This test's own database.
+    let database: String
 
     static let user = "mailnode"
-    static let database = "postgres"
 
-    /// The store's configuration for this server (no TLS on loopback).
+    var port: Int { cluster.port }
+
+    /// The store's configuration for this database (no TLS on loopback).
     var configuration: PostgresStateConfiguration {
         PostgresStateConfiguration(host: "127.0.0.1", port: port, username: Self.user, password: nil,
-                                   database: Self.database, tls: .disable, maxConnections: 8)
+                                   database: database, tls: .disable, maxConnections: 8)
     }
 
-    var url: String { "postgres://\(Self.user)@127.0.0.1:\(port)/\(Self.database)?sslmode=disable" }
+    var url: String { "postgres://\(Self.user)@127.0.0.1:\(port)/\(database)?sslmode=disable" }
 
-    /// Runs `body` with a fresh server and stops it afterwards, also when `body` throws.
-    /// `initdb`, `pg_ctl` and their `waitpid` block for seconds: they run on a thread of their
+    /// The cluster's log, for failure messages.
+    var log: String { cluster.log }
+
+    /// Runs `body` with a fresh database and drops it afterwards, also when `body` throws.
+    /// `initdb`, `pg_ctl`, `createdb` and their `waitpid` block: they run on a thread of their
     /// own, never on the cooperative pool (two threads on CI, which every other test shares).
-    /// Cluster start-ups also take turns: a dozen `initdb`s at once loaded the two CI cores enough
-    /// to time out unrelated socket tests.
+    /// At most ``concurrentDatabases`` tests use the cluster at once.
     static func with<T: Sendable>(_ body: (PostgresTestServer) async throws -> T) async throws -> T {
-        await startGate.acquire()
+        let cluster = try await shared.cluster()
+        await gate.acquire()
         let server: PostgresTestServer
         do {
-            server = try await offThePool { try start() }
+            server = try await offThePool { try cluster.createDatabase() }
         } catch {
-            await startGate.release()
+            await gate.release()
             throw error
         }
-        await startGate.release()
         do {
             let result = try await body(server)
-            await offThePool { server.stop() }
+            await offThePool { cluster.dropDatabase(server.database) }
+            await gate.release()
             return result
         } catch {
-            await offThePool { server.stop() }
+            await offThePool { cluster.dropDatabase(server.database) }
+            await gate.release()
             throw error
         }
     }
 
-    static let startGate = StartGate()
+    static let concurrentDatabases = 4
+    static let shared = SharedCluster()
+    static let gate = Gate(capacity: concurrentDatabases)
 
-    /// One cluster start at a time.
-    actor StartGate {
-        private var busy = false
+    /// Starts the cluster on first use; a failed start is reported to every test that asks.
+    actor SharedCluster {
+        private var starting: Task<Cluster, any Error>?
+
+        func cluster() async throws -> Cluster {
+            if let starting { return try await starting.value }
+            let task = Task { try await offThePool { try Cluster.start() } }
+            starting = task
+            return try await task.value
+        }
+    }
+
+    /// At most `capacity` holders at a time.
+    actor Gate {
+        private let capacity: Int
+        private var holders = 0
         private var waiting: [CheckedContinuation<Void, Never>] = []
 
+        init(capacity: Int) { self.capacity = capacity }
+
         func acquire() async {
-            guard busy else { busy = true; return }
+            guard holders >= capacity else { holders += 1; return }
             await withCheckedContinuation { waiting.append($0) }
         }
 
         func release() {
-            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+            if waiting.isEmpty { holders -= 1 } else { waiting.removeFirst().resume() }
         }
+    }
+
+    /// The one cluster of this test process.
+    struct Cluster: Sendable {
+        let directory: String
+        let port: Int
+        let binDirectory: String
+        let runAsPostgres: Bool
+
+        static func start() throws -> Cluster {
+            let bin = try findBinaries()
+            let runAsPostgres = getuid() == 0
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("mailnode-pg-\(UUID().uuidString.prefix(8))").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            if runAsPostgres {
+                try run("/bin/chown", ["postgres:postgres", directory], asPostgres: false)
+            }
+            let port = try freePort()
+            let cluster = Cluster(directory: directory, port: port, binDirectory: bin, runAsPostgres: runAsPostgres)
+            do {
+                try run("\(bin)/initdb", ["-D", "\(directory)/data", "-U", user, "--auth=trust", "--no-sync", "-E", "UTF8"],
+                        asPostgres: runAsPostgres)
+                try run("\(bin)/pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60",
+                                          "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+                                          "start"], asPostgres: runAsPostgres)
+                try cluster.watchTestProcess()
+            } catch {
+                cluster.stop()
+                throw error
+            }
+            return cluster
+        }
+
+        /// A new, empty database owned by ``PostgresTestServer/user``.
+        func createDatabase() throws -> PostgresTestServer {
+            let name = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+            try run("\(binDirectory)/createdb", ["-h", "127.0.0.1", "-p", "\(port)", "-U", PostgresTestServer.user, name],
+                    asPostgres: false)
+            return PostgresTestServer(cluster: self, database: name)
+        }
+
+        /// Drops a test's database, closing whatever connections it left open.
+        func dropDatabase(_ name: String) {
+            _ = try? run("\(binDirectory)/dropdb", ["-h", "127.0.0.1", "-p", "\(port)", "-U", PostgresTestServer.user,
+                                                   "--force", "--if-exists", name], asPostgres: false)
+        }
+
+        /// Leaves a shell behind that stops the cluster and removes its directory once this test
+        /// process is gone (there is no end-of-run hook in Swift Testing).
+        func watchTestProcess() throws {
+            let stop = (runAsPostgres ? "/sbin/runuser -u postgres -- " : "") +
+                "'\(binDirectory)/pg_ctl' -D '\(directory)/data' -m immediate -w stop"
+            let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stop) >/dev/null 2>&1; rm -rf '\(directory)'"
+            try spawnDetached("/bin/sh", ["-c", script])
+        }
+
+        /// Stops the server at once and removes its directory.
+        func stop() {
+            _ = try? run("\(binDirectory)/pg_ctl", ["-D", "\(directory)/data", "-m", "immediate", "-w", "stop"],
+                         asPostgres: runAsPostgres)
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        /// The server's log, for failure messages.
+        var log: String { (try? String(contentsOfFile: "\(directory)/server.log", encoding: .utf8)) ?? "" }
     }
 
     /// Runs blocking `work` on a new thread and resumes with its result.
@@ -107,40 +199,6 @@ struct PostgresTestServer: Sendable {
             """)
     }
 
-    static func start() throws -> PostgresTestServer {
-        let bin = try findBinaries()
-        let runAsPostgres = getuid() == 0
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("mailnode-pg-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        if runAsPostgres {
-            try run("/bin/chown", ["postgres:postgres", directory], asPostgres: false)
-        }
-        let port = try freePort()
-        let server = PostgresTestServer(directory: directory, port: port, binDirectory: bin, runAsPostgres: runAsPostgres)
-        do {
-            try run("\(bin)/initdb", ["-D", "\(directory)/data", "-U", user, "--auth=trust", "--no-sync", "-E", "UTF8"],
-                    asPostgres: runAsPostgres)
-            try run("\(bin)/pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60",
-                                      "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60",
-                                      "start"], asPostgres: runAsPostgres)
-        } catch {
-            server.stop()
-            throw error
-        }
-        return server
-    }
-
-    /// Stops the server at once and removes its directory.
-    func stop() {
-        _ = try? Self.run("\(binDirectory)/pg_ctl", ["-D", "\(directory)/data", "-m", "immediate", "-w", "stop"],
-                      asPostgres: runAsPostgres)
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    /// The server's log, for failure messages.
-    var log: String { (try? String(contentsOfFile: "\(directory)/server.log", encoding: .utf8)) ?? "" }
-
     /// Runs a command to its end with `posix_spawn` and `waitpid`. Foundation's `Process` is not
     /// used: on Linux it learns of the exit through a descriptor the child inherits, and the
     /// server that `pg_ctl start` leaves running inherits it too, so `waitUntilExit` never returns.
@@ -157,6 +215,7 @@ struct PostgresTestServer: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        try closeOtherDescriptors(&actions)
 
         let argv: [UnsafeMutablePointer<CChar>?] = argvStrings.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -174,6 +233,47 @@ struct PostgresTestServer: Sendable {
                                                 + "(status \(status)): \(text)")
         }
         return text
+    }
+
+    /// Starts a command and does not wait for it (its output goes to /dev/null; its own process
+    /// group, so a signal meant for the test run's group does not reach it first).
+    static func spawnDetached(_ executable: String, _ arguments: [String]) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        try closeOtherDescriptors(&actions)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard spawned == 0 else {
+            throw PostgresTestServerUnavailable(description: "cannot start \(executable): \(String(cString: strerror(spawned)))")
+        }
+    }
+
+    /// Has the child close every descriptor above stderr before it runs. The cluster outlives
+    /// the test that starts it, and a pipe end it inherited from another test's `Process` (its
+    /// output, or the descriptor Foundation learns a child's exit through) would keep that
+    /// pipe open for the whole run: the other test waits forever. glibc's
+    /// `posix_spawn_file_actions_addclosefrom_np` (2.34+) is not in Swift's Glibc module, so it
+    /// is looked up by name.
+    static func closeOtherDescriptors(_ actions: inout posix_spawn_file_actions_t) throws {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+            throw PostgresTestServerUnavailable(description: "glibc 2.34 or newer is needed (posix_spawn_file_actions_addclosefrom_np)")
+        }
+        let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
+        guard closeFrom(&actions, 3) == 0 else {
+            throw PostgresTestServerUnavailable(description: "posix_spawn_file_actions_addclosefrom_np failed")
+        }
     }
 
     /// A loopback port nobody listens on right now.
