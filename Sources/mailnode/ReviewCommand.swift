@@ -10,7 +10,9 @@ import Roles
 /// available or deployment, derived from the configured values, and for each of the 14 faults
 /// what this configuration covers beside all of mailnode and the paper's EA 2006 (Table II).
 ///
-/// Without `--config` it reviews the configuration `mailnode up` generates. A bad file stops it
+/// Without `--config` it reviews the configuration `mailnode up` generates. A file with several
+/// role tables is reviewed as `--role all` runs it (chained stages); `mailnode --role mx review
+/// --config F` reviews it as `--role mx` runs it. A bad file stops it
 /// like `mailnode --role mx --config`: one line naming file, line and key; exit code 2.
 struct ReviewCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,8 +41,14 @@ struct ReviewCommand: ParsableCommand {
     func run() throws {
         let review: NodeReview
         if let config = configurationFile {
-            // "" checks the file only; `--role mx` would also demand an [mx] table.
-            review = ReviewDerivation.review(try Mailnode.load(config, role: ""), source: config)
+            // `--role X` reviews the file as `mailnode --role X` runs it (that role alone); without
+            // `--role`, or with `all`, as `--role all` runs it (every table's role, chained).
+            if let role = root.role, role != "all" {
+                review = ReviewDerivation.review(try Mailnode.load(config, role: role), source: config + " (--role " + role + ")",
+                                                 chained: false)
+            } else {
+                review = ReviewDerivation.review(try Mailnode.load(config, role: ""), source: config)
+            }
         } else {
             review = ReviewDerivation.review(try Self.generatedDefault(), source: "the one `mailnode up` generates (defaults)")
         }
@@ -48,11 +56,15 @@ struct ReviewCommand: ParsableCommand {
     }
 
     /// What `mailnode up` writes on first use, generated in a scratch directory and read back
-    /// through the same reader.
+    /// through the same reader, its paths shown as `mailnode up` writes them: under its `--dir`,
+    /// `mailnode-data` by default.
     static func generatedDefault() throws -> NodeConfiguration {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("mailnode-review-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let (path, _) = try DevelopmentSetup.prepare(directory: scratch)
-        return try Mailnode.load(path, role: "mx")
+        let root = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: root, with: "mailnode-data")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return try Mailnode.load(path, role: "all")   // as `mailnode up` runs it
     }
 }

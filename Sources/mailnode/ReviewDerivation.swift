@@ -5,9 +5,14 @@ import SMTPCore
 /// Derives a ``NodeReview`` from a configuration's values — never from intentions: a
 /// mechanism is `enabled` only when the code the node runs for that value does it.
 enum ReviewDerivation {
-    static func review(_ configuration: NodeConfiguration, source: String) -> NodeReview {
+    /// Reviews each role as the process would run it: with `chained` (`--role all`, `mailnode
+    /// up`) a file with several role tables runs them as ``NodeConfiguration/stages()`` plans
+    /// them — the mx refusing unknown users against the store's directory, the stages trusting
+    /// their hops — so each role is reviewed in its stage's configuration.
+    static func review(_ file: NodeConfiguration, source: String, chained: Bool = true) -> NodeReview {
         let roles = MailnodeRole.allCases.map { role -> RoleReview in
             let built = MailNode.availableRoles.contains(role.rawValue)
+            let configuration = chained ? (file.stage(role.rawValue)?.configuration ?? file) : file
             if role == .submission, let submission = configuration.submission {
                 let items = DefenseCatalog.all.map { submissionItem($0, submission: submission, node: configuration) }
                 return RoleReview(role: role, configured: true, built: built, items: items)
@@ -25,7 +30,7 @@ enum ReviewDerivation {
             }
             return RoleReview(role: role, configured: false, built: built, items: [])
         }
-        var review = NodeReview(source: source, hostname: configuration.hostname, roles: roles, faults: [])
+        var review = NodeReview(source: source, hostname: file.hostname, roles: roles, faults: [])
         let here = DefenseCatalog.coverage(of: review.enabledIDs)
         let everything = DefenseCatalog.coverage(of: DefenseCatalog.configurableIDs)
         review.faults = Fault.allCases.enumerated().map { index, fault in

@@ -56,6 +56,43 @@ import Testing
         #expect(tuned["MN03"] == "enabled" && tuned["MN06"] == "enabled")
     }
 
+    /// A file with mx and store tables is reviewed as `--role all` runs it (the mx refuses
+    /// unknown users against the store's directory: DM19 on), and as `--role mx` runs it when
+    /// asked (the mx alone: DM19 off, no store role).
+    @Test func aMultiRoleFileIsReviewedAsItRuns() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("review-\(UUID().uuidString).toml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data("""
+            [node]
+            hostname = "node.example.test"
+            spool = "/tmp/mailnode-review-chain"
+            [mx]
+            listen = "127.0.0.1:2525"
+            domains = ["example.test"]
+            [store]
+            listen = "127.0.0.1:10024"
+            pop3_listen = []
+            pop3s_listen = []
+
+            """.utf8).write(to: file)
+        func review(_ arguments: [String]) async throws -> [String: [String: String]] {
+            let result = try await CatalogProcess.run(arguments + ["--format", "json"])
+            #expect(result.status == 0, "\(result)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            let roles = try #require(object["roles"] as? [[String: Any]])
+            var states: [String: [String: String]] = [:]
+            for role in roles where role["configured"] as? Bool == true {
+                let items = role["defenses"] as? [[String: Any]] ?? []
+                states[role["role"] as? String ?? "?"] = Dictionary(uniqueKeysWithValues: items.map { ($0["id"] as! String, $0["state"] as! String) })
+            }
+            return states
+        }
+        let chained = try await review(["review", "--config", file.path])
+        #expect(chained["mx"]?["DM19"] == "enabled" && chained["store"]?["DM19"] == "enabled", "\(chained)")
+        let alone = try await review(["--role", "mx", "review", "--config", file.path])
+        #expect(alone["mx"]?["DM19"] == "disabled" && alone["store"] == nil, "\(alone)")
+    }
+
     /// A file without any role table reviews as "nothing enabled".
     @Test func reviewOfAFileWithoutRoles() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("review-\(UUID().uuidString).toml")
