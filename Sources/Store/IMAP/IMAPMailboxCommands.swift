@@ -424,16 +424,30 @@ public struct IMAPMailboxCommands: Sendable {
         let streams = !needsContent && attributes.contains { if case .body = $0 { true } else { false } }
         let marksSeen = !selected.readOnly && attributes.contains { if case .body(_, false) = $0 { true } else { false } }
         var failed = false
-        for index in indices {
+        // Small messages are read ahead in batches, many files per trip to the thread pool (a
+        // trip costs more than reading a few KiB); a large one is read whole when its structure
+        // is needed and streamed from its open file otherwise.
+        var readAhead: [Int: Result<[UInt8], any Error>] = [:]
+        for (position, index) in indices.enumerated() {
             var message = selected.messages[index]
             var content: [UInt8] = []
             var tree: MIMEEntity?
             // Read (or open) the file before any of the response is out: a missing file costs
             // this message's response (and a NO at the end), not the connection.
             var file: Int32?
+            var whole = false
             do {
-                if needsContent { content = try await readBody(message) }
-                if streams { file = try await openBody(message) }
+                if (needsContent || streams) && message.size <= Self.readAheadMessageLimit {
+                    if readAhead[index] == nil {
+                        let messages = selected.messages
+                        readAhead = try await readBatch(indices[position...].lazy.map { ($0, messages[$0]) })
+                    }
+                    content = try readAhead.removeValue(forKey: index)!.get()
+                    whole = true
+                } else {
+                    if needsContent { content = try await readBody(message); whole = true }
+                    if streams && !whole { file = try await openBody(message) }
+                }
             } catch {
                 logger.error("cannot read message", metadata: ["uid": "\(message.uid)", "error": "\(error)"])
                 failed = true
@@ -471,7 +485,7 @@ public struct IMAPMailboxCommands: Sendable {
                     if tree == nil { tree = MIMEEntity.parse(content) }
                     response.append(extensible ? "BODYSTRUCTURE " : "BODY ")
                     tree!.bodyStructure(content, extensible: extensible, into: &response)
-                case .body(let section, _) where section.isWholeMessage && !needsContent:
+                case .body(let section, _) where section.isWholeMessage && !whole:
                     let start = min(section.partial?.origin ?? 0, message.size)
                     let count = min(section.partial?.count ?? message.size, message.size - start)
                     response.append(section.responseName + " {\(count)}\r\n")
@@ -508,6 +522,53 @@ public struct IMAPMailboxCommands: Sendable {
             try await out.write(response.bytes)
         }
         return failed
+    }
+
+    /// Messages up to this size are read ahead in batches.
+    static let readAheadMessageLimit = 64 * 1024
+    /// A batch ends after this many octets or messages.
+    static let readAheadBytes = 512 * 1024
+    static let readAheadMessages = 128
+
+    /// Reads the files of the next small messages of `upcoming` (index and message, in FETCH
+    /// order) in one trip to the thread pool: from the first, while each is small and the batch
+    /// is within ``readAheadBytes`` and ``readAheadMessages``. Each message gets its bytes or its
+    /// own error.
+    private func readBatch(_ upcoming: some Sequence<(Int, StoredMessage)>) async throws -> [Int: Result<[UInt8], any Error>] {
+        var batch: [(index: Int, path: String, size: Int)] = []
+        var total = 0
+        for (index, message) in upcoming {
+            guard message.size <= Self.readAheadMessageLimit, batch.count < Self.readAheadMessages,
+                  batch.isEmpty || total + message.size <= Self.readAheadBytes else { break }
+            batch.append((index, store.bodyPath(message.bodyID), message.size))
+            total += message.size
+        }
+        let entries = batch
+        return try await threadPool.runIfActive {
+            var results: [Int: Result<[UInt8], any Error>] = [:]
+            for entry in entries {
+                results[entry.index] = Result { try Self.readFile(entry.path, size: entry.size) }
+            }
+            return results
+        }
+    }
+
+    /// Reads `size` octets of the file at `path` (on the calling thread: the thread pool's).
+    private static func readFile(_ path: String, size: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreFileError(operation: "open", path: path, code: errno) }
+        defer { BodyFiles.closeFile(fd) }
+        var bytes = [UInt8](repeating: 0, count: size)
+        var offset = 0
+        try bytes.withUnsafeMutableBytes { buffer in
+            while offset < size {
+                let count = pread(fd, buffer.baseAddress! + offset, min(chunkSize, size - offset), off_t(offset))
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { throw StoreFileError(operation: "read", path: path, code: count == 0 ? EIO : errno) }
+                offset += count
+            }
+        }
+        return bytes
     }
 
     /// Opens a message's file on the thread pool.
@@ -550,22 +611,7 @@ public struct IMAPMailboxCommands: Sendable {
     func readBody(_ message: StoredMessage) async throws -> [UInt8] {
         let path = store.bodyPath(message.bodyID)
         let size = message.size
-        return try await threadPool.runIfActive {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw StoreFileError(operation: "open", path: path, code: errno) }
-            defer { BodyFiles.closeFile(fd) }
-            var bytes = [UInt8](repeating: 0, count: size)
-            var offset = 0
-            try bytes.withUnsafeMutableBytes { buffer in
-                while offset < size {
-                    let count = pread(fd, buffer.baseAddress! + offset, min(Self.chunkSize, size - offset), off_t(offset))
-                    if count < 0, errno == EINTR { continue }
-                    guard count > 0 else { throw StoreFileError(operation: "read", path: path, code: count == 0 ? EIO : errno) }
-                    offset += count
-                }
-            }
-            return bytes
-        }
+        return try await threadPool.runIfActive { try Self.readFile(path, size: size) }
     }
 
     // MARK: - SEARCH
