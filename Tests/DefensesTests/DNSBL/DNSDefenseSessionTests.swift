@@ -93,7 +93,7 @@ struct DNSDefenseSessionTests {
         try await withDNSTestServer { dns in
             let resolver = dns.resolver(timeout: .seconds(5), attempts: 1)
             let lists = DNSListDefense(
-                checker: DNSListChecker(resolver: resolver, configuration: DNSListConfiguration(zones: [DNSListZone("bl.dnsbl.test")])),
+                checker: DNSListChecker(resolver: resolver, configuration: DNSListConfiguration(zones: [DNSListZone("bl.dnsbl.test")], timeLimit: .seconds(300))),
                 policy: DNSListPolicy(stage: .mailFrom, onUnknown: .tempfail))
             let senders = SenderCheckDefense(checker: SenderChecker(resolver: resolver))
             let receiver = MemoryMessageReceiver()
@@ -148,7 +148,7 @@ struct DNSDefenseSessionTests {
         try await withDNSTestServer { dns in
             let lists = DNSListDefense(checker: DNSListChecker(
                 resolver: dns.resolver(timeout: .seconds(2), attempts: 1),
-                configuration: DNSListConfiguration(zones: [DNSListZone("bl.dnsbl.test"), DNSListZone("bl2.dnsbl.test")])))
+                configuration: DNSListConfiguration(zones: [DNSListZone("bl.dnsbl.test"), DNSListZone("bl2.dnsbl.test")], timeLimit: .seconds(300))))
             let receiver = MemoryMessageReceiver()
             let server = Self.server(lists, receiver: receiver)
             let port = try await server.start()[0].port!
@@ -185,7 +185,7 @@ struct DNSDefenseSessionTests {
         try await withDNSTestServer { dns in
             let lists = DNSListDefense(
                 checker: DNSListChecker(resolver: dns.resolver(timeout: .seconds(2), attempts: 1),
-                                        configuration: DNSListConfiguration(zones: [DNSListZone("bl.dnsbl.test")])),
+                                        configuration: DNSListConfiguration(zones: [DNSListZone("bl.dnsbl.test")], timeLimit: .seconds(300))),
                 policy: DNSListPolicy(stage: .connect))
             let receiver = MemoryMessageReceiver()
             let server = Self.server(lists, receiver: receiver)

@@ -290,11 +290,11 @@ struct DNSListCheckerTests {
         var dns = healthy(bl)
         F.list(&dns, bl, "192.0.2.99")
         let counting = CountingResolver(dns)
-        let remembered = DNSListChecker(resolver: counting, configuration: DNSListConfiguration(zones: [bl]))
+        let remembered = DNSListChecker(resolver: counting, configuration: DNSListConfiguration(zones: [bl], timeLimit: .seconds(300)))
         for _ in 0..<3 { _ = await remembered.check(clientIP: ip) }
         #expect(await counting.questions.filter { $0.name.hasPrefix("2.0.0.127.") }.count == 1)
         let again = CountingResolver(dns)
-        let always = DNSListChecker(resolver: again, configuration: DNSListConfiguration(zones: [bl], healthCheckInterval: .zero))
+        let always = DNSListChecker(resolver: again, configuration: DNSListConfiguration(zones: [bl], timeLimit: .seconds(300), healthCheckInterval: .zero))
         for _ in 0..<3 { _ = await always.check(clientIP: ip) }
         #expect(await again.questions.filter { $0.name.hasPrefix("2.0.0.127.") }.count == 3)
     }

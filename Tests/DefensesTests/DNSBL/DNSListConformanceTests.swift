@@ -72,11 +72,11 @@ struct DNSListConformanceTests {
             out.append(Point(name: "\(family) healthy list passes") {
                 var dns = MockResolver()
                 dns.add(.a(IPv4Address("127.0.0.2")!), at: points.query_listed)
-                let report = await DNSListChecker(resolver: dns, configuration: DNSListConfiguration(zones: [zone])).healthCheck(zone, family: family)
+                let report = await DNSListChecker(resolver: dns, configuration: DNSListConfiguration(zones: [zone], timeLimit: .seconds(300))).healthCheck(zone, family: family)
                 return report.health == .healthy
             })
             out.append(Point(name: "\(family) missing must-be-listed entry is unusable") {
-                let report = await DNSListChecker(resolver: MockResolver(), configuration: DNSListConfiguration(zones: [zone]))
+                let report = await DNSListChecker(resolver: MockResolver(), configuration: DNSListConfiguration(zones: [zone], timeLimit: .seconds(300)))
                     .healthCheck(zone, family: family)
                 if case .unhealthy = report.health { return true }
                 return false
@@ -85,7 +85,7 @@ struct DNSListConformanceTests {
                 var dns = MockResolver()
                 dns.add(.a(IPv4Address("127.0.0.2")!), at: points.query_listed)
                 dns.add(.a(IPv4Address("127.0.0.2")!), at: points.query_not_listed)
-                let report = await DNSListChecker(resolver: dns, configuration: DNSListConfiguration(zones: [zone])).healthCheck(zone, family: family)
+                let report = await DNSListChecker(resolver: dns, configuration: DNSListConfiguration(zones: [zone], timeLimit: .seconds(300))).healthCheck(zone, family: family)
                 if case .unhealthy = report.health { return true }
                 return false
             })
@@ -97,7 +97,7 @@ struct DNSListConformanceTests {
             dns.add(.a(IPv4Address("127.0.0.2")!), at: file.ipv4.query_listed)
             configure(&dns)
             let ipZone = DNSListZone(file.zone_placeholder)
-            return await DNSListChecker(resolver: dns, configuration: DNSListConfiguration(zones: [ipZone])).check(clientIP: client)
+            return await DNSListChecker(resolver: dns, configuration: DNSListConfiguration(zones: [ipZone], timeLimit: .seconds(300))).check(clientIP: client)
         }
         out.append(Point(name: "A record in 127/8 is a listing") {
             await verdict { $0.add(.a(IPv4Address("127.0.0.2")!), at: file.ipv4.example!.query) }.result == .listed

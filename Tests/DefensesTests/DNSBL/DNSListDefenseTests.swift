@@ -21,7 +21,7 @@ struct DNSListDefenseTests {
         F.list(&dns, bl, "2001:db8::99")
         F.list(&dns, rhs, "spam.example")
         configure(&dns)
-        return DNSListDefense(checker: DNSListChecker(resolver: dns, configuration: DNSListConfiguration(zones: [bl, rhs])), policy: policy)
+        return DNSListDefense(checker: DNSListChecker(resolver: dns, configuration: DNSListConfiguration(zones: [bl, rhs], timeLimit: .seconds(300))), policy: policy)
     }
 
     func mail(_ d: DNSListDefense, from: String = "alice@ok.example", session: SessionContext) async -> HookDecision {
@@ -105,7 +105,7 @@ struct DNSListDefenseTests {
         F.addTestPoints(&dns, wl)
         F.list(&dns, bl, "192.0.2.99")
         F.list(&dns, wl, "192.0.2.99")
-        let d = DNSListDefense(checker: DNSListChecker(resolver: dns, configuration: DNSListConfiguration(zones: [bl, wl])),
+        let d = DNSListDefense(checker: DNSListChecker(resolver: dns, configuration: DNSListConfiguration(zones: [bl, wl], timeLimit: .seconds(300))),
                                policy: DNSListPolicy(stage: .mailFrom))
         #expect(await mail(d, session: F.session("192.0.2.99")) == .continue)
     }

@@ -25,7 +25,7 @@ struct DNSListSessionVerdictTests {
     }
 
     func defense(_ policy: DNSListPolicy = DNSListPolicy(), zones: [DNSListZone]? = nil, resolver: any DNSResolver) -> DNSListDefense {
-        DNSListDefense(checker: DNSListChecker(resolver: resolver, configuration: DNSListConfiguration(zones: zones ?? [bl])), policy: policy)
+        DNSListDefense(checker: DNSListChecker(resolver: resolver, configuration: DNSListConfiguration(zones: zones ?? [bl], timeLimit: .seconds(300))), policy: policy)
     }
 
     static let bob = EnvelopeRecipient(path: .mailbox(Mailbox(localPart: "bob", host: .domain("mx.test"))))

@@ -22,9 +22,9 @@ import Testing
         let dataFile = try scratch.write("message.eml", message)
         return try await ExternalProcess.run(swaks, [
             "--server", "127.0.0.1", "--port", String(port), "--helo", "client.test",
-            "--from", "alice@src.test", "--to", "bob@mx.test", "--timeout", "30",
+            "--from", "alice@src.test", "--to", "bob@mx.test", "--timeout", "60",
             "--data", "@" + dataFile,
-        ] + options, timeout: .seconds(20))
+        ] + options, timeout: .seconds(90))   // hang detectors: a loaded CI run can take tens of seconds
     }
 
     /// The one message swaks delivered, byte-exact, with the envelope it gave.
