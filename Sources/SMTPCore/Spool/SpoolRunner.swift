@@ -191,7 +191,10 @@ public actor SpoolRunner {
         var attempts: [(hop: NextHop, indices: [Int], result: DeliveryResult)] = []
         if let destinations = configuration.destinations {
             for (domain, indices) in byDomain.sorted(by: { $0.key < $1.key }) {
-                let destination = await destinations.destination(for: domain)
+                var destination = await destinations.destination(for: domain)
+                if case .hosts(let hosts) = destination, hosts.isEmpty {
+                    destination = .noMailHost("no host to try")
+                }
                 switch destination {
                 case .hosts(let hosts):
                     var last: (NextHop, DeliveryResult)?
@@ -328,12 +331,14 @@ public actor SpoolRunner {
         return result
     }
 
-    /// The recipient's domain (lower case), nil for `<Postmaster>` and address literals.
+    /// The recipient's domain as the DNS knows it (lower case, A-labels, RFC 5890), nil for
+    /// `<Postmaster>` and address literals (those take the routing table's default or fail).
     static func domain(of path: ForwardPath) -> String? {
         guard case .mailbox(let mailbox) = path, case .domain(let name) = mailbox.host else { return nil }
         var domain = name.lowercased()
         if domain.hasSuffix(".") { domain.removeLast() }
-        return domain
+        if let ascii = try? IDNA.toASCII(domain) { domain = ascii }
+        return domain.isEmpty ? nil : domain
     }
 
     /// Whether the next mail exchanger should be tried: this one could not be reached or did
