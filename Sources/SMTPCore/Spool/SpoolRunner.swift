@@ -13,6 +13,10 @@ public struct SpoolRunnerConfiguration: Sendable {
     public var maxConcurrentDeliveries: Int
     /// Our name in bounces (`Reporting-MTA`) and in EHLO towards the next hop.
     public var hostname: String
+    /// The recipients' own mail exchangers, for domains ``routing`` has no hop for (the outbound
+    /// stage); nil: such recipients fail with "No route" (every other stage only talks to its
+    /// configured next hops).
+    public var destinations: (any DestinationResolver)?
 
     public init(routing: RoutingTable, retry: RetryPolicy = .init(), client: SMTPClientConfiguration = .init(),
                 maxConcurrentDeliveries: Int = 20, hostname: String) {
@@ -168,10 +172,13 @@ public actor SpoolRunner {
 
         // Split the pending recipients per next hop (one message, several hops).
         var byHop: [NextHop: [Int]] = [:]
+        var byDomain: [String: [Int]] = [:]
         var newlyFailed: [DeliveryStatusNotification.FailedRecipient] = []
         for index in state.pendingIndices {
             if let hop = configuration.routing.hop(for: recipients[index].path) {
                 byHop[hop, default: []].append(index)
+            } else if configuration.destinations != nil, let domain = Self.domain(of: recipients[index].path) {
+                byDomain[domain, default: []].append(index)
             } else {
                 let reply = Reply(.transactionFailed, EnhancedStatusCode(5, 4, 4), "No route to destination")
                 state.recipients[index].status = .failed
@@ -180,8 +187,51 @@ public actor SpoolRunner {
             }
         }
 
+        // Domains without a route: their own mail exchangers, tried in order.
+        var attempts: [(hop: NextHop, indices: [Int], result: DeliveryResult)] = []
+        if let destinations = configuration.destinations {
+            for (domain, indices) in byDomain.sorted(by: { $0.key < $1.key }) {
+                var destination = await destinations.destination(for: domain)
+                if case .hosts(let hosts) = destination, hosts.isEmpty {
+                    destination = .noMailHost("no host to try")
+                }
+                switch destination {
+                case .hosts(let hosts):
+                    var last: (NextHop, DeliveryResult)?
+                    for host in hosts {
+                        let result = await deliver(entry, indices: indices, to: host, logger: log)
+                        last = (host, result)
+                        guard Self.triesNextHost(result) else { break }
+                        log.info("next mail exchanger", metadata: ["domain": "\(domain)", "host": "\(host)", "reason": "\(result)"])
+                    }
+                    if let (host, result) = last { attempts.append((host, indices, result)) }
+                case .nullMX, .noMailHost:
+                    let reply: Reply
+                    if case .noMailHost(let reason) = destination {
+                        reply = Reply(.mailboxUnavailable, EnhancedStatusCode(5, 1, 2), "No mail host for \(domain): \(reason)")
+                    } else {
+                        reply = Destination.nullMXReply
+                    }
+                    for index in indices {
+                        state.recipients[index].status = .failed
+                        state.recipients[index].lastResult = "\(reply)"
+                        newlyFailed.append(.init(recipient: recipients[index], reply: reply, remoteMTA: nil))
+                        log.notice("failed", metadata: ["domain": "\(domain)", "rcpt": "\(recipients[index].path)", "reply": "\(reply)"])
+                    }
+                case .temporaryFailure(let reason):
+                    for index in indices {
+                        state.recipients[index].attempts += 1
+                        state.recipients[index].lastResult = "DNS: \(reason)"
+                    }
+                    log.info("deferred", metadata: ["domain": "\(domain)", "reason": "DNS: \(reason)"])
+                }
+            }
+        }
         for (hop, indices) in byHop.sorted(by: { $0.key.name < $1.key.name }) {
-            let result = await deliver(entry, indices: indices, to: hop, logger: log)
+            attempts.append((hop, indices, await deliver(entry, indices: indices, to: hop, logger: log)))
+        }
+
+        for (hop, indices, result) in attempts {
             for (position, index) in indices.enumerated() {
                 guard position < result.recipients.count else { continue }
                 let outcome = result.recipients[position]
@@ -279,6 +329,30 @@ public actor SpoolRunner {
         let result = await connection.send(envelope: envelope, message: message, size: entry.messageSize)
         await pool.give(connection, to: hop)
         return result
+    }
+
+    /// The recipient's domain as the DNS knows it (lower case, A-labels, RFC 5890), nil for
+    /// `<Postmaster>` and address literals (those take the routing table's default or fail).
+    static func domain(of path: ForwardPath) -> String? {
+        guard case .mailbox(let mailbox) = path, case .domain(let name) = mailbox.host else { return nil }
+        var domain = name.lowercased()
+        if domain.hasSuffix(".") { domain.removeLast() }
+        if let ascii = try? IDNA.toASCII(domain) { domain = ascii }
+        return domain.isEmpty ? nil : domain
+    }
+
+    /// Whether the next mail exchanger should be tried: this one could not be reached or did
+    /// not take a session (RFC 5321 §5.1: "unable to connect" or a temporary refusal before
+    /// any transaction) — never after a recipient or the message got an answer.
+    static func triesNextHost(_ result: DeliveryResult) -> Bool {
+        guard case .temporaryFailure(let error, let recipients) = result, !recipients.contains(where: \.isAccepted) else { return false }
+        switch error {
+        case .connectionFailed, .tlsFailed, .connectionUnusable: return true
+        case .timeout(let stage), .connectionClosed(let stage):
+            return [.connect, .greeting, .hello, .startTLS].contains(stage)
+        case .rejected(_, let stage): return [.greeting, .hello, .startTLS].contains(stage)
+        default: return false
+        }
     }
 
     /// Errors that mean the connection was dead before this message started using it.
