@@ -21,6 +21,29 @@ struct ChainProcessTests {
         return nil
     }
 
+    /// Fetches over POP3S until `done` holds for the mailbox (or 30 s pass); the last fetch.
+    static func fetch(_ client: StoreProcessTests.Client, _ port: Int, user: String, password: String,
+                      until done: ([[UInt8]]) -> Bool) async throws -> (stat: [Int], messages: [[UInt8]], all: [String: Any]) {
+        var fetched = try await client.fetch(port, mode: "ssl", user: user, password: password)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !done(fetched.messages), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            fetched = try await client.fetch(port, mode: "ssl", user: user, password: password)
+        }
+        return fetched
+    }
+
+    /// The entries left in a spool's queue directory once it has emptied (or 15 s passed).
+    static func entriesLeft(_ queue: String) async throws -> [String] {
+        var left = ["?"]
+        let deadline = ContinuousClock.now + .seconds(15)
+        while !left.isEmpty, ContinuousClock.now < deadline {
+            left = (try? FileManager.default.contentsOfDirectory(atPath: queue)) ?? ["missing"]
+            if !left.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        return left
+    }
+
     @Test func mxSubmissionAndStoreInOneProcess() async throws {
         let smarthost = try await LiveServer(session: SMTPSessionConfiguration(hostname: "smarthost.test"))
         let scratch = try TemporaryDirectory("chain")
@@ -87,12 +110,7 @@ struct ChainProcessTests {
 
         let client = StoreProcessTests.Client(python: try InteropTools.python3(),
                                               script: InteropTools.scriptsDirectory.appendingPathComponent("store_client.py").path)
-        var fetched = try await client.fetch(pop3sPort, mode: "ssl", user: "you@example.test", password: "chain pw 7")
-        let deadline = ContinuousClock.now + .seconds(30)
-        while fetched.messages.count < 2, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(200))
-            fetched = try await client.fetch(pop3sPort, mode: "ssl", user: "you@example.test", password: "chain pw 7")
-        }
+        let fetched = try await Self.fetch(client, pop3sPort, user: "you@example.test", password: "chain pw 7") { $0.count >= 2 }
         #expect(fetched.messages.count == 2, "\(fetched.all)\n\(node.result())")
         let texts = fetched.messages.map { String(decoding: $0, as: UTF8.self) }
         let outside = try #require(texts.first { $0.contains("Subject: from outside") }, "\(texts)")
@@ -112,13 +130,7 @@ struct ChainProcessTests {
 
         // Every stage handed its mail on: the stage spools hold no entries.
         for stage in ["mx", "submission"] {
-            let queue = scratch.path + "/spool/stages/\(stage)/queue"
-            var left = ["?"]
-            let spoolDeadline = ContinuousClock.now + .seconds(15)
-            while !left.isEmpty, ContinuousClock.now < spoolDeadline {
-                left = (try? FileManager.default.contentsOfDirectory(atPath: queue)) ?? ["missing"]
-                if !left.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
-            }
+            let left = try await Self.entriesLeft(scratch.path + "/spool/stages/\(stage)/queue")
             #expect(left.isEmpty, "\(stage): \(left)")
         }
         #expect(!node.result().description.contains("chain pw"))   // passwords are never logged
@@ -179,12 +191,7 @@ struct ChainProcessTests {
                                               script: InteropTools.scriptsDirectory.appendingPathComponent("store_client.py").path)
         // The first fills the mailbox (quota: one message).
         #expect(try await send("first").status == 0)
-        var fetched = try await client.fetch(pop3sPort, mode: "ssl", user: "full@example.test", password: "quota pw 3")
-        let deadline = ContinuousClock.now + .seconds(30)
-        while fetched.messages.isEmpty, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(200))
-            fetched = try await client.fetch(pop3sPort, mode: "ssl", user: "full@example.test", password: "quota pw 3")
-        }
+        let fetched = try await Self.fetch(client, pop3sPort, user: "full@example.test", password: "quota pw 3") { !$0.isEmpty }
         #expect(fetched.messages.count == 1, "\(fetched.all)")
 
         // The second is accepted by the mx (its check knows the user, not the quota) and refused by the store.
@@ -204,20 +211,11 @@ struct ChainProcessTests {
         #expect(still.messages.count == 1 && String(decoding: still.messages[0], as: UTF8.self).contains("Subject: first"))
 
         // Room made: a retry delivers the second message, and the mx stage's spool empties.
-        var second = try await client.fetch(pop3sPort, mode: "ssl", user: "full@example.test", password: "quota pw 3")
-        let retryDeadline = ContinuousClock.now + .seconds(30)
-        while second.messages.isEmpty, ContinuousClock.now < retryDeadline {
-            try await Task.sleep(for: .milliseconds(200))
-            second = try await client.fetch(pop3sPort, mode: "ssl", user: "full@example.test", password: "quota pw 3")
-        }
+        let second = try await Self.fetch(client, pop3sPort, user: "full@example.test", password: "quota pw 3") { !$0.isEmpty }
         #expect(second.messages.count == 1 && second.messages.first.map { String(decoding: $0, as: UTF8.self).contains("Subject: second") } == true,
                 "\(second.all)\n\(node.result())")
-        var left = ["?"]   // the entry goes once the store's 250 is back, a moment after the store shows the message
-        let emptyDeadline = ContinuousClock.now + .seconds(15)
-        while !left.isEmpty, ContinuousClock.now < emptyDeadline {
-            left = (try? FileManager.default.contentsOfDirectory(atPath: queue)) ?? ["missing"]
-            if !left.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        // The entry goes once the store's 250 is back, a moment after the store shows the message.
+        let left = try await Self.entriesLeft(queue)
         #expect(left.isEmpty, "\(left)")
         #expect(smarthost.receiver.messages.isEmpty)
         node.signal(SIGTERM)

@@ -209,21 +209,7 @@ struct PostgresTestServer: Sendable {
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("mailnode-pg-out-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        try closeOtherDescriptors(&actions)
-
-        let argv: [UnsafeMutablePointer<CChar>?] = argvStrings.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv0, &actions, nil, argv, environ)
-        guard spawned == 0 else {
-            throw PostgresTestServerUnavailable(description: "cannot start \(argv0): \(String(cString: strerror(spawned)))")
-        }
+        let pid = try spawn(argv0, argvStrings, output: outputPath, ownProcessGroup: false)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0, errno == EINTR {}
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
@@ -238,25 +224,34 @@ struct PostgresTestServer: Sendable {
     /// Starts a command and does not wait for it (its output goes to /dev/null; its own process
     /// group, so a signal meant for the test run's group does not reach it first).
     static func spawnDetached(_ executable: String, _ arguments: [String]) throws {
+        _ = try spawn(executable, [executable] + arguments, output: "/dev/null", ownProcessGroup: true)
+    }
+
+    /// `posix_spawn`s `argv` (`argv[0]` by convention the program's name) from `path`: stdin
+    /// /dev/null, stdout and stderr to `output`, every other descriptor closed.
+    private static func spawn(_ path: String, _ argv: [String], output: String, ownProcessGroup: Bool) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         try closeOtherDescriptors(&actions)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard spawned == 0 else {
-            throw PostgresTestServerUnavailable(description: "cannot start \(executable): \(String(cString: strerror(spawned)))")
+        if ownProcessGroup {
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+            posix_spawnattr_setpgroup(&attributes, 0)
         }
+        let cArgv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { cArgv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, &attributes, cArgv, environ)
+        guard spawned == 0 else {
+            throw PostgresTestServerUnavailable(description: "cannot start \(path): \(String(cString: strerror(spawned)))")
+        }
+        return pid
     }
 
     /// Has the child close every descriptor above stderr before it runs. The cluster outlives
