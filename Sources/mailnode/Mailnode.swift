@@ -52,8 +52,9 @@ struct Mailnode: AsyncParsableCommand {
         if role == "submission", configuration.submission == nil { throw fail("\(path): role submission needs a [submission] table") }
         if role == "antivirus", configuration.antivirus == nil { throw fail("\(path): role antivirus needs an [antivirus] table") }
         if role == "store", configuration.store == nil { throw fail("\(path): role store needs a [store] table") }
+        if role == "outbound", configuration.outbound == nil { throw fail("\(path): role outbound needs an [outbound] table") }
         if role == "all", configuration.enabledRoles.isEmpty {
-            throw fail("\(path): role all needs at least one role table ([mx], [submission], [antivirus], [store])")
+            throw fail("\(path): role all needs at least one role table ([mx], [submission], [antivirus], [store], [outbound])")
         }
         // One role: the other roles' tables are ignored. "all" runs every table's role, chained
         // (NodeConfiguration.stages()); "" keeps all, for review.

@@ -28,6 +28,10 @@ enum ReviewDerivation {
             if role == .store, let store = configuration.store {
                 return RoleReview(role: role, configured: true, built: built, items: DefenseCatalog.all.map { storeItem($0, store: store, node: configuration) })
             }
+            if role == .outbound, let outbound = configuration.outbound {
+                return RoleReview(role: role, configured: true, built: built,
+                                  items: DefenseCatalog.all.map { outboundItem($0, outbound: outbound, node: configuration) })
+            }
             return RoleReview(role: role, configured: false, built: built, items: [])
         }
         var review = NodeReview(source: source, hostname: file.hostname, roles: roles, faults: [])

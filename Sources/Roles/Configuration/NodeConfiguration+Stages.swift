@@ -9,12 +9,14 @@ public struct ChainedStage: Sendable {
 
 extension NodeConfiguration {
     /// The roles whose tables this configuration has, in the order mail flows through them:
-    /// the entry stages (mx, submission), then antivirus, then store.
+    /// the entry stages (mx, submission), then antivirus, then the two exits, outbound and store
+    /// (the store last: it starts first, so the outbound stage's bounces to local senders find it).
     public var enabledRoles: [String] {
         var roles: [String] = []
         if mx != nil { roles.append("mx") }
         if submission != nil { roles.append("submission") }
         if antivirus != nil { roles.append("antivirus") }
+        if outbound != nil { roles.append("outbound") }
         if store != nil { roles.append("store") }
         return roles
     }
@@ -29,13 +31,17 @@ extension NodeConfiguration {
     /// ```
     /// mx ─┐
     ///     ├─▶ antivirus ─▶ store           (mx.domains; LMTP)
-    /// submission ─┘    └─▶ [routes]/[hops] (every other domain)
+    /// submission ─┘    └─▶ outbound        (every other domain; without it [routes]/[hops])
     /// ```
     ///
     /// - The entry stages hand everything to antivirus when there is one; otherwise they route
     ///   like the last stage below.
     /// - The last spooling stage uses the file's `[routes]`, except that the mx's local domains
-    ///   go to the store when there is one (a route the file gives for such a domain wins).
+    ///   go to the store when there is one (a route the file gives for such a domain wins). With
+    ///   an outbound stage, that stage replaces the file's default route (`"*"`): what has no
+    ///   route of its own leaves through the outbound stage, which delivers it to the recipients'
+    ///   mail exchangers and routes like the last stage for the rest (its bounces to local
+    ///   senders go to the store).
     /// - When the store is one of the stages, the mx refuses unknown users at RCPT (DM19)
     ///   against the store's user directory, unless `[mx.recipients] enabled = false`.
     /// - A stage receiving from another one accepts it (`accept_from`) and trusts its
@@ -48,12 +54,16 @@ extension NodeConfiguration {
             store.listen.first.map { Self.hop("store", $0, store.sessionProtocol) }
         }
         let antivirusHop = antivirus.flatMap { av in av.listen.first.map { Self.hop("antivirus", $0, av.sessionProtocol) } }
+        let outboundHop = outbound.flatMap { out in out.listen.first.map { Self.hop("outbound", $0, out.sessionProtocol) } }
         var exit = routing
         if let storeHop {
             for domain in mx?.localDomains ?? [] where exit.routes[domain.lowercased()] == nil {
                 exit.routes[domain.lowercased()] = storeHop
             }
         }
+        // The outbound stage itself: the exit's routes, no default (everything else by MX).
+        let outboundRouting = RoutingTable(routes: exit.routes)
+        if let outboundHop { exit.defaultHop = outboundHop }
         func stage(_ role: String, routing: RoutingTable) -> ChainedStage {
             var copy = running(role: role)
             copy.spoolDirectory = spoolDirectory + "/stages/" + role
@@ -76,6 +86,7 @@ extension NodeConfiguration {
             result.append(entry)
         }
         if antivirus != nil { result.append(stage("antivirus", routing: exit)) }
+        if outbound != nil { result.append(stage("outbound", routing: outboundRouting)) }
         if store != nil { result.append(stage("store", routing: RoutingTable())) }
         // The receiving stages accept and trust the hop addresses their upstreams use.
         let used = Set(result.flatMap { Array($0.configuration.routing.routes.values) + ($0.configuration.routing.defaultHop.map { [$0] } ?? []) })
@@ -86,6 +97,11 @@ extension NodeConfiguration {
                 adding(trusted(antivirusHop), to: &av.acceptFrom)
                 adding(trusted(antivirusHop), to: &av.trustedUpstreams)
                 result[index].configuration.antivirus = av
+            }
+            if var out = result[index].configuration.outbound {
+                adding(trusted(outboundHop), to: &out.acceptFrom)
+                adding(trusted(outboundHop), to: &out.trustedUpstreams)
+                result[index].configuration.outbound = out
             }
             if var st = result[index].configuration.store {
                 adding(trusted(storeHop), to: &st.acceptFrom)

@@ -128,6 +128,9 @@ struct ConfigurationReader {
         if document.tables[["store"]] != nil {
             configuration.store = try readStore(spool: configuration.spoolDirectory, hasTLS: configuration.tlsCertificatePath != nil)
         }
+        if document.tables[["outbound"]] != nil {
+            configuration.outbound = try readOutbound()
+        }
         if document.tables[["submission"]] != nil {
             configuration.submission = try readSubmission(spool: configuration.spoolDirectory,
                                                           hasTLS: configuration.tlsCertificatePath != nil)
@@ -188,9 +191,10 @@ struct ConfigurationReader {
         if let unknown = document.entries.first(where: { !used.contains($0.path) }) {
             throw ConfigurationError(file: file, line: unknown.line, key: unknown.dottedKey, message: "unknown key")
         }
-        let knownTables: Set<String> = ["node", "tls", "mx", "antivirus", "submission", "store", "hops", "routes", "retry", "dedup", "state", "dns", "metrics"]
+        let knownTables: Set<String> = ["node", "tls", "mx", "antivirus", "submission", "store", "outbound", "hops", "routes", "retry", "dedup", "state", "dns", "metrics"]
         if let (table, line) = document.tables.first(where: { !knownTables.contains($0.key[0]) || ($0.key[0] == "hops" && $0.key.count != 2)
-            || ($0.key[0] == "antivirus" && $0.key.count != 1) || ($0.key[0] == "store" && $0.key.count != 1) }) {
+            || ($0.key[0] == "antivirus" && $0.key.count != 1) || ($0.key[0] == "store" && $0.key.count != 1)
+            || ($0.key[0] == "outbound" && $0.key.count != 1) }) {
             throw ConfigurationError(file: file, line: line, key: table.joined(separator: "."), message: "unknown table")
         }
         return configuration

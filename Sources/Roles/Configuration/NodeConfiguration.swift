@@ -99,6 +99,8 @@ public struct NodeConfiguration: Sendable {
     public var antivirus: AntivirusRoleConfiguration?
     /// The `store` role (`[store]`); nil when the file has no such table.
     public var store: StoreRoleConfiguration?
+    /// The `outbound` role (`[outbound]`); nil when the file has no such table.
+    public var outbound: OutboundRoleConfiguration?
     /// Where spooled mail goes next; a table without any hop keeps mail in the spool.
     public var routing: RoutingTable
     public var retry: RetryPolicy
@@ -138,6 +140,7 @@ public struct NodeConfiguration: Sendable {
         if role != "submission" { copy.submission = nil }
         if role != "antivirus" { copy.antivirus = nil }
         if role != "store" { copy.store = nil }
+        if role != "outbound" { copy.outbound = nil }
         return copy
     }
 
@@ -150,6 +153,7 @@ public struct NodeConfiguration: Sendable {
             || mx.spamTraps != nil || mx.senderVolume != nil || mx.blocklist?.checkDynamic == true
     }
 
-    /// True when some recipient could be routed somewhere.
-    public var hasNextHop: Bool { routing.defaultHop != nil || !routing.routes.isEmpty }
+    /// True when some recipient could be routed somewhere: a route, or (the outbound role) the
+    /// recipients' own mail exchangers.
+    public var hasNextHop: Bool { routing.defaultHop != nil || !routing.routes.isEmpty || outbound != nil }
 }

@@ -16,7 +16,8 @@ import StateSQLite
 /// spools durably before 250, forwards by the routing table) and `antivirus` (stage C: accepts
 /// from `antivirus.accept_from` only, scans each message at the end of DATA — DM28 — before the
 /// spool commits it, rejects or quarantines what does not pass, forwards the rest the same
-/// way). One process runs one role (``NodeConfiguration/running(role:)``). Other roles join here
+/// way), `store` (stage G, docs/store.md) and `outbound` (stage F: from the stages in front only,
+/// delivered to the recipients' mail exchangers, docs/outbound.md). One process runs one role (``NodeConfiguration/running(role:)``). Other roles join here
 /// as they are built.
 public final class MailNode: Sendable {
     public let configuration: NodeConfiguration
@@ -51,8 +52,8 @@ public final class MailNode: Sendable {
     let logger: Logger
 
     /// Roles this build can run, and the ones still to come (listed, never faked).
-    public static let availableRoles = ["mx", "submission", "antivirus", "store"]
-    public static let plannedRoles = ["antispam", "webmail", "outbound"]
+    public static let availableRoles = ["mx", "submission", "antivirus", "store", "outbound"]
+    public static let plannedRoles = ["antispam", "webmail"]
 
     /// - Parameters:
     ///   - metrics: counters to add to (several stages of one process share one set); nil: new ones.
@@ -80,6 +81,14 @@ public final class MailNode: Sendable {
         var listeners: [SMTPListenerConfiguration] = []
         var hooks: any SessionHooks = NoHooks()
         var receiving = SpoolReceiverConfiguration()
+        // The outbound role (stage F): hand-offs from the stages in front only (docs/outbound.md).
+        if let outbound = configuration.outbound {
+            let others = configuration.enabledRoles.filter { $0 != "outbound" }
+            guard others.isEmpty else { throw OutboundSetupError.notAlone(others) }
+            receiving.trustedUpstreams["outbound"] = outbound.trustedUpstreams
+            listeners += Self.outboundListeners(outbound, hostname: configuration.hostname, tlsContext: tlsContext)
+            hooks = Self.outboundHooks(outbound, metrics: metrics, logger: logger)
+        }
         if let mx = configuration.mx {
             receiving.trustedUpstreams["mx"] = mx.trustedUpstreams
             let session = SMTPSessionConfiguration(hostname: configuration.hostname, limits: mx.limits,
@@ -177,10 +186,11 @@ public final class MailNode: Sendable {
                                                          metrics: metrics),
                             group: group, connectionCaps: configuration.connectionCaps)
         if configuration.hasNextHop {
-            runner = SpoolRunner(store: spool,
-                                 configuration: SpoolRunnerConfiguration(routing: configuration.routing, retry: configuration.retry,
-                                                                         hostname: configuration.hostname),
-                                 group: group, logger: logger)
+            var forwarding = SpoolRunnerConfiguration(routing: configuration.routing, retry: configuration.retry,
+                                                      hostname: configuration.outbound?.hostname ?? configuration.hostname)
+            // Only the outbound role looks up mail exchangers; every other role talks only to its hops.
+            forwarding.destinations = configuration.outbound.map { Self.outboundDestinations($0, node: configuration, logger: logger) }
+            runner = SpoolRunner(store: spool, configuration: forwarding, group: group, logger: logger)
         } else {
             runner = nil
         }

@@ -1,0 +1,44 @@
+import Defenses
+import SMTPCore
+
+/// The `[outbound]` table (docs/configuration.md, docs/outbound.md).
+extension ConfigurationReader {
+    mutating func readOutbound() throws(ConfigurationError) -> OutboundRoleConfiguration {
+        let table = ["outbound"]
+        var outbound = OutboundRoleConfiguration()
+        if let listen = try listenOneOrMany(table + ["listen"]) {
+            guard !listen.isEmpty else { throw fail(table + ["listen"], "needs at least one address") }
+            outbound.listen = listen
+        }
+        if let text = try string(table + ["protocol"]) {
+            guard let value = SessionProtocol(rawValue: text) else { throw fail(table + ["protocol"], "must be smtp or lmtp, got '\(text)'") }
+            outbound.sessionProtocol = value
+        }
+        if let networks = try networks(table + ["accept_from"]) {
+            // The stage relays to any domain: an empty list is a mistake, never "everyone".
+            guard !networks.isEmpty else { throw fail(table + ["accept_from"], "is empty: no stage could hand mail to this one") }
+            outbound.acceptFrom = networks
+        }
+        if let networks = try networks(table + ["trusted_upstreams"]) { outbound.trustedUpstreams = networks }
+        if let value = try integer(table + ["port"], range: 1...65535) { outbound.remotePort = value }
+        if let text = try string(table + ["hostname"]) {
+            guard !text.isEmpty, !text.contains(" ") else { throw fail(table + ["hostname"], "'\(text)' is not a host name") }
+            outbound.hostname = text
+        }
+        if let text = try string(table + ["tls"]) {
+            guard let value = NextHop.HopTLS(rawValue: text) else {
+                throw fail(table + ["tls"], "must be opportunistic, required or none, got '\(text)'")
+            }
+            outbound.tls = value
+        }
+        if let text = try string(table + ["address_order"]) {
+            guard let value = MXDestinationResolver.AddressOrder(rawValue: text) else {
+                let names = MXDestinationResolver.AddressOrder.allCases.map(\.rawValue).joined(separator: ", ")
+                throw fail(table + ["address_order"], "must be one of \(names), got '\(text)'")
+            }
+            outbound.addressOrder = value
+        }
+        if let value = try integer(table + ["max_message_size"], range: 1024...(1 << 32)) { outbound.maxMessageSize = value }
+        return outbound
+    }
+}

@@ -1,0 +1,33 @@
+import Defenses
+import SMTPCore
+
+/// The `outbound` role (paper stage F): the only stage that opens connections to other domains'
+/// mail exchangers. It takes mail from the stages in front (``acceptFrom`` only — it relays to
+/// any domain, so it must never be reachable from anywhere else), spools it durably, and
+/// delivers every recipient whose domain has no `[routes]` entry to that domain's MX hosts
+/// (``MXDestinationResolver``: preference order, implicit MX, null MX, RFC 5321 §5.1,
+/// RFC 7505). Every value has a default (`[outbound]` may be empty); docs/configuration.md
+/// lists the keys, docs/outbound.md what the stage does and does not do yet.
+public struct OutboundRoleConfiguration: Sendable {
+    /// `outbound.listen`: where the previous stage hands mail over (default `127.0.0.1:10027`).
+    public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 10027)]
+    /// `outbound.protocol`: the listener speaks SMTP (default) or LMTP (RFC 2033).
+    public var sessionProtocol: SessionProtocol = .smtp
+    /// `outbound.accept_from`: the only clients served (default loopback); others get `554 5.7.1`.
+    public var acceptFrom: [IPNetwork] = [IPNetwork("127.0.0.0/8")!, IPNetwork("::1")!]
+    /// `outbound.trusted_upstreams`: stages whose `Mailnode-Id` is kept (hand-off dedup, MN06).
+    public var trustedUpstreams: [IPNetwork] = []
+    /// `outbound.port`: the port of the remote mail exchangers (25; tests use a high port).
+    public var remotePort: Int = 25
+    /// `outbound.hostname`: our name in EHLO towards remote servers and in bounces; nil: `node.hostname`.
+    public var hostname: String?
+    /// `outbound.tls`: STARTTLS towards remote servers, `opportunistic` by default (RFC 3207,
+    /// RFC 7435); `required` defers mail to servers without it; `none` never uses it.
+    public var tls: NextHop.HopTLS = .opportunistic
+    /// `outbound.address_order`: which address families of an exchanger are tried, which first.
+    public var addressOrder: MXDestinationResolver.AddressOrder = .ipv4First
+    /// `outbound.max_message_size` (default 50 MiB, advertised as SIZE to the previous stage).
+    public var maxMessageSize: Int = 52_428_800
+
+    public init() {}
+}

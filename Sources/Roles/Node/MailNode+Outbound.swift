@@ -1,0 +1,46 @@
+import Defenses
+import Logging
+import NIOSSL
+import SMTPCore
+
+/// The outbound role's parts (stage F).
+extension MailNode {
+    /// The hand-off listeners: SMTP (or LMTP) from the stages in front, without TLS between
+    /// stages unless `[tls]` is set (then STARTTLS is offered, as by antivirus).
+    static func outboundListeners(_ outbound: OutboundRoleConfiguration, hostname: String,
+                                  tlsContext: NIOSSLContext?) -> [SMTPListenerConfiguration] {
+        var session = SMTPSessionConfiguration(hostname: hostname, sessionProtocol: outbound.sessionProtocol)
+        session.limits.maxMessageSize = outbound.maxMessageSize
+        return outbound.listen.map {
+            SMTPListenerConfiguration(name: "outbound", host: $0.host, port: $0.port, session: session,
+                                      tls: tlsContext == nil ? .none : .startTLS, tlsContext: tlsContext)
+        }
+    }
+
+    /// Only the configured upstream stages may hand mail over: the stage relays to every
+    /// domain, so anyone else would find an open relay (DM07, counted as such).
+    static func outboundHooks(_ outbound: OutboundRoleConfiguration, metrics: DefenseMetrics, logger: Logger) -> any SessionHooks {
+        MeteredHooks(InternalStageAccess.id, InternalStageAccess(networks: outbound.acceptFrom, stage: "outbound", logger: logger),
+                     metrics: metrics)
+    }
+
+    /// The recipients' own mail exchangers, found over the node's resolver (`[dns]`, cached).
+    static func outboundDestinations(_ outbound: OutboundRoleConfiguration, node: NodeConfiguration,
+                                     logger: Logger) -> MXDestinationResolver {
+        let dns = DNSCachingResolver(wrapping: LDNSResolver(configuration: node.dns ?? .system(), logger: logger))
+        return MXDestinationResolver(dns: dns, port: outbound.remotePort, tls: outbound.tls, addressOrder: outbound.addressOrder)
+    }
+}
+
+/// Why a node cannot assemble the outbound role.
+public enum OutboundSetupError: Error, CustomStringConvertible {
+    /// `[outbound]` beside another role's table in one ``MailNode``: each role runs in its own
+    /// node (``NodeConfiguration/running(role:)``, ``NodeConfiguration/stages()``).
+    case notAlone([String])
+
+    public var description: String {
+        switch self {
+        case .notAlone(let roles): "the outbound role runs in a node of its own, not with \(roles.joined(separator: ", "))"
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import Defenses
+import Foundation
+import SMTPCore
+import Testing
+
+@testable import Roles
+
+/// `[outbound]`: defaults, every key read, errors as `file:line: key: problem`, one role per
+/// process, and its place in ``NodeConfiguration/stages()``.
+@Suite struct OutboundConfigurationTests {
+    static let base = "[node]\nhostname = \"out.test\"\nspool = \"/tmp/x\"\n"
+
+    @Test func defaults() throws {
+        let configuration = try NodeConfiguration(toml: Self.base + "[outbound]\n", file: "f")
+        let outbound = try #require(configuration.outbound)
+        #expect(outbound.listen.map(\.description) == ["127.0.0.1:10027"])
+        #expect(outbound.sessionProtocol == .smtp)
+        #expect(outbound.acceptFrom.map(\.description) == ["127.0.0.0/8", "0:0:0:0:0:0:0:1/128"])
+        #expect(outbound.trustedUpstreams.isEmpty)
+        #expect(outbound.remotePort == 25)
+        #expect(outbound.hostname == nil)
+        #expect(outbound.tls == .opportunistic)
+        #expect(outbound.addressOrder == .ipv4First)
+        // No route needed: the mail exchangers are the next hops.
+        #expect(configuration.hasNextHop)
+        #expect(configuration.enabledRoles == ["outbound"])
+    }
+
+    @Test func everyKey() throws {
+        let text = Self.base + """
+            [outbound]
+            listen = ["10.0.0.20:10027", "[::1]:10027"]
+            protocol = "lmtp"
+            accept_from = ["10.0.0.0/29"]
+            trusted_upstreams = ["10.0.0.12"]
+            port = 2525
+            hostname = "mail-out.example.org"
+            tls = "required"
+            address_order = "ipv6-first"
+            max_message_size = 1048576
+            """
+        let outbound = try #require(try NodeConfiguration(toml: text, file: "f").outbound)
+        #expect(outbound.listen.map(\.description) == ["10.0.0.20:10027", "[::1]:10027"])
+        #expect(outbound.sessionProtocol == .lmtp)
+        #expect(outbound.acceptFrom.map(\.description) == ["10.0.0.0/29"])
+        #expect(outbound.trustedUpstreams.map(\.description) == ["10.0.0.12/32"])
+        #expect(outbound.remotePort == 2525)
+        #expect(outbound.hostname == "mail-out.example.org")
+        #expect(outbound.tls == .required)
+        #expect(outbound.addressOrder == .ipv6First)
+        #expect(outbound.maxMessageSize == 1_048_576)
+    }
+
+    @Test(arguments: [
+        ("accept_from = []", "f:5: outbound.accept_from: is empty: no stage could hand mail to this one"),
+        ("tls = \"dane\"", "f:5: outbound.tls: must be opportunistic, required or none, got 'dane'"),
+        ("port = 0", "f:5: outbound.port: 0 is out of range 1...65535"),
+        ("address_order = \"v6\"", "f:5: outbound.address_order: must be one of ipv4-first, ipv6-first, ipv4-only, ipv6-only, got 'v6'"),
+        ("hostname = \"a b\"", "f:5: outbound.hostname: 'a b' is not a host name"),
+        ("protocol = \"http\"", "f:5: outbound.protocol: must be smtp or lmtp, got 'http'"),
+        ("smarthost = \"x:25\"", "f:5: outbound.smarthost: unknown key"),
+    ])
+    func errors(line: String, expected: String) throws {
+        #expect {
+            _ = try NodeConfiguration(toml: Self.base + "[outbound]\n" + line + "\n", file: "f")
+        } throws: { error in
+            "\(error)" == expected
+        }
+    }
+
+    @Test func subtablesAreUnknown() {
+        #expect(throws: ConfigurationError.self) {
+            _ = try NodeConfiguration(toml: Self.base + "[outbound]\n[outbound.tls]\nmode = \"x\"\n", file: "f")
+        }
+    }
+
+    @Test func otherRolesDropTheTable() throws {
+        let configuration = try NodeConfiguration(toml: Self.base + "[outbound]\n[antivirus]\n", file: "f")
+        #expect(configuration.running(role: "antivirus").outbound == nil)
+        #expect(configuration.running(role: "outbound").antivirus == nil)
+        #expect(configuration.running(role: "outbound").outbound != nil)
+        // Only the outbound role looks up mail exchangers: without routes, another role has no next hop.
+        #expect(!configuration.running(role: "antivirus").hasNextHop)
+    }
+
+    /// The exit stage sends what has no route of its own to the outbound stage instead of the
+    /// file's default; the outbound stage keeps the domain routes (its bounces to local senders
+    /// reach the store) and has no default (everything else by MX).
+    @Test func theOutboundStageIsTheExitForNonLocalMail() throws {
+        let text = StagesTests.base + StagesTests.mx + """
+            [submission]
+            listen = "0.0.0.0:587"
+            [antivirus]
+            listen = "127.0.0.1:10025"
+            [outbound]
+            listen = "127.0.0.1:10027"
+            [store]
+            listen = "127.0.0.1:10024"
+            [hops.smarthost]
+            address = "192.0.2.7:25"
+            [hops.partner]
+            address = "192.0.2.8:25"
+            [routes]
+            "*" = "smarthost"
+            "partner.example" = "partner"
+            """
+        let configuration = try NodeConfiguration(toml: text, file: "f")
+        let stages = configuration.stages()
+        #expect(stages.map(\.role) == ["mx", "submission", "antivirus", "outbound", "store"])
+        #expect(stages.allSatisfy { $0.configuration.enabledRoles == [$0.role] })
+        #expect(stages[3].configuration.spoolDirectory == "/srv/spool/stages/outbound")
+        #expect(StagesTests.hops(stages[2].configuration.routing) == [
+            "*=outbound(smtp://127.0.0.1:10027)", "example.net=store(lmtp://127.0.0.1:10024)",
+            "example.org=store(lmtp://127.0.0.1:10024)", "partner.example=partner(smtp://192.0.2.8:25)",
+        ])
+        #expect(StagesTests.hops(stages[3].configuration.routing) == [
+            "example.net=store(lmtp://127.0.0.1:10024)", "example.org=store(lmtp://127.0.0.1:10024)",
+            "partner.example=partner(smtp://192.0.2.8:25)",
+        ])
+        #expect(stages[3].configuration.hasNextHop)
+        // The outbound stage accepts and trusts the antivirus stage's hop address.
+        #expect(stages[3].configuration.outbound?.trustedUpstreams.map(\.description) == ["127.0.0.1/32"])
+        #expect(stages[3].configuration.outbound?.acceptFrom.contains { $0.description == "127.0.0.1/32" } == true)
+    }
+
+    @Test func withoutAntivirusTheEntryStagesHandToOutbound() throws {
+        let text = StagesTests.base + StagesTests.mx + "[outbound]\nlisten = \"127.0.0.1:0\"\n"
+        let stages = try NodeConfiguration(toml: text, file: "f").stages()
+        #expect(stages.map(\.role) == ["mx", "outbound"])
+        #expect(StagesTests.hops(stages[0].configuration.routing) == ["*=outbound(smtp://127.0.0.1:0)"])
+        #expect(StagesTests.hops(stages[1].configuration.routing).isEmpty)
+    }
+}
