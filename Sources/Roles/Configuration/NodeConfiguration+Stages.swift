@@ -38,10 +38,10 @@ extension NodeConfiguration {
     ///   like the last stage below.
     /// - The last spooling stage uses the file's `[routes]`, except that the mx's local domains
     ///   go to the store when there is one (a route the file gives for such a domain wins). With
-    ///   an outbound stage, that stage replaces the file's default route (`"*"`): what has no
-    ///   route of its own leaves through the outbound stage, which delivers it to the recipients'
-    ///   mail exchangers and routes like the last stage for the rest (its bounces to local
-    ///   senders go to the store).
+    ///   an outbound stage, what has no route of its own goes to the outbound stage, which routes
+    ///   like the last stage (its bounces to local senders go to the store) and delivers the
+    ///   rest to the recipients' mail exchangers — or, when the file has a default route
+    ///   (`"*"`), through that hop (smarthost mode).
     /// - When the store is one of the stages, the mx refuses unknown users at RCPT (DM19)
     ///   against the store's user directory, unless `[mx.recipients] enabled = false`.
     /// - A stage receiving from another one accepts it (`accept_from`) and trusts its
@@ -61,8 +61,9 @@ extension NodeConfiguration {
                 exit.routes[domain.lowercased()] = storeHop
             }
         }
-        // The outbound stage itself: the exit's routes, no default (everything else by MX).
-        let outboundRouting = RoutingTable(routes: exit.routes)
+        // The outbound stage itself: the exit's routes, and the file's default route when it
+        // has one (smarthost mode: everything leaves through that relay); without one, by MX.
+        let outboundRouting = RoutingTable(routes: exit.routes, defaultHop: routing.defaultHop).removingHops(to: outbound?.listen ?? [])
         if let outboundHop { exit.defaultHop = outboundHop }
         func stage(_ role: String, routing: RoutingTable) -> ChainedStage {
             var copy = running(role: role)
@@ -120,5 +121,24 @@ extension NodeConfiguration {
         let host = address.host == "0.0.0.0" ? "127.0.0.1" : address.host == "::" ? "::1" : address.host
         // The hand-off stays on this machine: TLS would add nothing but cost.
         return NextHop(name: role, host: host, port: address.port, sessionProtocol: sessionProtocol, tls: .none)
+    }
+}
+
+extension RoutingTable {
+    /// The table without the routes (and default) that lead to one of `listeners` — a stage's
+    /// own listening addresses, where a hop would be a loop. A wildcard listener (`0.0.0.0`,
+    /// `::`) matches its port on any address.
+    func removingHops(to listeners: [ListenAddress]) -> RoutingTable {
+        func isOwn(_ hop: NextHop) -> Bool {
+            listeners.contains { listener in
+                guard listener.port == hop.port else { return false }
+                if listener.host == "0.0.0.0" || listener.host == "::" { return true }
+                return listener.host.lowercased() == hop.host.lowercased()
+            }
+        }
+        var copy = self
+        copy.routes = routes.filter { !isOwn($0.value) }
+        if let hop = defaultHop, isOwn(hop) { copy.defaultHop = nil }
+        return copy
     }
 }

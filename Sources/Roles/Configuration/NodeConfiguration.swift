@@ -141,6 +141,11 @@ public struct NodeConfiguration: Sendable {
         if role != "antivirus" { copy.antivirus = nil }
         if role != "store" { copy.store = nil }
         if role != "outbound" { copy.outbound = nil }
+        if role == "outbound", let outbound {
+            // A file written for several machines routes the other stages' outgoing mail to
+            // this stage (`"*" = "outbound"`); for the stage itself that route is a loop.
+            copy.routing = copy.routing.removingHops(to: outbound.listen)
+        }
         return copy
     }
 

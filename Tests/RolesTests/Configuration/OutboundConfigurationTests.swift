@@ -113,7 +113,9 @@ import Testing
             "*=outbound(smtp://127.0.0.1:10027)", "example.net=store(lmtp://127.0.0.1:10024)",
             "example.org=store(lmtp://127.0.0.1:10024)", "partner.example=partner(smtp://192.0.2.8:25)",
         ])
+        // Smarthost mode: the file's default route is the outbound stage's, not the MX look-up.
         #expect(StagesTests.hops(stages[3].configuration.routing) == [
+            "*=smarthost(smtp://192.0.2.7:25)",
             "example.net=store(lmtp://127.0.0.1:10024)", "example.org=store(lmtp://127.0.0.1:10024)",
             "partner.example=partner(smtp://192.0.2.8:25)",
         ])
@@ -121,6 +123,32 @@ import Testing
         // The outbound stage accepts and trusts the antivirus stage's hop address.
         #expect(stages[3].configuration.outbound?.trustedUpstreams.map(\.description) == ["127.0.0.1/32"])
         #expect(stages[3].configuration.outbound?.acceptFrom.contains { $0.description == "127.0.0.1/32" } == true)
+    }
+
+    /// One file for several machines: the mx's default route leads to the outbound stage; the
+    /// outbound stage run from the same file must not route to itself (a loop ended only by the
+    /// hop count), so it delivers by MX.
+    @Test func theOutboundRoleNeverRoutesToItself() throws {
+        let text = Self.base + """
+            [outbound]
+            listen = ["10.0.0.20:10027", "0.0.0.0:2600"]
+            [hops.out]
+            address = "10.0.0.20:10027"
+            [hops.wild]
+            address = "10.9.9.9:2600"
+            [hops.partner]
+            address = "192.0.2.8:25"
+            [routes]
+            "*" = "out"
+            "other.example" = "wild"
+            "partner.example" = "partner"
+            """
+        let configuration = try NodeConfiguration(toml: text, file: "f")
+        let alone = configuration.running(role: "outbound")
+        #expect(StagesTests.hops(alone.routing) == ["partner.example=partner(smtp://192.0.2.8:25)"])
+        #expect(alone.hasNextHop)
+        // Any other role keeps the route to the outbound stage.
+        #expect(configuration.running(role: "mx").routing.defaultHop?.name == "out")
     }
 
     @Test func withoutAntivirusTheEntryStagesHandToOutbound() throws {
