@@ -15,6 +15,18 @@ extension ReviewDerivation {
                 ? make(.disabled, "no outbound.trusted_upstreams: retried hand-offs are stored again")
                 : make(.enabled, "from " + outbound.trustedUpstreams.map(\.description).joined(separator: ", ")
                     + ", remembered " + span(node.dedup.retention.components.seconds))
+        case .domainKeys:
+            guard let directory = outbound.dkimKeys else { return make(.disabled, "no outbound.dkim.keys: mail leaves unsigned") }
+            var warnings: [String] = []
+            do {
+                let table = try DKIMSigningTable.load(directory: directory, warnings: &warnings)
+                guard !table.isEmpty else { return make(.disabled, "outbound.dkim.keys \(directory) holds no DOMAIN/SELECTOR.pem key") }
+                let keys = table.domains.map { domain in domain + " (" + (table.signers[domain] ?? []).map { "\($0.selector), \($0.key.algorithm)" }.joined(separator: "; ") + ")" }
+                return make(.enabled, "signs mail from " + keys.joined(separator: ", ") + " and their subdomains"
+                    + (warnings.isEmpty ? "" : "; WARNING: " + warnings.joined(separator: "; ")))
+            } catch {
+                return make(.disabled, "outbound.dkim.keys: \(error.description) (the stage will not start)")
+            }
         case .maxServerProcesses:
             return make(.enabled, "\(node.connectionCaps.maxConnections) connections on the node (421 4.3.2 beyond, before any hook)")
         case .maxConnectionsPerProcess:

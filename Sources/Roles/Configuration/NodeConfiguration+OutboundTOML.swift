@@ -39,6 +39,12 @@ extension ConfigurationReader {
             outbound.addressOrder = value
         }
         if let value = try integer(table + ["max_message_size"], range: 1024...(1 << 32)) { outbound.maxMessageSize = value }
+        if let text = try string(table + ["dkim", "keys"]) {
+            guard !text.isEmpty else { throw fail(table + ["dkim", "keys"], "needs a directory") }
+            outbound.dkimKeys = text
+        } else if document.tables[table + ["dkim"]] != nil {
+            throw fail(table + ["dkim", "keys"], "is required in [outbound.dkim] (a directory of DOMAIN/SELECTOR.pem keys)")
+        }
         return outbound
     }
 }

@@ -194,7 +194,7 @@ struct ConfigurationReader {
         let knownTables: Set<String> = ["node", "tls", "mx", "antivirus", "submission", "store", "outbound", "hops", "routes", "retry", "dedup", "state", "dns", "metrics"]
         if let (table, line) = document.tables.first(where: { !knownTables.contains($0.key[0]) || ($0.key[0] == "hops" && $0.key.count != 2)
             || ($0.key[0] == "antivirus" && $0.key.count != 1) || ($0.key[0] == "store" && $0.key.count != 1)
-            || ($0.key[0] == "outbound" && $0.key.count != 1) }) {
+            || ($0.key[0] == "outbound" && $0.key != ["outbound"] && $0.key != ["outbound", "dkim"]) }) {
             throw ConfigurationError(file: file, line: line, key: table.joined(separator: "."), message: "unknown table")
         }
         return configuration

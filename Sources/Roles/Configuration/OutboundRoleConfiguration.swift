@@ -28,6 +28,9 @@ public struct OutboundRoleConfiguration: Sendable {
     public var addressOrder: MXDestinationResolver.AddressOrder = .ipv4First
     /// `outbound.max_message_size` (default 50 MiB, advertised as SIZE to the previous stage).
     public var maxMessageSize: Int = 52_428_800
+    /// `outbound.dkim.keys`: the signing keys, `DIR/<domain>/<selector>.pem` (``DKIMSigningTable``);
+    /// nil: messages leave unsigned (DM31 off).
+    public var dkimKeys: String?
 
     public init() {}
 }

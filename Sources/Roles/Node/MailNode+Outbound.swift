@@ -24,6 +24,29 @@ extension MailNode {
                      metrics: metrics)
     }
 
+    /// DM31: the signing keys, read at start — a key that cannot be used stops the start
+    /// rather than let mail leave unsigned.
+    static func outboundSigning(_ outbound: OutboundRoleConfiguration, metrics: DefenseMetrics, logger: Logger) throws -> OutboundDKIMSigning? {
+        guard let directory = outbound.dkimKeys else { return nil }
+        var warnings: [String] = []
+        let table: DKIMSigningTable
+        do {
+            table = try DKIMSigningTable.load(directory: directory, warnings: &warnings)
+        } catch {
+            throw OutboundSetupError.dkimKeys(error.description)
+        }
+        for warning in warnings { logger.warning("DKIM key permissions", metadata: ["defense": "DM31", "problem": "\(warning)"]) }
+        if table.isEmpty {
+            logger.warning("no DKIM keys: mail leaves unsigned", metadata: ["defense": "DM31", "directory": "\(directory)"])
+        } else {
+            logger.info("DKIM signing", metadata: [
+                "defense": "DM31",
+                "keys": "\(table.domains.map { domain in domain + "=" + (table.signers[domain] ?? []).map(\.selector).joined(separator: "+") }.joined(separator: " "))",
+            ])
+        }
+        return OutboundDKIMSigning(table: table, metrics: metrics, logger: logger)
+    }
+
     /// The recipients' own mail exchangers, found over the node's resolver (`[dns]`, cached).
     static func outboundDestinations(_ outbound: OutboundRoleConfiguration, node: NodeConfiguration,
                                      logger: Logger) -> MXDestinationResolver {
@@ -37,10 +60,13 @@ public enum OutboundSetupError: Error, CustomStringConvertible {
     /// `[outbound]` beside another role's table in one ``MailNode``: each role runs in its own
     /// node (``NodeConfiguration/running(role:)``, ``NodeConfiguration/stages()``).
     case notAlone([String])
+    /// `outbound.dkim.keys` could not be read.
+    case dkimKeys(String)
 
     public var description: String {
         switch self {
         case .notAlone(let roles): "the outbound role runs in a node of its own, not with \(roles.joined(separator: ", "))"
+        case .dkimKeys(let problem): "outbound.dkim.keys: \(problem)"
         }
     }
 }

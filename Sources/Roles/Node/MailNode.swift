@@ -123,6 +123,9 @@ public final class MailNode: Sendable {
         // One cached resolver for every DNS-based defense of the mx role, made only when one needs it.
         let mxResolver = configuration.mx.flatMap { Self.mxResolver($0, node: configuration, logger: logger) }
         var inspectors: [any MessageInspector] = []
+        if let outbound = configuration.outbound, let signing = try Self.outboundSigning(outbound, metrics: metrics, logger: logger) {
+            inspectors.append(signing)
+        }
         if let mx = configuration.mx {
             let chain = HookChain(try Self.mxHooks(mx, node: configuration, resolver: mxResolver, store: store, metrics: metrics,
                                                    logger: logger))

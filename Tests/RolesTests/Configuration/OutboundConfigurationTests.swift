@@ -21,6 +21,7 @@ import Testing
         #expect(outbound.hostname == nil)
         #expect(outbound.tls == .opportunistic)
         #expect(outbound.addressOrder == .ipv4First)
+        #expect(outbound.dkimKeys == nil)   // unsigned until keys are configured
         // No route needed: the mail exchangers are the next hops.
         #expect(configuration.hasNextHop)
         #expect(configuration.enabledRoles == ["outbound"])
@@ -38,8 +39,11 @@ import Testing
             tls = "required"
             address_order = "ipv6-first"
             max_message_size = 1048576
+            [outbound.dkim]
+            keys = "/etc/mailnode/dkim"
             """
         let outbound = try #require(try NodeConfiguration(toml: text, file: "f").outbound)
+        #expect(outbound.dkimKeys == "/etc/mailnode/dkim")
         #expect(outbound.listen.map(\.description) == ["10.0.0.20:10027", "[::1]:10027"])
         #expect(outbound.sessionProtocol == .lmtp)
         #expect(outbound.acceptFrom.map(\.description) == ["10.0.0.0/29"])
@@ -65,6 +69,17 @@ import Testing
             _ = try NodeConfiguration(toml: Self.base + "[outbound]\n" + line + "\n", file: "f")
         } throws: { error in
             "\(error)" == expected
+        }
+    }
+
+    @Test func theDKIMTableNeedsItsKeys() {
+        #expect {
+            _ = try NodeConfiguration(toml: Self.base + "[outbound]\n[outbound.dkim]\n", file: "f")
+        } throws: { error in
+            "\(error)".contains("outbound.dkim.keys: is required")
+        }
+        #expect(throws: ConfigurationError.self) {
+            _ = try NodeConfiguration(toml: Self.base + "[outbound]\n[outbound.dkim]\nkeys = \"/k\"\nselector = \"s\"\n", file: "f")
         }
     }
 

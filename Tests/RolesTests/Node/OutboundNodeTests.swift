@@ -15,8 +15,9 @@ import Testing
 struct OutboundNodeTests {
     static let logger = Logger(label: "test")
 
-    static func node(acceptFrom: [IPNetwork]? = nil, dnsPort: Int) throws -> MailNode {
+    static func node(acceptFrom: [IPNetwork]? = nil, dnsPort: Int, dkimKeys: String? = nil) throws -> MailNode {
         var outbound = OutboundRoleConfiguration()
+        outbound.dkimKeys = dkimKeys
         outbound.listen = [ListenAddress(host: "127.0.0.1", port: 0)]
         if let acceptFrom { outbound.acceptFrom = acceptFrom }
         var configuration = NodeConfiguration(hostname: "out.test",
@@ -28,13 +29,14 @@ struct OutboundNodeTests {
         return try MailNode(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
     }
 
-    static func send(to port: Int, recipient: String = "u@remote.test") async -> DeliveryResult {
+    static func send(to port: Int, recipient: String = "u@remote.test",
+                     message: String = "Subject: out\r\n\r\nbody\r\n") async -> DeliveryResult {
         var client = SMTPClientConfiguration()
         client.tls = .none
         client.timeouts = .uniform(.seconds(60))
         let envelope = OutboundEnvelope(sender: .mailbox(Mailbox(localPart: "s", host: .domain("src.test"))),
                                         recipients: [OutboundRecipient(.mailbox(Mailbox(localPart: "u", host: .domain("remote.test"))))])
-        return await SMTPClient.deliver(envelope: envelope, message: ByteBuffer(string: "Subject: out\r\n\r\nbody\r\n"),
+        return await SMTPClient.deliver(envelope: envelope, message: ByteBuffer(string: message),
                                         host: "127.0.0.1", port: port, configuration: client)
     }
 
@@ -85,6 +87,35 @@ struct OutboundNodeTests {
         configuration.antivirus = AntivirusRoleConfiguration()
         #expect(throws: OutboundSetupError.self) {
             _ = try MailNode(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Self.logger)
+        }
+    }
+
+    /// DM31: what the stage stores (and so sends, every attempt) carries a signature of the
+    /// From: domain that our verifier accepts against the published key.
+    @Test func handOffsAreStoredDKIMSigned() async throws {
+        let keys = NSTemporaryDirectory() + "mailnode-outkeys-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: keys + "/src.test", withIntermediateDirectories: true)
+        let key = try DKIMSigningKey.generate(.ed25519)
+        #expect(FileManager.default.createFile(atPath: keys + "/src.test/sel.pem", contents: Data(key.pemRepresentation.utf8),
+                                               attributes: [.posixPermissions: 0o600]))
+        let node = try Self.node(dnsPort: try await Self.closedPort(), dkimKeys: keys)
+        let port = try await node.start()[0].port!
+        let result = await Self.send(to: port, message: "From: s@src.test\r\nTo: u@remote.test\r\nSubject: signed\r\n\r\nbody\r\n")
+        #expect(result.isDelivered)
+        let id = try #require(try node.spool.committedIDs().first)
+        var stored: [UInt8] = []
+        for try await chunk in node.spool.message(of: try node.spool.committedEntry(id)) { stored += chunk.readableBytesView }
+        #expect(String(decoding: stored, as: UTF8.self).hasPrefix("DKIM-Signature:"))
+        var dns = MockResolver()
+        dns.add(.txt(TXTRecord(strings: [Array(key.keyRecord.utf8)])), at: "sel._domainkey.src.test")
+        let results = try await DKIMVerifier(resolver: dns).verify(message: stored)
+        #expect(results.map(\.result) == [.pass])
+        await node.shutdown()
+    }
+
+    @Test func anUnusableKeyDirectoryStopsTheStart() throws {
+        #expect(throws: OutboundSetupError.self) {
+            _ = try Self.node(dnsPort: 9, dkimKeys: "/nonexistent/mailnode-dkim")
         }
     }
 }
