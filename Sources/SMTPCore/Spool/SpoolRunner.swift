@@ -17,6 +17,9 @@ public struct SpoolRunnerConfiguration: Sendable {
     /// stage); nil: such recipients fail with "No route" (every other stage only talks to its
     /// configured next hops).
     public var destinations: (any DestinationResolver)?
+    /// Where the client may connect: the routing table's hops only (default), or also the
+    /// mail exchangers from ``destinations`` (the outbound stage only).
+    public var egress: EgressRule = .configuredHops
 
     public init(routing: RoutingTable, retry: RetryPolicy = .init(), client: SMTPClientConfiguration = .init(),
                 maxConcurrentDeliveries: Int = 20, hostname: String) {
@@ -199,7 +202,7 @@ public actor SpoolRunner {
                 case .hosts(let hosts):
                     var last: (NextHop, DeliveryResult)?
                     for host in hosts {
-                        let result = await deliver(entry, indices: indices, to: host, logger: log)
+                        let result = await deliver(entry, indices: indices, to: host, fromResolver: true, logger: log)
                         last = (host, result)
                         guard Self.triesNextHost(result) else { break }
                         log.info("next mail exchanger", metadata: ["domain": "\(domain)", "host": "\(host)", "reason": "\(result)"])
@@ -289,8 +292,15 @@ public actor SpoolRunner {
         }
     }
 
-    private func deliver(_ entry: SpoolEntry, indices: [Int], to hop: NextHop, logger: Logger) async -> DeliveryResult {
+    private func deliver(_ entry: SpoolEntry, indices: [Int], to hop: NextHop, fromResolver: Bool = false,
+                         logger: Logger) async -> DeliveryResult {
         let original = entry.record.envelope
+        guard configuration.egress.allows(hop, routing: configuration.routing, fromResolver: fromResolver) else {
+            logger.error("egress refused: not a configured next hop of this stage", metadata: [
+                "host": "\(hop.host)", "port": "\(hop.port)", "egress": "\(configuration.egress.rawValue)",
+            ])
+            return .failed(.localPolicy(EgressRule.refusedReply, stage: .connect), recipients: indices.map { original.recipients[$0].path })
+        }
         let parameters = original.parameters
         let envelope = OutboundEnvelope(
             sender: original.reversePath,

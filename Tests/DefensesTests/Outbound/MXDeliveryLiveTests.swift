@@ -75,6 +75,7 @@ struct MXDeliveryLiveTests {
             configuration.retry = RetryPolicy(initialDelay: 0.2, jitter: 0)
             configuration.destinations = MXDestinationResolver(dns: dns.resolver(timeout: .seconds(5), attempts: 2),
                                                                port: first.port, tls: .none)
+            configuration.egress = .mailExchangers
             let runner = SpoolRunner(store: store, configuration: configuration, logger: Logger(label: "test"))
             try await runner.start()
 

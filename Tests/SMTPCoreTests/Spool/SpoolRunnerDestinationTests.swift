@@ -30,11 +30,46 @@ final class FakeDestinationResolver: DestinationResolver {
 /// The outbound stage's path through ``SpoolRunner``: recipients whose domain has no route go
 /// to the hosts a ``DestinationResolver`` names, against real servers on loopback.
 @Suite struct SpoolRunnerDestinationTests {
-    static func configuration(routes: [String: NextHop] = [:], resolver: FakeDestinationResolver) -> SpoolRunnerConfiguration {
+    static func configuration(routes: [String: NextHop] = [:], resolver: FakeDestinationResolver,
+                              egress: EgressRule = .mailExchangers) -> SpoolRunnerConfiguration {
         var configuration = SpoolRunnerTests.configuration(port: 0, retry: RetryPolicy(initialDelay: 0.2, jitter: 0))
         configuration.routing = RoutingTable(routes: routes)
         configuration.destinations = resolver
+        configuration.egress = egress
         return configuration
+    }
+
+    /// The egress rule: a stage that is not the outbound stage never connects to a host its
+    /// routing table does not name, even when a resolver names one — the recipient stays queued
+    /// with a 4.3.5 and nothing reaches the server.
+    @Test func withoutTheMailExchangerEgressNoResolvedHostIsContacted() async throws {
+        let server = try await LiveServer()
+        let resolver = FakeDestinationResolver(["dst.test": .hosts([Self.host("mx.dst.test", port: server.port)])])
+        let store = try SpoolStore(directory: SpoolRunnerTests.temporaryDirectory())
+        let runner = SpoolRunner(store: store, configuration: Self.configuration(resolver: resolver, egress: .configuredHops),
+                                 logger: Logger(label: "test"))
+        try await runner.start()
+        let entry = try await store.inject(envelope: SpoolRunnerTests.envelope(from: "a@src.test", to: ["b@dst.test"]),
+                                           message: ByteBuffer(string: "Subject: egress\r\n\r\nbody\r\n"))
+        try await SpoolRunnerTests.eventually(timeout: .seconds(60)) {
+            let state = try? String(contentsOfFile: store.stateDirectory + "/" + entry.id, encoding: .utf8)
+            return state?.contains("4.3.5") == true
+        }
+        #expect(server.receiver.messages.isEmpty)
+        #expect(await runner.queued == 1)   // deferred, not bounced
+        await runner.stop()
+        await server.stop()
+    }
+
+    @Test func theEgressRuleAllowsOnlyRoutingHopsUnlessMailExchangers() {
+        let hop = Self.host("next", port: 2525)
+        let other = Self.host("other", port: 2526)
+        let routing = RoutingTable(routes: ["a.test": hop])
+        #expect(EgressRule.configuredHops.allows(hop, routing: routing, fromResolver: false))
+        #expect(!EgressRule.configuredHops.allows(other, routing: routing, fromResolver: false))
+        #expect(!EgressRule.configuredHops.allows(hop, routing: routing, fromResolver: true))
+        #expect(EgressRule.mailExchangers.allows(other, routing: routing, fromResolver: true))
+        #expect(EgressRule.configuredHops.allows(other, routing: RoutingTable(defaultHop: other), fromResolver: false))
     }
 
     static func host(_ name: String, port: Int) -> NextHop {
