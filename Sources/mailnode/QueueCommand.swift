@@ -2,13 +2,16 @@ import ArgumentParser
 import Foundation
 import SMTPCore
 
-/// `mailnode queue list|show`: what a node's spool holds and where each message's delivery
-/// stands, like Postfix's `postqueue -p`. Read-only: safe while the node runs.
-struct QueueCommand: ParsableCommand {
+/// `mailnode queue list|show|flush|hold|release|delete|bounce`: what a node's spool holds and
+/// where each message's delivery stands (`list`, `show`: read-only, like Postfix's `postqueue -p`),
+/// and the operator's commands on it (like `postqueue -f`/`-i`, `postsuper -h`/`-H`/`-d`). A
+/// command goes to the running node's control socket; with no node on the spool it changes the
+/// files itself, holding the spool's lock (docs/spool.md, "Administration").
+struct QueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue",
-        abstract: "Show the spool: queued messages and their delivery state (read-only).",
-        subcommands: [QueueList.self, QueueShow.self])
+        abstract: "Show the spool, or flush, hold, release, delete or bounce queued messages.",
+        subcommands: [QueueList.self, QueueShow.self, QueueFlush.self, QueueHold.self, QueueRelease.self, QueueDelete.self, QueueBounce.self])
 }
 
 /// `--spool DIR`, shared by the queue subcommands.
@@ -18,13 +21,17 @@ struct SpoolOption: ParsableArguments {
 
     /// The listing of the chosen spool; exit 2 with one line when it is not a spool.
     func listing() throws -> SpoolListing {
-        let directory = spool ?? (SpoolListing(directory: "mailnode-data/spool").exists ? "mailnode-data/spool" : "/var/spool/mailnode")
+        let directory = self.directory
         let listing = SpoolListing(directory: directory)
         guard listing.exists else {
             FileHandle.standardError.write(Data("mailnode: \(directory): not a spool directory (no queue/)\n".utf8))
             throw ExitCode(2)
         }
         return listing
+    }
+
+    var directory: String {
+        spool ?? (SpoolListing(directory: "mailnode-data/spool").exists ? "mailnode-data/spool" : "/var/spool/mailnode")
     }
 }
 
@@ -46,7 +53,8 @@ struct QueueList: ParsableCommand {
         let (items, problems) = try spool.listing().items()
         switch format {
         case .json:
-            print(try QueueRendering.json(["messages": items.map(QueueRendering.Entry.init), "unreadable": problems.map(QueueRendering.Entry.init)]))
+            print(try QueueRendering.json(["messages": items.map(QueueRendering.Entry.init), "unreadable": problems.map(QueueRendering.Entry.init),
+                                           "destinations": SpoolListing.destinations(items).map(QueueRendering.Entry.init)]))
         case .table:
             print(QueueRendering.table(items, problems: problems, now: Date()), terminator: "")
         }
@@ -84,6 +92,7 @@ enum QueueRendering {
         let value: any Encodable
         init(_ item: SpoolListing.Item) { value = item }
         init(_ problem: SpoolListing.Problem) { value = problem }
+        init(_ destination: SpoolListing.Destination) { value = destination }
         func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
     }
 
@@ -100,7 +109,9 @@ enum QueueRendering {
         var out = ""
         for item in items {
             let next: String
-            if let due = item.nextAttempt, due > now {
+            if let held = item.heldSince {
+                next = "held since \(formatter.string(from: held))"
+            } else if let due = item.nextAttempt, due > now {
                 next = "next try in \(Int(due.timeIntervalSince(now)))s"
             } else {
                 next = "due now"
@@ -112,10 +123,24 @@ enum QueueRendering {
                 if let last = recipient.lastResult { out += "  (\(last))" }
                 out += "\n"
             }
+            if let error = item.lastError { out += "    last error: \(error)\n" }
         }
         for problem in problems { out += "\(problem.id)  unreadable: \(problem.reason)\n" }
+        let destinations = SpoolListing.destinations(items)
+        if !destinations.isEmpty {
+            out += "-- pending recipients by destination (last hop tried, else domain)\n"
+            let width = destinations.map(\.name.count).max() ?? 0
+            for destination in destinations {
+                out += "    \(destination.name.padding(toLength: width, withPad: " ", startingAt: 0))  "
+                    + "\(destination.recipients) recipient\(destination.recipients == 1 ? "" : "s") in "
+                    + "\(destination.messages) message\(destination.messages == 1 ? "" : "s")"
+                    + (destination.held > 0 ? " (\(destination.held) held)" : "") + "\n"
+            }
+        }
         let recipients = items.reduce(0) { $0 + $1.recipients.filter { $0.status == .pending }.count }
+        let held = items.filter(\.held).count
         out += "-- \(items.count) message\(items.count == 1 ? "" : "s"), \(recipients) recipient\(recipients == 1 ? "" : "s") pending"
+        if held > 0 { out += ", \(held) held" }
         out += problems.isEmpty ? "\n" : ", \(problems.count) unreadable\n"
         return out
     }

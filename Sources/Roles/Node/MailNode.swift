@@ -49,7 +49,19 @@ public final class MailNode: Sendable {
     public let imap: IMAPServer?
     /// Purges the store's dedup pairs (store role).
     let storeMaintenance = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    /// `DIR/lock` of the spool, held from ``start()`` to the end of ``shutdown()``: this node owns
+    /// the spool's files (docs/spool.md, "Administration").
+    let spoolLock = NIOLockedValueBox<SpoolLock?>(nil)
+    /// `DIR/control.sock`: `mailnode queue flush|hold|release|delete|bounce` while the node runs.
+    let control = NIOLockedValueBox<SpoolControlServer?>(nil)
+    let group: any EventLoopGroup
     let logger: Logger
+
+    /// Another process (a node, or a `mailnode queue` command that did not let go) holds the spool.
+    public struct SpoolInUse: Error, CustomStringConvertible {
+        public var directory: String
+        public var description: String { "spool \(directory) is in use by another process (\(SpoolLock.path(spoolDirectory: directory)) is locked)" }
+    }
 
     /// Roles this build can run, and the ones still to come (listed, never faked).
     public static let availableRoles = ["mx", "submission", "antivirus", "store", "outbound"]
@@ -62,6 +74,7 @@ public final class MailNode: Sendable {
     public init(configuration: NodeConfiguration, group: any EventLoopGroup, logger: Logger,
                 metrics: DefenseMetrics? = nil, sharedStateStore: (any StateStore)? = nil) throws {
         self.configuration = configuration
+        self.group = group
         self.logger = logger
         let metrics = metrics ?? DefenseMetrics()
         self.metrics = metrics
@@ -311,12 +324,19 @@ public final class MailNode: Sendable {
             let task = try await Self.maintainStore(mailboxes, retention: configuration.dedup.retention, logger: logger)
             storeMaintenance.withLockedValue { $0 = task }
         }
+        // Before recovery: no other node may work on these files, and a `mailnode queue` command
+        // on them finishes first (it holds the lock for a moment).
+        guard let lock = try await SpoolLock.acquire(spoolDirectory: spool.directory, timeout: .seconds(10)) else {
+            throw SpoolInUse(directory: spool.directory)
+        }
+        spoolLock.withLockedValue { $0 = lock }
         if let runner {
             try await runner.start()
         } else if mailboxes == nil {
             let waiting = try spool.committedIDs().count
             logger.warning("no next hop configured: accepted mail stays in the spool", metadata: ["queued": "\(waiting)"])
         }
+        await startControl()
         try await metricsServer?.start()
         if let quarantine, let retention = configuration.antivirus?.quarantineRetention {
             let task = Self.maintain(quarantine, spool: spool, runner: runner, retention: retention, logger: logger)
@@ -364,16 +384,34 @@ public final class MailNode: Sendable {
         }
     }
 
+    /// Serves `DIR/control.sock`: the runner carries out the commands, or (no next hop) the files
+    /// change directly — nothing else writes them. A socket that cannot be bound (a path too
+    /// long for `sun_path`) is logged; `mailnode queue` then says no node answers.
+    func startControl() async {
+        let administrator: any SpoolAdministrator = runner
+            ?? DirectSpoolAdministrator(store: spool, hostname: configuration.hostname, logger: logger)
+        let server = SpoolControlServer(spoolDirectory: spool.directory, administrator: administrator, group: group, logger: logger)
+        do {
+            try await server.start()
+            control.withLockedValue { $0 = server }
+        } catch {
+            logger.error("control socket unavailable: mailnode queue cannot change this spool while the node runs",
+                         metadata: ["path": "\(server.path)", "error": "\(error)"])
+        }
+    }
+
     /// Stops accepting, lets sessions finish their message, then stops forwarding.
     public func shutdown() async {
         await pop3?.shutdown()
         await imap?.shutdown()
         await server.shutdown(gracePeriod: .seconds(30))
         storeMaintenance.withLockedValue { $0 }?.cancel()
+        await control.withLockedValue { $0 }?.stop()
         await runner?.stop()
         await metricsServer?.stop()
         statePurger?.cancel()
         quarantineMaintenance.withLockedValue { $0 }?.cancel()
         if ownsStateStore { await (stateStore as? PostgresStateStore)?.shutdown() }
+        spoolLock.withLockedValue { $0 }?.release()
     }
 }

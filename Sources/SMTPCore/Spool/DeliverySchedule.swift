@@ -43,6 +43,22 @@ struct DeliverySchedule {
         return due
     }
 
+    /// Removes `id` wherever it is (an operator held, deleted or flushed it). O(n): a search,
+    /// then one sift; administration is rare, delivery wake-ups stay O(log n).
+    mutating func remove(_ id: String) {
+        guard let index = heap.firstIndex(where: { $0.id == id }) else { return }
+        let last = heap.removeLast()
+        guard index < heap.count else { return }
+        heap[index] = last
+        siftDown(index)
+        siftUp(index)
+    }
+
+    /// Whether `id` is scheduled.
+    func contains(_ id: String) -> Bool {
+        heap.contains { $0.id == id }
+    }
+
     /// Removes everything (for a rebuild, e.g. when every entry is made due at once).
     mutating func removeAll() {
         heap.removeAll()

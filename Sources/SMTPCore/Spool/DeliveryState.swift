@@ -17,17 +17,31 @@ public struct DeliveryState: Codable, Sendable, Hashable {
         public var attempts: Int
         /// The last reply (or error) for this recipient, for logs, queue listings and bounces.
         public var lastResult: String?
+        /// The next hop or mail exchanger last tried for this recipient (``NextHop/description``);
+        /// nil before the first attempt (and in state saved by older versions).
+        public var hop: String?
     }
 
     /// Parallel to the entry's `envelope.recipients`.
     public var recipients: [Recipient]
     public var attempts: Int
     public var nextAttempt: Date
+    /// Set by `mailnode queue hold ID`: the entry is not attempted until released (like Postfix's
+    /// `postsuper -h`). Saved with the state, so a hold survives a restart.
+    public var heldSince: Date?
 
     public init(recipientCount: Int, nextAttempt: Date) {
         recipients = Array(repeating: Recipient(status: .pending, attempts: 0, lastResult: nil), count: recipientCount)
         attempts = 0
         self.nextAttempt = nextAttempt
+    }
+
+    /// Whether an operator holds the entry (``heldSince``).
+    public var isHeld: Bool { heldSince != nil }
+
+    /// The most recent reply or error of a recipient still pending: what holds the entry up.
+    public var lastError: String? {
+        pendingIndices.compactMap { recipients[$0].lastResult }.last
     }
 
     public var pendingIndices: [Int] { recipients.indices.filter { recipients[$0].status == .pending } }

@@ -11,6 +11,8 @@ public struct SpoolListing: Sendable {
             public var status: DeliveryState.Status
             public var attempts: Int
             public var lastResult: String?
+            /// The next hop or mail exchanger last tried (nil: not tried yet).
+            public var hop: String?
         }
 
         public var id: String
@@ -25,6 +27,43 @@ public struct SpoolListing: Sendable {
         /// The client and session it came from.
         public var client: String?
         public var session: String
+        /// Held by an operator (`mailnode queue hold`) since then: not attempted until released.
+        public var heldSince: Date?
+        /// The most recent reply or error of a recipient still pending.
+        public var lastError: String?
+
+        public var held: Bool { heldSince != nil }
+    }
+
+    /// Pending recipients per destination, like Postfix's `qshape`: the next hop or mail
+    /// exchanger a recipient was last tried at, else (not tried yet) its domain.
+    public struct Destination: Sendable, Hashable, Codable {
+        public var name: String
+        public var recipients: Int
+        public var messages: Int
+        /// Messages among ``messages`` that are held.
+        public var held: Int
+    }
+
+    /// The destinations of `items`' pending recipients, most recipients first.
+    public static func destinations(_ items: [Item]) -> [Destination] {
+        var byName: [String: (recipients: Int, messages: Set<String>, held: Set<String>)] = [:]
+        for item in items {
+            for recipient in item.recipients where recipient.status == .pending {
+                let name = recipient.hop ?? Self.domain(recipient.address)
+                byName[name, default: (0, [], [])].recipients += 1
+                byName[name]?.messages.insert(item.id)
+                if item.held { byName[name]?.held.insert(item.id) }
+            }
+        }
+        return byName.map { Destination(name: $0.key, recipients: $0.value.recipients, messages: $0.value.messages.count, held: $0.value.held.count) }
+            .sorted { ($0.recipients, $1.name) > ($1.recipients, $0.name) }
+    }
+
+    /// `<u@Example.ORG>` → `example.org`; `<Postmaster>` stays as it is.
+    static func domain(_ address: String) -> String {
+        guard let at = address.lastIndex(of: "@") else { return address }
+        return address[address.index(after: at)...].trimmingCharacters(in: CharacterSet(charactersIn: ">")).lowercased()
     }
 
     /// What could not be read (an entry being removed meanwhile is skipped, not reported).
@@ -71,11 +110,12 @@ public struct SpoolListing: Sendable {
         let recipients = envelope.recipients.indices.map { index in
             let saved = state?.recipients[index]
             return Item.Recipient(address: "\(envelope.recipients[index].path)", status: saved?.status ?? .pending,
-                                  attempts: saved?.attempts ?? 0, lastResult: saved?.lastResult)
+                                  attempts: saved?.attempts ?? 0, lastResult: saved?.lastResult, hop: saved?.hop)
         }
         return Item(id: entry.id, arrival: entry.record.arrival, size: entry.messageSize,
                     sender: "\(envelope.reversePath)", recipients: recipients, attempts: state?.attempts ?? 0,
-                    nextAttempt: state?.nextAttempt, client: entry.record.client, session: entry.record.session)
+                    nextAttempt: state?.nextAttempt, client: entry.record.client, session: entry.record.session,
+                    heldSince: state?.heldSince, lastError: state?.lastError)
     }
 
     /// The stored message's header section (up to `limit` octets), for `queue show`.

@@ -38,7 +38,7 @@ public struct SpoolRunnerConfiguration: Sendable {
 /// State lives in the ``SpoolStore``; the runner's memory is only an index of it, rebuilt by
 /// ``start()`` after any restart or crash. Delivery is at-least-once: a crash between the next
 /// hop's 250 and the state save re-sends the message on restart.
-public actor SpoolRunner {
+public actor SpoolRunner: SpoolAdministrator {
     public let store: SpoolStore
     public let configuration: SpoolRunnerConfiguration
     let group: any EventLoopGroup
@@ -69,7 +69,8 @@ public actor SpoolRunner {
         let recovery = try await store.recover(logger: logger)
         for item in recovery.entries {
             entries[item.entry.id] = item
-            schedule.schedule(item.entry.id, at: item.state.nextAttempt)
+            // A held entry waits for `mailnode queue release` (its hold is in the saved state).
+            if !item.state.isHeld { schedule.schedule(item.entry.id, at: item.state.nextAttempt) }
         }
         logger.notice("spool recovered", metadata: [
             "entries": "\(recovery.entries.count)", "quarantined": "\(recovery.quarantined.count)",
@@ -95,21 +96,123 @@ public actor SpoolRunner {
     /// Number of entries not yet finished.
     public var queued: Int { entries.count }
 
-    /// Makes every deferred entry due now (like `postqueue -f`).
-    public func flush() {
+    /// Makes every deferred entry due now (like `postqueue -f`); held entries stay held.
+    /// Returns the ids made due.
+    @discardableResult
+    public func flush() -> [String] {
         let now = Date()
         schedule.removeAll()
+        var flushed: [String] = []
         for id in entries.keys.sorted() where inFlight[id] == nil {
+            guard entries[id]?.state.isHeld == false else { continue }
             entries[id]?.state.nextAttempt = now
             schedule.schedule(id, at: now)
+            flushed.append(id)
         }
         wake()
+        return flushed
     }
 
     /// Schedules an entry another process committed into this runner's `queue/` (a released
     /// quarantined message); an entry already known is left alone.
     public func adopt(_ entry: SpoolEntry) {
         add(entry)
+    }
+
+    // MARK: - Administration (`mailnode queue …`, through the node's control socket)
+
+    /// Carries out an operator command: the schedule in memory and the files change together, so
+    /// a held entry is not started, a deleted one is never delivered and no saved state comes
+    /// back. An entry being delivered at this moment is waited for first (at most the client's
+    /// timeouts): that attempt saves its state, may deliver the last recipients (then the entry
+    /// is gone and the command answers ``SpoolAdminError/notFound(_:)``), and only then does the
+    /// command apply. Every command is logged with the queue id.
+    public func perform(_ command: SpoolAdminCommand) async throws(SpoolAdminError) -> SpoolAdminOutcome {
+        var log = logger
+        if let id = command.id { log[metadataKey: "msg"] = "\(id)" }
+        do {
+            let outcome = try await carryOut(command, logger: log)
+            log.notice("queue admin", metadata: ["action": "\(command.verb.rawValue)", "result": "\(outcome.message)"])
+            return outcome
+        } catch let error as SpoolAdminError {
+            log.warning("queue admin refused", metadata: ["action": "\(command.verb.rawValue)", "error": "\(error)"])
+            throw error
+        } catch {
+            log.error("queue admin failed", metadata: ["action": "\(command.verb.rawValue)", "error": "\(error)"])
+            throw .failed("\(command): \(error)")
+        }
+    }
+
+    private func carryOut(_ command: SpoolAdminCommand, logger: Logger) async throws -> SpoolAdminOutcome {
+        guard let id = command.id else {
+            let flushed = flush()
+            return SpoolAdminOutcome(ids: flushed, message: "\(flushed.count) message\(flushed.count == 1 ? "" : "s") due now")
+        }
+        guard SpoolStore.isValidID(id) else { throw SpoolAdminError.badID(id) }
+        while let attempt = inFlight[id] { await attempt.value }
+        guard let current = entries[id] else { throw SpoolAdminError.notFound(id) }
+        let entry = current.entry
+        var state = current.state
+        let now = Date()
+        switch command.verb {
+        case .flush:
+            guard !state.isHeld else { throw SpoolAdminError.held(id) }
+            entries[id]?.state.nextAttempt = now
+            schedule.remove(id)
+            schedule.schedule(id, at: now)
+            wake()
+            return SpoolAdminOutcome(ids: [id], message: "\(id): due now")
+        case .hold:
+            guard !state.isHeld else { return SpoolAdminOutcome(ids: [id], message: "\(id): already held") }
+            // Held in memory first, so that nothing starts it while the state is being saved.
+            schedule.remove(id)
+            state.heldSince = now
+            entries[id]?.state = state
+            do {
+                try await store.save(state, for: id)
+            } catch {
+                if entries[id] != nil {
+                    entries[id]?.state.heldSince = nil
+                    schedule.remove(id)
+                    schedule.schedule(id, at: state.nextAttempt)
+                }
+                throw error
+            }
+            return SpoolAdminOutcome(ids: [id], message: "\(id): held")
+        case .release:
+            guard state.isHeld else { return SpoolAdminOutcome(ids: [id], message: "\(id): not held") }
+            state.heldSince = nil
+            state.nextAttempt = now
+            // Saved first: a release that did not reach the disk must not look done.
+            try await store.save(state, for: id)
+            guard entries[id] != nil else { throw SpoolAdminError.notFound(id) }
+            entries[id]?.state = state
+            schedule.remove(id)
+            schedule.schedule(id, at: now)
+            wake()
+            return SpoolAdminOutcome(ids: [id], message: "\(id): released, due now")
+        case .delete:
+            entries[id] = nil
+            schedule.remove(id)
+            try await store.delete(id)
+            return SpoolAdminOutcome(ids: [id], message: "\(id): deleted")
+        case .bounce:
+            entries[id] = nil
+            schedule.remove(id)
+            let failures = state.pendingIndices.map {
+                DeliveryStatusNotification.FailedRecipient(recipient: entry.record.envelope.recipients[$0],
+                                                           reply: SpoolAdminCommand.bounceReply, remoteMTA: nil)
+            }
+            // The bounce is durable before the entry goes: a crash in between bounces twice, never not at all.
+            let bounce = try await store.queueBounce(for: entry, failures: failures, reportingMTA: configuration.hostname, logger: logger)
+            try await store.delete(id)
+            return SpoolAdminOutcome.bounced(id, bounce: bounce)
+        }
+    }
+
+    /// Whether the runner knows `id` and holds it (for tests and `queue show` of a live node).
+    public func isHeld(_ id: String) -> Bool? {
+        entries[id].map(\.state.isHeld)
     }
 
     func add(_ entry: SpoolEntry) {
@@ -134,7 +237,7 @@ public actor SpoolRunner {
             let now = Date()
             let capacity = configuration.maxConcurrentDeliveries - inFlight.count
             if capacity > 0 {
-                for id in schedule.popDue(now: now, limit: capacity) where entries[id] != nil && inFlight[id] == nil {
+                for id in schedule.popDue(now: now, limit: capacity) where entries[id]?.state.isHeld == false && inFlight[id] == nil {
                     inFlight[id] = Task { await self.attempt(id) }
                 }
             }
@@ -225,6 +328,7 @@ public actor SpoolRunner {
                     for index in indices {
                         state.recipients[index].attempts += 1
                         state.recipients[index].lastResult = "DNS: \(reason)"
+                        state.recipients[index].hop = "MX of \(domain)"
                     }
                     log.info("deferred", metadata: ["domain": "\(domain)", "reason": "DNS: \(reason)"])
                 }
@@ -240,6 +344,7 @@ public actor SpoolRunner {
                 let outcome = result.recipients[position]
                 state.recipients[index].attempts += 1
                 state.recipients[index].lastResult = "\(outcome.reply)"
+                state.recipients[index].hop = hop.description
                 switch outcome.status {
                 case .accepted(let reply):
                     state.recipients[index].status = .delivered
@@ -375,23 +480,8 @@ public actor SpoolRunner {
     }
 
     private func bounce(_ entry: SpoolEntry, failures: [DeliveryStatusNotification.FailedRecipient], logger: Logger) async {
-        let wanted = DeliveryStatusNotification.reportable(failures, sender: entry.record.envelope.reversePath)
-        guard !wanted.isEmpty else {
-            logger.info("no bounce", metadata: ["reason": "null sender or NOTIFY=NEVER"])
-            return
-        }
-        let headers = (try? await DeliveryStatusNotification.headerSection(of: store.message(of: entry))) ?? ""
-        var full: String?
-        if DeliveryStatusNotification.returnsFullMessage(entry.record.envelope.parameters, size: entry.messageSize),
-           let bytes = try? await DeliveryStatusNotification.wholeMessage(of: store.message(of: entry)) {
-            full = DeliveryStatusNotification.attachable(bytes)
-        }
-        let dsn = DeliveryStatusNotification(reportingMTA: configuration.hostname, record: entry.record,
-                                             failures: wanted, originalHeaders: headers, originalMessage: full)
-        guard let envelope = dsn.envelope else { return }
         do {
-            let bounce = try await store.inject(envelope: envelope, message: ByteBuffer(string: dsn.message), session: "bounce")
-            logger.notice("bounce queued", metadata: ["bounce": "\(bounce.id)", "to": "\(entry.record.envelope.reversePath)"])
+            try await store.queueBounce(for: entry, failures: failures, reportingMTA: configuration.hostname, logger: logger)
         } catch {
             logger.error("cannot queue bounce", metadata: ["error": "\(error)"])
         }

@@ -20,6 +20,18 @@ import Testing
         #expect(schedule.isEmpty && schedule.nextDue == nil)
     }
 
+    /// An operator's hold or delete takes an id out of the middle of the heap; order holds.
+    @Test func removeTakesOneIdOutAndKeepsTheOrder() {
+        var schedule = DeliverySchedule()
+        for index in 0..<50 { schedule.schedule("m\(index)", at: t0.addingTimeInterval(Double((index * 37) % 50))) }
+        schedule.remove("m10")
+        schedule.remove("m0")
+        schedule.remove("absent")
+        #expect(schedule.count == 48 && !schedule.contains("m10") && schedule.contains("m11"))
+        let expected = (0..<50).filter { $0 != 10 && $0 != 0 }.sorted { ($0 * 37) % 50 < ($1 * 37) % 50 }.map { "m\($0)" }
+        #expect(schedule.popDue(now: t0.addingTimeInterval(100), limit: 100) == expected)
+    }
+
     @Test func equalTimesComeOutInSchedulingOrderAndTheLimitHolds() {
         var schedule = DeliverySchedule()
         for index in 0..<10 { schedule.schedule("m\(index)", at: t0) }
