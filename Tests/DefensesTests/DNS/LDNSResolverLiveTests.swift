@@ -175,7 +175,7 @@ struct LDNSResolverLiveTests {
             } catch let error as DNSError {
                 #expect(error.isTemporary)
             }
-            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(ContinuousClock.now - started < .seconds(30))   // 1 s configured; only a hang fails this (2 loaded cores)
 
             let both = LDNSResolver(
                 configuration: DNSResolverConfiguration(nameservers: [dead, server.address], timeout: .milliseconds(500)))
@@ -193,7 +193,7 @@ struct LDNSResolverLiveTests {
             task.cancel()
             let result = await task.result
             #expect(throws: DNSError.cancelled) { try result.get() }
-            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(ContinuousClock.now - started < .seconds(25))   // far below the 30 s timeout it cancelled
         }
     }
 
