@@ -460,6 +460,11 @@ public actor SpoolRunner: SpoolAdministrator {
     /// not take a session (RFC 5321 §5.1: "unable to connect" or a temporary refusal before
     /// any transaction) — never after a recipient or the message got an answer.
     static func triesNextHost(_ result: DeliveryResult) -> Bool {
+        // A host that refuses the session itself (5xx greeting or EHLO/HELO) says nothing about
+        // the recipients: the next exchanger may take them (as Postfix does).
+        if case .permanentFailure(.rejected(_, let stage), let recipients) = result, !recipients.contains(where: \.isAccepted) {
+            return stage == .greeting || stage == .hello
+        }
         guard case .temporaryFailure(let error, let recipients) = result, !recipients.contains(where: \.isAccepted) else { return false }
         switch error {
         case .connectionFailed, .tlsFailed, .connectionUnusable: return true

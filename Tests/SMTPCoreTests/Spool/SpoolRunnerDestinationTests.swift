@@ -182,7 +182,41 @@ final class FakeDestinationResolver: DestinationResolver {
         await routed.stop()
     }
 
+    /// A server that answers every connection with a `554` greeting.
+    struct RefusingGreeting: SessionHooks {
+        var stages: HookStages { .connected }
+        func connected(_ session: SessionContext) async -> HookDecision {
+            .disconnect(Reply(.transactionFailed, EnhancedStatusCode(5, 7, 1), "go away"))
+        }
+    }
+
+    @Test func aFirstExchangerRefusingTheSessionWith554IsSkipped() async throws {
+        let refusing = try await LiveServer(hooks: RefusingGreeting())
+        let second = try await LiveServer()
+        let resolver = FakeDestinationResolver([
+            "dst.test": .hosts([Self.host("mx1.dst.test", port: refusing.port), Self.host("mx2.dst.test", port: second.port)]),
+        ])
+        let store = try SpoolStore(directory: SpoolRunnerTests.temporaryDirectory())
+        let runner = SpoolRunner(store: store, configuration: Self.configuration(resolver: resolver), logger: Logger(label: "test"))
+        try await runner.start()
+        try await store.inject(envelope: SpoolRunnerTests.envelope(from: "a@src.test", to: ["b@dst.test"]),
+                               message: ByteBuffer(string: "Subject: 554 greeting\r\n\r\nbody\r\n"))
+        try await SpoolRunnerTests.eventually(timeout: .seconds(60)) { second.receiver.messages.count == 1 }
+        try await SpoolRunnerTests.eventually(timeout: .seconds(60)) { await runner.queued == 0 }
+        #expect(refusing.receiver.messages.isEmpty)
+        #expect(try store.committedIDs().isEmpty)   // delivered; no bounce was queued
+        await runner.stop()
+        await refusing.stop()
+        await second.stop()
+    }
+
     @Test func nextHostOnlyForFailuresBeforeATransaction() {
+        let refusedGreeting = DeliveryResult.failed(.rejected(Reply(.transactionFailed, nil, "no"), stage: .greeting), recipients: [])
+        #expect(SpoolRunner.triesNextHost(refusedGreeting))
+        let refusedHello = DeliveryResult.failed(.rejected(Reply(.transactionFailed, nil, "no"), stage: .hello), recipients: [])
+        #expect(SpoolRunner.triesNextHost(refusedHello))
+        let refusedRecipient = DeliveryResult.failed(.rejected(Reply(.mailboxUnavailable, nil, "no such user"), stage: .rcpt), recipients: [])
+        #expect(!SpoolRunner.triesNextHost(refusedRecipient))
         let refused = DeliveryResult.failed(.connectionFailed("refused"), recipients: [])
         #expect(SpoolRunner.triesNextHost(refused))
         let busyGreeting = DeliveryResult.failed(.rejected(Reply(.serviceNotAvailable, nil, "busy"), stage: .greeting), recipients: [])
