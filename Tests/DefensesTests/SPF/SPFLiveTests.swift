@@ -7,9 +7,13 @@ import Testing
 /// (Tests/interop/dns_server.py serving Fixtures/dns, the policies in `spf.zone`).
 @Suite("SPF over LDNSResolver against a live DNS server")
 struct SPFLiveTests {
-    private func checker(_ server: DNSTestServer, edns: DNSResolverConfiguration.EDNS? = .init()) -> SPFChecker {
+    /// A generous timeout by default: the full suite saturates two cores, and a 400 ms answer
+    /// deadline lost to that load once (a `none` and a `pass` turned temperror). Only the
+    /// dead-server test needs a short one.
+    private func checker(_ server: DNSTestServer, edns: DNSResolverConfiguration.EDNS? = .init(),
+                         timeout: Duration = .seconds(5), attempts: Int = 2) -> SPFChecker {
         SPFChecker(
-            resolver: server.resolver(timeout: .milliseconds(400), attempts: 1, edns: edns),
+            resolver: server.resolver(timeout: timeout, attempts: attempts, edns: edns),
             configuration: SPFConfiguration(receivingHost: "mx.receiver.test"))
     }
 
@@ -90,13 +94,13 @@ struct SPFLiveTests {
     /// (RFC 7208 §4.4, §5.2); SERVFAIL too.
     @Test func deadOrFailingServerIsTemperror() async throws {
         try await withDNSTestServer { server in
-            let spf = checker(server)
+            let spf = checker(server, timeout: .milliseconds(400), attempts: 1)
             let start = ContinuousClock.now
             let timedOut = await mailFrom(spf, "192.0.2.1", "x@timeout.spf.test")
             let elapsed = ContinuousClock.now - start
             #expect(timedOut.result == .temperror)
             #expect(timedOut.problem?.contains("timeout") == true)
-            #expect(elapsed < .seconds(10))
+            #expect(elapsed < .seconds(30))   // 400 ms configured: only a hang fails this
             #expect(!server.queries("silent.example", "TXT").isEmpty)
             let servfail = await mailFrom(spf, "192.0.2.1", "x@servfail.spf.test")
             #expect(servfail.result == .temperror)
