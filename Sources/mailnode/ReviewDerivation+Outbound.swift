@@ -10,11 +10,6 @@ extension ReviewDerivation {
         switch entry.id {
         case .relayAccessLists:
             return make(.enabled, "hand-offs only from outbound.accept_from: " + outbound.acceptFrom.map(\.description).joined(separator: ", "))
-        case .handOffDeduplication:
-            return outbound.trustedUpstreams.isEmpty
-                ? make(.disabled, "no outbound.trusted_upstreams: retried hand-offs are stored again")
-                : make(.enabled, "from " + outbound.trustedUpstreams.map(\.description).joined(separator: ", ")
-                    + ", remembered " + span(node.dedup.retention.components.seconds))
         case .domainKeys:
             guard let directory = outbound.dkimKeys else { return make(.disabled, "no outbound.dkim.keys: mail leaves unsigned") }
             var warnings: [String] = []
@@ -27,14 +22,9 @@ extension ReviewDerivation {
             } catch {
                 return make(.disabled, "outbound.dkim.keys: \(error.description) (the stage will not start)")
             }
-        case .maxServerProcesses:
-            return make(.enabled, "\(node.connectionCaps.maxConnections) connections on the node (421 4.3.2 beyond, before any hook)")
-        case .maxConnectionsPerProcess:
-            let perLoop = node.connectionCaps.maxConnectionsPerEventLoop
-            return perLoop == 0 ? make(.disabled, "node.max_connections_per_loop = 0")
-                : make(.enabled, "\(perLoop) connections per event loop thread (421 4.3.2 beyond)")
         default:
-            return make(.notAvailable, "no configuration for it in this role yet")
+            return internalStageItem(entry, table: "outbound", trustedUpstreams: outbound.trustedUpstreams, node: node)
+                ?? make(.notAvailable, "no configuration for it in this role yet")
         }
     }
 }

@@ -22,23 +22,13 @@ extension ReviewDerivation {
             }
             let served = [pop3.isEmpty ? nil : "POP3 " + pop3.joined(separator: ", "), imap.isEmpty ? nil : "IMAP " + imap.joined(separator: ", ")]
             return make(.enabled, served.compactMap { $0 }.joined(separator: "; ") + "; no credentials before TLS")
-        case .handOffDeduplication:
-            return store.trustedUpstreams.isEmpty
-                ? make(.disabled, "no store.trusted_upstreams: retried hand-offs are stored again")
-                : make(.enabled, "from " + store.trustedUpstreams.map(\.description).joined(separator: ", ")
-                    + ", remembered " + span(node.dedup.retention.components.seconds))
         case .mtaRules:
             return make(.enabled, "unknown recipients 550 5.1.1 at RCPT (users and aliases of \(store.usersPath)); always on")
         case .roleEnforcedEgress:
             return make(.enabled, "delivers into its own mailboxes; forwards nothing")
-        case .maxServerProcesses:
-            return make(.enabled, "\(node.connectionCaps.maxConnections) connections on the node (421 4.3.2 beyond, before any hook)")
-        case .maxConnectionsPerProcess:
-            let perLoop = node.connectionCaps.maxConnectionsPerEventLoop
-            return perLoop == 0 ? make(.disabled, "node.max_connections_per_loop = 0")
-                : make(.enabled, "\(perLoop) connections per event loop thread (421 4.3.2 beyond)")
         default:
-            return make(.notAvailable, "no configuration for it in this role yet")
+            return internalStageItem(entry, table: "store", trustedUpstreams: store.trustedUpstreams, node: node)
+                ?? make(.notAvailable, "no configuration for it in this role yet")
         }
     }
 }

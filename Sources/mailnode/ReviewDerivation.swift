@@ -58,6 +58,29 @@ enum ReviewDerivation {
         }
     }
 
+    /// The items every internal stage (antivirus, outbound, store) reports alike: hand-off
+    /// deduplication from its `trusted_upstreams` (`table` names the key) and the node's
+    /// connection caps; nil for every other entry.
+    static func internalStageItem(_ entry: CatalogEntry, table: String, trustedUpstreams: [IPNetwork],
+                                  node: NodeConfiguration) -> ReviewItem? {
+        func make(_ state: ReviewState, _ detail: String) -> ReviewItem { ReviewItem(id: entry.id, state: state, detail: detail) }
+        switch entry.id {
+        case .handOffDeduplication:
+            return trustedUpstreams.isEmpty
+                ? make(.disabled, "no \(table).trusted_upstreams: retried hand-offs are stored again")
+                : make(.enabled, "from " + trustedUpstreams.map(\.description).joined(separator: ", ")
+                    + ", remembered " + span(node.dedup.retention.components.seconds))
+        case .maxServerProcesses:
+            return make(.enabled, "\(node.connectionCaps.maxConnections) connections on the node (421 4.3.2 beyond, before any hook)")
+        case .maxConnectionsPerProcess:
+            let perLoop = node.connectionCaps.maxConnectionsPerEventLoop
+            return perLoop == 0 ? make(.disabled, "node.max_connections_per_loop = 0")
+                : make(.enabled, "\(perLoop) connections per event loop thread (421 4.3.2 beyond)")
+        default:
+            return nil
+        }
+    }
+
     /// The state of `entry` in the antivirus role: DM28 from `[antivirus]`, and the node-wide
     /// mechanisms this role's listeners run too.
     static func item(_ entry: CatalogEntry, role: MailnodeRole, antivirus av: AntivirusRoleConfiguration,
@@ -74,21 +97,11 @@ enum ReviewDerivation {
             let hops = Set((Array(node.routing.routes.values) + [node.routing.defaultHop].compactMap { $0 }).map(\.name)).sorted()
             return make(.enabled, hops.isEmpty ? "no hops: scanned mail stays in the spool"
                 : "forwards only to configured hops: " + hops.joined(separator: ", "))
-        case .handOffDeduplication:
-            return av.trustedUpstreams.isEmpty
-                ? make(.disabled, "no antivirus.trusted_upstreams: retried hand-offs are stored again")
-                : make(.enabled, "from " + av.trustedUpstreams.map(\.description).joined(separator: ", ")
-                    + ", remembered " + span(node.dedup.retention.components.seconds))
         case .noDisclosure:
             return make(.enabled, "always on (generic 554 5.7.0 text; the signature only in the log)")
-        case .maxServerProcesses:
-            return make(.enabled, "\(node.connectionCaps.maxConnections) connections on the node (421 4.3.2 beyond, before any hook)")
-        case .maxConnectionsPerProcess:
-            let perLoop = node.connectionCaps.maxConnectionsPerEventLoop
-            return perLoop == 0 ? make(.disabled, "node.max_connections_per_loop = 0")
-                : make(.enabled, "\(perLoop) connections per event loop thread (421 4.3.2 beyond)")
         default:
-            return make(.notAvailable, "no configuration for it in this role yet")
+            return internalStageItem(entry, table: "antivirus", trustedUpstreams: av.trustedUpstreams, node: node)
+                ?? make(.notAvailable, "no configuration for it in this role yet")
         }
     }
 

@@ -52,6 +52,29 @@ public struct SpoolAdminOutcome: Sendable, Hashable, Codable, CustomStringConver
 }
 
 /// Why a command was not carried out. Each is one line for the operator (exit status 1).
+extension SpoolAdminCommand {
+    /// Carries the command out through `body` with the queue id in the log metadata, and logs
+    /// the result: `queue admin` (done), `queue admin refused` (a ``SpoolAdminError``) or
+    /// `queue admin failed` (anything else, reported as ``SpoolAdminError/failed(_:)``). Shared
+    /// by the running runner and the direct file administrator.
+    func logged(_ logger: Logger, isolation: isolated (any Actor)? = #isolation,
+                _ body: (Logger) async throws -> SpoolAdminOutcome) async throws(SpoolAdminError) -> SpoolAdminOutcome {
+        var log = logger
+        if let id { log[metadataKey: "msg"] = "\(id)" }
+        do {
+            let outcome = try await body(log)
+            log.notice("queue admin", metadata: ["action": "\(verb.rawValue)", "result": "\(outcome.message)"])
+            return outcome
+        } catch let error as SpoolAdminError {
+            log.warning("queue admin refused", metadata: ["action": "\(verb.rawValue)", "error": "\(error)"])
+            throw error
+        } catch {
+            log.error("queue admin failed", metadata: ["action": "\(verb.rawValue)", "error": "\(error)"])
+            throw .failed("\(self): \(error)")
+        }
+    }
+}
+
 public enum SpoolAdminError: Error, Sendable, Hashable, Codable, CustomStringConvertible {
     /// Not a name ``SpoolStore/makeID()`` produces (nothing outside `queue/` can be named).
     case badID(String)
@@ -151,19 +174,7 @@ public struct DirectSpoolAdministrator: SpoolAdministrator {
     }
 
     public func perform(_ command: SpoolAdminCommand) async throws(SpoolAdminError) -> SpoolAdminOutcome {
-        var log = logger
-        if let id = command.id { log[metadataKey: "msg"] = "\(id)" }
-        do {
-            let outcome = try await carryOut(command, logger: log)
-            log.notice("queue admin", metadata: ["action": "\(command.verb.rawValue)", "result": "\(outcome.message)"])
-            return outcome
-        } catch let error as SpoolAdminError {
-            log.warning("queue admin refused", metadata: ["action": "\(command.verb.rawValue)", "error": "\(error)"])
-            throw error
-        } catch {
-            log.error("queue admin failed", metadata: ["action": "\(command.verb.rawValue)", "error": "\(error)"])
-            throw .failed("\(command): \(error)")
-        }
+        try await command.logged(logger) { log in try await carryOut(command, logger: log) }
     }
 
     private func carryOut(_ command: SpoolAdminCommand, logger: Logger) async throws -> SpoolAdminOutcome {

@@ -128,19 +128,7 @@ public actor SpoolRunner: SpoolAdministrator {
     /// is gone and the command answers ``SpoolAdminError/notFound(_:)``), and only then does the
     /// command apply. Every command is logged with the queue id.
     public func perform(_ command: SpoolAdminCommand) async throws(SpoolAdminError) -> SpoolAdminOutcome {
-        var log = logger
-        if let id = command.id { log[metadataKey: "msg"] = "\(id)" }
-        do {
-            let outcome = try await carryOut(command, logger: log)
-            log.notice("queue admin", metadata: ["action": "\(command.verb.rawValue)", "result": "\(outcome.message)"])
-            return outcome
-        } catch let error as SpoolAdminError {
-            log.warning("queue admin refused", metadata: ["action": "\(command.verb.rawValue)", "error": "\(error)"])
-            throw error
-        } catch {
-            log.error("queue admin failed", metadata: ["action": "\(command.verb.rawValue)", "error": "\(error)"])
-            throw .failed("\(command): \(error)")
-        }
+        try await command.logged(logger) { log in try await carryOut(command, logger: log) }
     }
 
     private func carryOut(_ command: SpoolAdminCommand, logger: Logger) async throws -> SpoolAdminOutcome {

@@ -48,6 +48,15 @@ enum DKIMFixtures {
         return dns
     }
 
+    /// A key record as a zone file's TXT data: quoted character-strings of at most 255 bytes
+    /// (RFC 1035 §3.3.14; an RSA-2048 record needs two).
+    static func zoneTXT(_ record: String) -> String {
+        let bytes = Array(record.utf8)
+        return stride(from: 0, to: bytes.count, by: 255)
+            .map { "\"" + String(decoding: bytes[$0..<min($0 + 255, bytes.count)], as: UTF8.self) + "\"" }
+            .joined(separator: " ")
+    }
+
     /// The 512-bit key of dkimpy's canonical.com test.
     static let key512 =
         "k=rsa; s=email; p=MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBANmBe10IgY+u7h3enWTukkqtUD5PR52Tb/mPfjC0QJTocVBq6Za/PlzfV+Py92VaCak19F4WrbVTK5Gg5tW220MCAwEAAQ=="

@@ -155,12 +155,7 @@ import Testing
     // MARK: - Through a running runner
 
     @Test func flushOfADeferredEntryAttemptsBeforeItsBackoff() async throws {
-        let hooks = CountingDefer()
-        let next = try await LiveServer(hooks: hooks)
-        let store = try SpoolStore(directory: Support.temporaryDirectory())
-        let runner = SpoolRunner(store: store, configuration: Support.configuration(port: next.port, retry: Self.slowRetry),
-                                 logger: Logger(label: "test"))
-        try await runner.start()
+        let (hooks, next, store, runner) = try await Self.deferringRunner()
         let entry = try await store.inject(envelope: Support.envelope(from: "a@src.test", to: ["b@dst.test"]), message: ByteBuffer(string: "x\r\n"))
         try await Self.eventually { store.savedState(entry.id, recipientCount: 1)?.attempts == 1 }
         #expect(hooks.count == 1)
@@ -176,13 +171,19 @@ import Testing
         await next.stop()
     }
 
-    @Test func deleteAndHoldOnARunningRunnerStopItsAttempts() async throws {
+    /// A started runner on a fresh spool whose next hop defers every message (`450`), counting attempts.
+    static func deferringRunner() async throws -> (CountingDefer, LiveServer, SpoolStore, SpoolRunner) {
         let hooks = CountingDefer()
         let next = try await LiveServer(hooks: hooks)
         let store = try SpoolStore(directory: Support.temporaryDirectory())
         let runner = SpoolRunner(store: store, configuration: Support.configuration(port: next.port, retry: Self.slowRetry),
                                  logger: Logger(label: "test"))
         try await runner.start()
+        return (hooks, next, store, runner)
+    }
+
+    @Test func deleteAndHoldOnARunningRunnerStopItsAttempts() async throws {
+        let (hooks, next, store, runner) = try await Self.deferringRunner()
         let doomed = try await store.inject(envelope: Support.envelope(from: "a@src.test", to: ["b@dst.test"]), message: ByteBuffer(string: "x\r\n"))
         let paused = try await store.inject(envelope: Support.envelope(from: "a@src.test", to: ["c@dst.test"]), message: ByteBuffer(string: "y\r\n"))
         try await Self.eventually { hooks.count == 2 && store.savedState(paused.id, recipientCount: 1) != nil && store.savedState(doomed.id, recipientCount: 1) != nil }
@@ -214,12 +215,7 @@ import Testing
     }
 
     @Test func bounceOnARunningRunnerSendsOneDSNAndRemovesTheEntry() async throws {
-        let hooks = CountingDefer()
-        let next = try await LiveServer(hooks: hooks)
-        let store = try SpoolStore(directory: Support.temporaryDirectory())
-        let runner = SpoolRunner(store: store, configuration: Support.configuration(port: next.port, retry: Self.slowRetry),
-                                 logger: Logger(label: "test"))
-        try await runner.start()
+        let (hooks, next, store, runner) = try await Self.deferringRunner()
         let entry = try await store.inject(envelope: Support.envelope(from: "s@src.test", to: ["b@dst.test"]),
                                            message: ByteBuffer(string: "Subject: stuck\r\n\r\nbody\r\n"))
         let fromNull = try await store.inject(envelope: Support.envelope(from: nil, to: ["c@dst.test"]), message: ByteBuffer(string: "x\r\n"))
