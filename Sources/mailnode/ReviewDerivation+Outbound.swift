@@ -10,6 +10,11 @@ extension ReviewDerivation {
         switch entry.id {
         case .relayAccessLists:
             return make(.enabled, "hand-offs only from outbound.accept_from: " + outbound.acceptFrom.map(\.description).joined(separator: ", "))
+        case .roleEnforcedEgress:
+            let hops = Set((Array(node.routing.routes.values) + [node.routing.defaultHop].compactMap { $0 }).map(\.name)).sorted()
+            let exchangers = node.routing.defaultHop == nil ? "the recipients' mail exchangers (port \(outbound.remotePort))" : "no MX look-ups (smarthost mode)"
+            return make(.enabled, (hops.isEmpty ? "" : "configured hops " + hops.joined(separator: ", ") + "; ") + exchangers
+                + "; the only role allowed to connect to looked-up hosts")
         case .domainKeys:
             guard let directory = outbound.dkimKeys else { return make(.disabled, "no outbound.dkim.keys: mail leaves unsigned") }
             var warnings: [String] = []

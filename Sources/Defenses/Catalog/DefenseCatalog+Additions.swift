@@ -41,9 +41,10 @@ extension DefenseCatalog {
             .roleEnforcedEgress, "Role-enforced egress",
             stages: [.a, .b, .c, .d, .f, .g], faults: [.init(.anyToAny, .mitigates)], source: .mailnode,
             roles: [.mx, .submission, .antivirus, .antispam, .outbound, .store], status: .native,
-            note: "By construction: a node forwards only to its configured hops (no MX look-ups "
-                + "outside the outbound role, which does not exist yet). Stage authentication "
-                + "(mutual TLS, stage stamps) is not yet.",
+            note: "Enforced by the spool runner's client (EgressRule): a node connects only to the hops "
+                + "of its routing table; only the outbound role may connect to the mail exchangers it "
+                + "looks up. Anything else is refused, logged and deferred (451 4.3.5). Stage "
+                + "authentication (mutual TLS, stage stamps) is not yet.",
             keys: ["hops.NAME.address", "routes.\"DOMAIN\""], references: ["DESIGN.md §3.4"]),
         CatalogEntry(
             .handOffDeduplication, "Hand-off deduplication (Mailnode-Id)",
