@@ -7,7 +7,7 @@ struct DKIMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dkim",
         abstract: "Make DKIM keys and sign messages (RFC 6376, RFC 8463).",
-        subcommands: [DKIMKeygen.self, DKIMSign.self])
+        subcommands: [DKIMKeygen.self, DKIMRecord.self, DKIMSign.self, DKIMBench.self])
 }
 
 /// `mailnode dkim keygen --domain D --selector S --algo rsa|ed25519 [--out FILE]`
@@ -54,6 +54,37 @@ struct DKIMKeygen: AsyncParsableCommand {
         let bytes = Array(record.utf8)
         let strings = stride(from: 0, to: bytes.count, by: 255).map { "\"\(String(decoding: bytes[$0..<min($0 + 255, bytes.count)], as: UTF8.self))\"" }
         return "\(selector)._domainkey.\(domain). IN TXT ( \(strings.joined(separator: " ")) )"
+    }
+}
+
+/// `mailnode dkim record --key K [--domain D --selector S]`: the DNS record of a key that
+/// exists already (after a lost keygen output, or for a key `[outbound.dkim] keys` holds).
+struct DKIMRecord: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Print the DKIM key record (TXT) of an existing private key; with --domain and --selector as a zone line.")
+
+    @Option(help: "Private key file: PEM (PKCS#1 or PKCS#8, RSA or Ed25519) or a base64 Ed25519 seed.")
+    var key: String
+
+    @Option(help: "The signing domain (d=), for a zone line.")
+    var domain: String?
+
+    @Option(help: "The selector (s=), for a zone line.")
+    var selector: String?
+
+    func validate() throws {
+        guard (domain == nil) == (selector == nil) else { throw ValidationError("give --domain and --selector together, or neither") }
+    }
+
+    func run() async throws {
+        guard let text = try? String(contentsOfFile: key, encoding: .utf8) else { throw ValidationError("cannot read the key file \(key)") }
+        let record = try DKIMSigningKey(pem: text).keyRecord
+        if let domain, let selector {
+            print(DKIMKeygen.zoneLine(domain: domain, selector: selector, record: record))
+        } else {
+            print(record)
+        }
     }
 }
 

@@ -209,7 +209,9 @@ enum ReviewDerivation {
             guard let auth = mx.dnsDefenses.authentication else { return make(.disabled, "no [mx.authentication] table (or enabled = false)") }
             guard auth.evaluateDMARC else { return make(.disabled, "mx.authentication.dmarc = false") }
             let sealers = auth.trustedARCSealers.isEmpty ? "" : "; trusted ARC sealers: " + auth.trustedARCSealers.sorted().joined(separator: ", ")
-            return make(.enabled, "p=reject \(auth.onReject), p=quarantine \(auth.onQuarantine), temperror \(auth.onTemperror)\(sealers)")
+            let records = mx.dnsDefenses.dmarcRecords.path(spool: node.spoolDirectory)
+                .map { "; report records in \($0) (\(mx.dnsDefenses.dmarcRecords.retentionDays) days)" } ?? "; no report records"
+            return make(.enabled, "p=reject \(auth.onReject), p=quarantine \(auth.onQuarantine), temperror \(auth.onTemperror)\(sealers)\(records)")
         case .arc:
             guard let auth = mx.dnsDefenses.authentication else { return make(.disabled, "no [mx.authentication] table (or enabled = false)") }
             return auth.verifyARC ? make(.enabled, "chains validated (bodies up to \(auth.maxARCBody) octets); arc= in Authentication-Results")

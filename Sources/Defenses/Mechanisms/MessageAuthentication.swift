@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -73,12 +74,15 @@ public struct MessageAuthentication: MessageInspector {
     let dmarc: DMARCVerifier
     let arc: ARCVerifier
     let forged: ForgedAuthenticationResults
+    let reports: (any DMARCReportStore)?
     let metrics: DefenseMetrics?
     let logger: Logger
 
+    /// `reports` receives one aggregate-report record per message whose From domain has a DMARC
+    /// record (``DMARCReportFileStore`` on a node); `nil` records nothing.
     /// `spf` configures the check made when no SPF hook kept the session's result (DM30 off).
     public init(configuration: Configuration, resolver: any DNSResolver, spf: SPFConfiguration = SPFConfiguration(),
-                dmarc: DMARCConfiguration = DMARCConfiguration(),
+                dmarc: DMARCConfiguration = DMARCConfiguration(), reports: (any DMARCReportStore)? = nil,
                 metrics: DefenseMetrics? = nil, logger: Logger = Logger(label: "mailnode.defense.authentication")) {
         self.configuration = configuration
         self.resolver = resolver
@@ -89,6 +93,7 @@ public struct MessageAuthentication: MessageInspector {
         self.dmarc = DMARCVerifier(resolver: resolver, configuration: dmarc)
         arc = ARCVerifier(resolver: resolver, configuration: dkimConfiguration)
         forged = ForgedAuthenticationResults(authservID: configuration.authservID)
+        self.reports = reports
         self.metrics = metrics
         self.logger = logger
     }
@@ -137,6 +142,32 @@ public struct MessageAuthentication: MessageInspector {
             return .accept
         }
         return .refuse(action == .reject ? Self.rejectReply : Self.temporaryReply)
+    }
+
+    /// The aggregate-report record of a decided message: the disposition we applied, not only
+    /// the one the policy asked for (RFC 7489 §7.2 `PolicyOverrideReason`: `trusted_forwarder`
+    /// for a trusted ARC sealer, `local_policy` when our configured action was milder).
+    /// `nil` without a DMARC record, and for a temporary refusal (the client retries; that
+    /// attempt is the one counted).
+    func reportRecord(_ findings: Findings, disposition: InspectionVerdict.Disposition, clientIP: IPAddress?,
+                      envelope: Envelope, date: Int64) -> DMARCAggregateRecord? {
+        guard let evaluation = findings.dmarc, let clientIP, findings.action != .tempfail else { return nil }
+        let mailFrom = envelope.reversePath.mailbox.map { "\($0.host)".lowercased() } ?? ""
+        guard var record = DMARCAggregateRecord(evaluation, sourceIP: clientIP, spf: findings.spf, envelopeFrom: mailFrom, date: date)
+        else { return nil }
+        if case .refuse = disposition {
+            record.disposition = .reject
+        } else if findings.overriddenBy != nil {
+            record.disposition = .none
+            record.overrideReasons.append("trusted_forwarder")
+        } else if evaluation.result == .fail && evaluation.disposition != .none {
+            let applied: DMARCDisposition = findings.action == .tag ? .quarantine : .none
+            if applied != evaluation.disposition {
+                record.disposition = applied
+                record.overrideReasons.append("local_policy")
+            }
+        }
+        return record
     }
 
     /// The field we put on top of the message.
@@ -259,10 +290,26 @@ public struct MessageAuthentication: MessageInspector {
             }
             let disposition = owner.decide(&findings)
             log(findings, disposition: disposition)
+            await report(findings, disposition: disposition, clientIP: client)
             let prepend = owner.field(findings, session: session)
             switch disposition {
             case .accept: return InspectionVerdict(prepend: prepend)
             case .refuse(let reply): return .refuse(reply, defense: "\(DefenseID.dmarc)", prepend: prepend)
+            }
+        }
+
+        /// Records the message for the aggregate report; a failing store is logged, never
+        /// allowed to change the verdict.
+        private func report(_ findings: Findings, disposition: InspectionVerdict.Disposition, clientIP: IPAddress?) async {
+            guard let reports = owner.reports,
+                  let record = owner.reportRecord(findings, disposition: disposition, clientIP: clientIP, envelope: envelope,
+                                                  date: Int64(Date().timeIntervalSince1970)) else { return }
+            do {
+                try await reports.append(record)
+            } catch {
+                owner.logger.warning("DMARC report record not kept", metadata: [
+                    "defense": "\(DefenseID.dmarc)", "session": "\(session.sessionID)", "error": "\(error)",
+                ])
             }
         }
 

@@ -15,8 +15,30 @@ public struct DNSDefenseSettings: Sendable {
     /// Authentication-Results field; nil when `[mx.authentication]` is off. An empty
     /// `authservID` means the node's hostname.
     public var authentication: MessageAuthentication.Configuration?
+    /// MN04: where the message stage keeps DMARC aggregate-report records.
+    public var dmarcRecords = DMARCRecordSettings()
 
     public init() {}
+}
+
+/// `[mx.authentication] dmarc_records`, `dmarc_record_days`: the aggregate-report data
+/// (RFC 7489 §7.2) kept by ``DMARCReportFileStore`` for `mailnode dmarc report`.
+public struct DMARCRecordSettings: Sendable, Hashable {
+    /// The directory of the day files; `nil` means `<spool>/dmarc`, `""` keeps no records.
+    public var directory: String?
+    /// Days of records kept when no report removes them.
+    public var retentionDays = 31
+
+    public init(directory: String? = nil, retentionDays: Int = 31) {
+        self.directory = directory
+        self.retentionDays = retentionDays
+    }
+
+    /// The directory records go to for a node spooling in `spool`; `nil` when off.
+    public func path(spool: String) -> String? {
+        guard let directory else { return spool + "/dmarc" }
+        return directory.isEmpty ? nil : directory
+    }
 }
 
 /// `[dns]`, `[mx.dnsbl]` (with `[mx.dnsbl.zones."NAME"]`) and `[mx.sender_checks]` (docs/configuration.md).
@@ -97,7 +119,7 @@ extension ConfigurationReader {
         }
 
         let authenticationKeys = ["authserv_id", "dkim", "arc", "dmarc", "on_reject", "on_quarantine", "on_temperror",
-                                  "trusted_arc_sealers", "max_arc_body"]
+                                  "trusted_arc_sealers", "max_arc_body", "dmarc_records", "dmarc_record_days"]
         if try enabled(["mx", "authentication"], keys: authenticationKeys) {
             let table = ["mx", "authentication"]
             var authentication = MessageAuthentication.Configuration(authservID: "", trustedNetworks: mx.trustedUpstreams)
@@ -120,6 +142,8 @@ extension ConfigurationReader {
                 authentication.trustedARCSealers = Set(sealers.map { $0.lowercased() })
             }
             if let value = try integer(table + ["max_arc_body"], range: 0...(1 << 30)) { authentication.maxARCBody = value }
+            if let value = try string(table + ["dmarc_records"]) { mx.dnsDefenses.dmarcRecords.directory = value }
+            if let value = try integer(table + ["dmarc_record_days"], range: 1...366) { mx.dnsDefenses.dmarcRecords.retentionDays = value }
             mx.dnsDefenses.authentication = authentication
         }
 

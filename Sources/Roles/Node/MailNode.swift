@@ -145,9 +145,12 @@ public final class MailNode: Sendable {
             if let resolver = mxResolver, var authentication = mx.dnsDefenses.authentication {
                 // The message stage (DM31, MN10, MN04): our Authentication-Results on top of each message.
                 if authentication.authservID.isEmpty { authentication.authservID = configuration.hostname }
+                let reports = try mx.dnsDefenses.dmarcRecords.path(spool: configuration.spoolDirectory).map {
+                    try DMARCReportFileStore(directory: $0, retentionDays: mx.dnsDefenses.dmarcRecords.retentionDays)
+                }
                 inspectors.append(MessageAuthentication(configuration: authentication, resolver: resolver,
                                                         spf: SPFConfiguration(receivingHost: configuration.hostname),
-                                                        metrics: metrics, logger: logger))
+                                                        reports: reports, metrics: metrics, logger: logger))
             }
             // DM36 wraps the chain: it sees the 5xx the relay control gives at RCPT TO.
             if let store, let throttle = mx.badRecipientThrottle {

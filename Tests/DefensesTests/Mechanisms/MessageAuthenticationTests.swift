@@ -29,11 +29,12 @@ import Testing
         let receiver: SpoolReceiver
         let directory: String
 
-        init(_ configuration: MessageAuthentication.Configuration = .init(authservID: "mx.test")) throws {
+        init(_ configuration: MessageAuthentication.Configuration = .init(authservID: "mx.test"),
+             reports: (any DMARCReportStore)? = nil) throws {
             directory = NSTemporaryDirectory() + "mailnode-auth-" + UUID().uuidString
             store = try SpoolStore(directory: directory)
             let inspector = MessageAuthentication(configuration: configuration, resolver: MessageAuthenticationTests.resolver(),
-                                                  logger: Logger(label: "test"))
+                                                  reports: reports, logger: Logger(label: "test"))
             receiver = SpoolReceiver(store: store, hostname: "mx.test", inspectors: [inspector], logger: Logger(label: "test"))
         }
 

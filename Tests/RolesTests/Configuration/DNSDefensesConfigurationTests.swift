@@ -81,6 +81,8 @@ struct DNSDefensesConfigurationTests {
             on_temperror = "tempfail"
             trusted_arc_sealers = ["Lists.Example.net"]
             max_arc_body = 1000
+            dmarc_records = "/var/lib/mailnode/dmarc"
+            dmarc_record_days = 7
 
             """
         let auth = try #require(try NodeConfiguration(toml: text, file: "f").mx?.dnsDefenses.authentication)
@@ -88,6 +90,12 @@ struct DNSDefensesConfigurationTests {
         #expect(auth.onReject == .tag && auth.onQuarantine == .reject && auth.onTemperror == .tempfail)
         #expect(auth.trustedARCSealers == ["lists.example.net"] && auth.maxARCBody == 1000)
         #expect(auth.trustedNetworks.map(\.description) == ["10.0.0.0/8"])
+        let records = try #require(try NodeConfiguration(toml: text, file: "f").mx?.dnsDefenses.dmarcRecords)
+        #expect(records.path(spool: "/s") == "/var/lib/mailnode/dmarc" && records.retentionDays == 7)
+        let defaults = try #require(try NodeConfiguration(toml: Self.base + "[mx.authentication]\n", file: "f").mx?.dnsDefenses.dmarcRecords)
+        #expect(defaults.path(spool: "/s") == "/s/dmarc" && defaults.retentionDays == 31)
+        let none = try #require(try NodeConfiguration(toml: Self.base + "[mx.authentication]\ndmarc_records = \"\"\n", file: "f").mx)
+        #expect(none.dnsDefenses.dmarcRecords.path(spool: "/s") == nil)
         let off = try NodeConfiguration(toml: Self.base + "[mx.authentication]\nenabled = false\ndkim = true\n", file: "f")
         #expect(off.mx?.dnsDefenses.authentication == nil)
     }
@@ -107,6 +115,7 @@ struct DNSDefensesConfigurationTests {
         ("[mx.authentication]\non_reject = \"bounce\"", "f:7: mx.authentication.on_reject: must be reject, tempfail, tag or ignore, got 'bounce'"),
         ("[mx.authentication]\nauthserv_id = \"a b\"", "f:7: mx.authentication.authserv_id: must be a host name without spaces or ';', got 'a b'"),
         ("[mx.authentication]\nverify = true", "f:7: mx.authentication.verify: unknown key"),
+        ("[mx.authentication]\ndmarc_record_days = 0", "f:7: mx.authentication.dmarc_record_days: 0 is out of range 1...366"),
     ])
     func errorsNameTheKeyAndLine(snippet: String, message: String) {
         #expect {

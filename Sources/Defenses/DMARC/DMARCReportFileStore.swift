@@ -1,0 +1,237 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The durable ``DMARCReportStore`` of a node: one line of JSON per evaluated message
+/// (``DMARCRecordLine``) appended to `DIR/YYYY-MM-DD.jsonl`, one file per UTC day — the
+/// "history file" OpenDMARC keeps, in a form `mailnode dmarc report` (or `jq`) reads.
+///
+/// - Appends are single `write(2)` calls on an `O_APPEND` descriptor: a process killed with
+///   `kill -9` loses no record that was appended; there is no `fsync` per message (report data
+///   is statistics, not mail), so a power loss can lose the last few seconds.
+/// - A line that does not decode (the torn end of a file after a power loss, a line from a newer
+///   version) is skipped when reading and counted in ``skippedLines``; appending after a torn
+///   end starts a new line first.
+/// - Day files older than ``retentionDays`` are removed when the first record of a new day is
+///   appended, so the directory cannot grow without bound when no report is ever sent.
+public actor DMARCReportFileStore: DMARCReportStore {
+    /// The directory of the day files (created 0700 if missing).
+    public nonisolated let directory: String
+    /// Whole days of records kept (the current day included).
+    public nonisolated let retentionDays: Int
+    /// Lines that could not be read back, since this instance started.
+    public private(set) var skippedLines = 0
+
+    private var openDay: Int64?
+    private var descriptor: Int32 = -1
+
+    public init(directory: String, retentionDays: Int = 31) throws {
+        self.directory = directory
+        self.retentionDays = max(1, retentionDays)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw DMARCReportStoreError("cannot create \(directory): \(error.localizedDescription)")
+        }
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    public func append(_ record: DMARCAggregateRecord) throws {
+        let day = UTCDay.day(of: record.date)
+        if day != openDay {
+            if descriptor >= 0 { close(descriptor) }
+            descriptor = -1
+            openDay = nil
+            let path = self.path(day: day)
+            let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw DMARCReportStoreError("cannot open \(path): \(String(cString: strerror(errno)))") }
+            descriptor = fd
+            openDay = day
+            // The torn end of an earlier run (power loss mid-line) gets its line end, so the
+            // next record starts a line of its own.
+            var last: UInt8 = 0
+            let size = lseek(fd, 0, SEEK_END)
+            if size > 0, pread(fd, &last, 1, size - 1) == 1, last != UInt8(ascii: "\n") {
+                var newline = UInt8(ascii: "\n")
+                _ = write(fd, &newline, 1)
+            }
+            removeExpiredFiles(today: day)
+        }
+        var line = try JSONEncoder.dmarcLines.encode(DMARCRecordLine(record))
+        line.append(UInt8(ascii: "\n"))
+        let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == line.count else {
+            let reason = written < 0 ? String(cString: strerror(errno)) : "short write"
+            throw DMARCReportStoreError("cannot append to \(path(day: day)): \(reason)")
+        }
+    }
+
+    public func records(policyDomain: String, from: Int64, to: Int64) throws -> [DMARCAggregateRecord] {
+        let wanted = policyDomain.lowercased()
+        return try read(from: from, to: to).filter { $0.policyDomain.lowercased() == wanted }
+    }
+
+    public func policyDomains(from: Int64, to: Int64) throws -> [String] {
+        var seen = Set<String>()
+        var ordered: [String] = []
+        for record in try read(from: from, to: to) where seen.insert(record.policyDomain.lowercased()).inserted {
+            ordered.append(record.policyDomain.lowercased())
+        }
+        return ordered
+    }
+
+    /// Removes the day files that end at or before `date`; the day holding `date` is rewritten
+    /// (through a temporary file and a rename) without its older records.
+    public func removeRecords(before date: Int64) throws {
+        let cut = UTCDay.day(of: date)
+        for (day, name) in dayFiles() where day < cut {
+            if day == openDay { closeOpenDay() }
+            unlink(directory + "/" + name)
+        }
+        let path = self.path(day: cut)
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let kept = try lines(path: path).filter { ($0.record?.date ?? date) >= date }
+        if cut == openDay { closeOpenDay() }
+        var data = Data()
+        for line in kept {
+            data.append(try JSONEncoder.dmarcLines.encode(line))
+            data.append(UInt8(ascii: "\n"))
+        }
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw DMARCReportStoreError("cannot rewrite \(path): \(error.localizedDescription)")
+        }
+    }
+
+    // MARK: - Files
+
+    func path(day: Int64) -> String { directory + "/" + UTCDay.name(of: day) + ".jsonl" }
+
+    private func closeOpenDay() {
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+        openDay = nil
+    }
+
+    /// The day files present, by day.
+    private func dayFiles() -> [(Int64, String)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.compactMap { name in
+            guard name.hasSuffix(".jsonl"), let day = UTCDay.day(named: String(name.dropLast(6))) else { return nil }
+            return (day, name)
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    private func removeExpiredFiles(today: Int64) {
+        for (day, name) in dayFiles() where day <= today - Int64(retentionDays) {
+            unlink(directory + "/" + name)
+        }
+    }
+
+    private func read(from: Int64, to: Int64) throws -> [DMARCAggregateRecord] {
+        guard from < to else { return [] }
+        let first = UTCDay.day(of: from), last = UTCDay.day(of: to - 1)
+        var records: [DMARCAggregateRecord] = []
+        for (day, name) in dayFiles() where day >= first && day <= last {
+            for line in try lines(path: directory + "/" + name) {
+                guard let record = line.record else { skippedLines += 1; continue }
+                if record.date >= from && record.date < to { records.append(record) }
+            }
+        }
+        return records.sorted { $0.date < $1.date }
+    }
+
+    private func lines(path: String) throws -> [DMARCRecordLine] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DMARCReportStoreError("cannot read \(path)")
+        }
+        var result: [DMARCRecordLine] = []
+        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            if let decoded = try? JSONDecoder().decode(DMARCRecordLine.self, from: Data(line)) {
+                result.append(decoded)
+            } else {
+                skippedLines += 1
+            }
+        }
+        return result
+    }
+}
+
+/// A ``DMARCReportStore`` failed (directory not writable, disk full). The mx logs it and goes
+/// on: report data never stops mail.
+public struct DMARCReportStoreError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension JSONEncoder {
+    /// Sorted keys: the same record always gives the same line.
+    static var dmarcLines: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}
+
+/// Days since 1970-01-01 (UTC) and their `YYYY-MM-DD` names, by the civil-calendar algorithm
+/// (no `DateFormatter`, no time zone database): the day files of ``DMARCReportFileStore`` and
+/// the report periods of `mailnode dmarc report`.
+public enum UTCDay {
+    /// The day (since 1970-01-01) that the instant `seconds` falls in.
+    public static func day(of seconds: Int64) -> Int64 {
+        seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+    }
+
+    /// The first second of `day`.
+    public static func start(of day: Int64) -> Int64 { day * 86_400 }
+
+    public static func name(of day: Int64) -> String {
+        let (year, month, dayOfMonth) = civil(day)
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(year)-\(two(month))-\(two(dayOfMonth))"
+    }
+
+    /// The day of a `YYYY-MM-DD` name; `nil` for anything else.
+    public static func day(named name: String) -> Int64? {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let year = Int64(parts[0]), let month = Int64(parts[1]), let dayOfMonth = Int64(parts[2]),
+              (1...12).contains(month), (1...31).contains(dayOfMonth) else { return nil }
+        let day = days(year: year, month: month, day: dayOfMonth)
+        return name == Self.name(of: day) ? day : nil
+    }
+
+    /// Howard Hinnant's `days_from_civil`.
+    static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// Howard Hinnant's `civil_from_days`.
+    static func civil(_ days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
