@@ -4,9 +4,10 @@ import Testing
 @testable import Defenses
 
 /// Cross-implementation checks against dkimpy (Debian `python3-dkim`, or pip `dkimpy` with
-/// `pynacl`), run through `Tests/interop/dkim_tool.py` with key look-ups answered from a manifest:
-/// 200 varied messages signed by mailnode must verify with dkimpy, and 200 signed by dkimpy must
-/// verify with mailnode — RSA-2048 and Ed25519, every c= combination.
+/// `pynacl`), run through `Tests/interop/dkim_tool.py`: 200 varied messages signed by mailnode
+/// must verify with dkimpy, and 200 signed by dkimpy must verify with mailnode — RSA-2048 and
+/// Ed25519, every c= combination. Both sides fetch the keys from the loopback dnslib server the
+/// SPF tests use (dkimpy through dnspython, mailnode through ``LDNSResolver``).
 @Suite("DKIM cross-implementation (dkimpy)")
 struct DKIMCrossImplementationTests {
     static let count = 200
@@ -14,6 +15,19 @@ struct DKIMCrossImplementationTests {
         (.relaxed, .relaxed), (.simple, .simple), (.relaxed, .simple), (.simple, .relaxed),
     ]
     static let keyFiles = ["2048_testkey.key", "ed25519test.key"]
+
+    /// `example.com` with the two keys as `k0` and `k1`, written into `directory` for the DNS server.
+    static func writeZone(in directory: URL) throws -> URL {
+        let zones = directory.appendingPathComponent("zones", isDirectory: true)
+        try FileManager.default.createDirectory(at: zones, withIntermediateDirectories: true)
+        var lines = ["$ORIGIN example.com.", "$TTL 300", "@ 3600 IN SOA ns.example.com. hostmaster.example.com. 1 3600 600 86400 60"]
+        for (index, file) in keyFiles.enumerated() {
+            let record = try DKIMSigningKey(pem: try DKIMFixtures.text(file)).keyRecord
+            lines.append("k\(index)._domainkey TXT \(DKIMFixtures.zoneTXT(record))")
+        }
+        try (lines.joined(separator: "\n") + "\n").write(to: zones.appendingPathComponent("example.com.zone"), atomically: true, encoding: .utf8)
+        return zones
+    }
 
     @Test func mailnodeSignsDkimpyVerifies() async throws {
         let python = try await offThePool { try DKIMPython.interpreter.get() }
@@ -31,11 +45,9 @@ struct DKIMCrossImplementationTests {
             try Data(signed).write(to: path)
             items.append(["id": "m\(index)", "in": path.path])
         }
-        let manifest: [String: Any] = [
-            "keys": ["k0._domainkey.example.com": keys[0].keyRecord, "k1._domainkey.example.com": keys[1].keyRecord],
-            "items": items,
-        ]
-        let output = try await DKIMInterop.run(python, ["verify"], manifest: manifest, in: directory)
+        let output = try await withDNSTestServer(zones: try Self.writeZone(in: directory)) { dns in
+            try await DKIMInterop.run(python, ["verify"], manifest: ["dns": "127.0.0.1:\(dns.port)", "items": items], in: directory)
+        }
         let results = try JSONDecoder().decode([String: [Bool]].self, from: Data(output.utf8))
         let failures = items.compactMap(\.["id"]).filter { results[$0] != [true] }
         print("DKIM cross-check mailnode→dkimpy: \(Self.count - failures.count)/\(Self.count) verified")
@@ -61,16 +73,15 @@ struct DKIMCrossImplementationTests {
             ])
         }
         _ = try await DKIMInterop.run(python, ["sign"], manifest: ["items": items], in: directory)
-        var dns = MockResolver()
-        for (index, file) in Self.keyFiles.enumerated() {
-            dns.addTXT(try DKIMSigningKey(pem: try DKIMFixtures.text(file)).keyRecord, at: "k\(index)._domainkey.example.com")
-        }
-        let verifier = DKIMVerifier(resolver: dns)
-        var failures: [String] = []
-        for item in items {
-            let signed = Array(try Data(contentsOf: URL(fileURLWithPath: item["out"]!)))
-            let results = try await verifier.verify(message: signed)
-            if results.map(\.result) != [.pass] { failures.append("\(item["id"]!) \(item["canonicalization"]!): \(results)") }
+        let failures = try await withDNSTestServer(zones: try Self.writeZone(in: directory)) { dns in
+            let verifier = DKIMVerifier(resolver: dns.resolver(timeout: .seconds(5), attempts: 2))
+            var failures: [String] = []
+            for item in items {
+                let signed = Array(try Data(contentsOf: URL(fileURLWithPath: item["out"]!)))
+                let results = try await verifier.verify(message: signed)
+                if results.map(\.result) != [.pass] { failures.append("\(item["id"]!) \(item["canonicalization"]!): \(results)") }
+            }
+            return failures
         }
         print("DKIM cross-check dkimpy→mailnode: \(Self.count - failures.count)/\(Self.count) verified")
         #expect(failures.isEmpty, "mailnode did not verify: \(failures.prefix(5))")
