@@ -16,6 +16,11 @@ import SMTPCore
 ///   failed temporarily are skipped while another one has an address; when none has one and
 ///   some failed temporarily, the whole answer is temporary.
 ///
+/// - An exchanger that is this host (``ownHost``: one of our addresses where we take mail on
+///   ``port``, or our host name) ends the list: it and every exchanger of the same or a worse
+///   preference are dropped, as Postfix does; when nothing better is left, the mail would loop
+///   back to us and ``Destination/noMailHost(_:)`` says so ("loops back to myself").
+///
 /// Exchanger names are resolved through the same ``DNSResolver`` (not the system's), so the
 /// connection goes to the address the DNS named. Each address becomes one ``NextHop`` named
 /// after its exchanger (connections are pooled per hop).
@@ -43,6 +48,24 @@ public struct MXDestinationResolver: DestinationResolver {
     public var maxAddresses: Int
     /// Returns a random integer in `0..<bound` (`bound` ≥ 1); replaced in tests for a fixed order.
     public var pickIndex: @Sendable (Int) -> Int
+    /// Where this machine itself takes mail on ``port``; empty: no check.
+    public var ownHost = OwnHost()
+
+    /// This machine as a mail exchanger: the addresses (text form, as the DNS gives them) where
+    /// a listener of ours takes mail on the exchangers' port, and our host names.
+    public struct OwnHost: Sendable, Hashable {
+        public var addresses: Set<String>
+        public var names: Set<String>
+
+        public init(addresses: Set<String> = [], names: Set<String> = []) {
+            self.addresses = Set(addresses.compactMap { IPAddress($0)?.description })
+            self.names = Set(names.map(MXDestinationResolver.hostName))
+        }
+
+        func isOwn(_ exchanger: String, addresses found: [String]) -> Bool {
+            names.contains(exchanger) || found.contains { addresses.contains(IPAddress($0)?.description ?? $0) }
+        }
+    }
 
     public init(dns: any DNSResolver, port: Int = 25, tls: NextHop.HopTLS = .opportunistic,
                 addressOrder: AddressOrder = .ipv4First, maxAddresses: Int = 10,
@@ -57,11 +80,17 @@ public struct MXDestinationResolver: DestinationResolver {
 
     public func destination(for domain: String) async -> Destination {
         let exchangers: [String]
+        var preferences: [String: Int] = [:]
         do {
             let answer = try await dns.lookupMX(domain)
             if answer.isNullMX { return .nullMX }
             // RFC 7505 §3: a null MX must be the only MX; a stray "." among others is unusable.
-            exchangers = ordered(answer.records.filter { !$0.isNullMX })
+            let records = answer.records.filter { !$0.isNullMX }
+            exchangers = ordered(records)
+            for record in records {
+                let name = Self.hostName(record.exchange)
+                preferences[name] = min(preferences[name] ?? Int.max, Int(record.preference))
+            }
         } catch .noData {
             exchangers = [domain]   // RFC 5321 §5.1: the implicit MX
         } catch .nxdomain {
@@ -74,16 +103,33 @@ public struct MXDestinationResolver: DestinationResolver {
         guard !exchangers.isEmpty else { return .noMailHost("no usable MX for \(domain)") }
 
         var hops: [NextHop] = []
+        var hopPreferences: [Int] = []
         var temporary: [String] = []
+        var loopsAt: (exchanger: String, preference: Int)?
         for exchanger in exchangers where hops.count < maxAddresses {
+            let preference = preferences[exchanger] ?? 0
+            if let loopsAt, preference >= loopsAt.preference { break }
             let (addresses, failure) = await addresses(of: exchanger)
+            if ownHost.isOwn(exchanger, addresses: addresses) {
+                // RFC 5321 §5.1: "if it [the SMTP client] is one of the MX hosts ... MUST discard
+                // all MX RRs with preference ≥ its own".
+                loopsAt = (exchanger, preference)
+                let keep = hopPreferences.map { $0 < preference }
+                hops = zip(hops, keep).filter(\.1).map(\.0)
+                hopPreferences = hopPreferences.filter { $0 < preference }
+                continue
+            }
             if let failure { temporary.append("\(exchanger): \(failure)") }
             for address in addresses where hops.count < maxAddresses
                 && !hops.contains(where: { $0.host == address && $0.name == exchanger }) {
                 hops.append(NextHop(name: exchanger, host: address, port: port, sessionProtocol: .smtp, tls: tls))
+                hopPreferences.append(preference)
             }
         }
         if !hops.isEmpty { return .hosts(hops) }
+        if let loopsAt {
+            return .noMailHost("mail for \(domain) loops back to myself: its best mail exchanger \(loopsAt.exchanger) is this host")
+        }
         if !temporary.isEmpty { return .temporaryFailure("address look-up: " + temporary.joined(separator: "; ")) }
         return .noMailHost("no address for the mail exchangers of \(domain)")
     }

@@ -145,6 +145,8 @@ public struct NodeConfiguration: Sendable {
             // A file written for several machines routes the other stages' outgoing mail to
             // this stage (`"*" = "outbound"`); for the stage itself that route is a loop.
             copy.routing = copy.routing.removingHops(to: outbound.listen)
+            // The file's mx is this host as a mail exchanger (the MX loop check).
+            copy.outbound?.ownListeners = mx?.listen ?? []
         }
         return copy
     }

@@ -31,6 +31,10 @@ public struct OutboundRoleConfiguration: Sendable {
     /// `outbound.dkim.keys`: the signing keys, `DIR/<domain>/<selector>.pem` (``DKIMSigningTable``);
     /// nil: messages leave unsigned (DM31 off).
     public var dkimKeys: String?
+    /// Where this machine's own mx takes Internet mail (not a key: the file's `mx.listen`, filled
+    /// in by ``NodeConfiguration/running(role:)``). A mail exchanger on one of these addresses
+    /// and ``remotePort`` is this host: mail for its domain would loop back (RFC 5321 §5.1).
+    public var ownListeners: [ListenAddress] = []
 
     public init() {}
 }

@@ -51,7 +51,28 @@ extension MailNode {
     static func outboundDestinations(_ outbound: OutboundRoleConfiguration, node: NodeConfiguration,
                                      logger: Logger) -> MXDestinationResolver {
         let dns = DNSCachingResolver(wrapping: LDNSResolver(configuration: node.dns ?? .system(), logger: logger))
-        return MXDestinationResolver(dns: dns, port: outbound.remotePort, tls: outbound.tls, addressOrder: outbound.addressOrder)
+        var resolver = MXDestinationResolver(dns: dns, port: outbound.remotePort, tls: outbound.tls, addressOrder: outbound.addressOrder)
+        resolver.ownHost = ownHost(outbound, node: node, interfaces: LocalInterfaceAddresses.all())
+        return resolver
+    }
+
+    /// This host as a mail exchanger: the addresses where the file's mx listens on the port the
+    /// outbound stage delivers to (a wildcard listener: every interface address), and the host
+    /// names when there is such a listener.
+    static func ownHost(_ outbound: OutboundRoleConfiguration, node: NodeConfiguration,
+                        interfaces: [IPAddress]) -> MXDestinationResolver.OwnHost {
+        var addresses = Set<String>()
+        for listener in outbound.ownListeners where listener.port == outbound.remotePort {
+            if listener.host == "::" {
+                addresses.formUnion(interfaces.map(\.description))   // a dual-stack wildcard
+            } else if listener.host == "0.0.0.0" {
+                for case .v4(let address) in interfaces { addresses.insert(address.description) }
+            } else {
+                addresses.insert(listener.host)
+            }
+        }
+        guard !addresses.isEmpty else { return MXDestinationResolver.OwnHost() }
+        return MXDestinationResolver.OwnHost(addresses: addresses, names: Set([node.hostname, outbound.hostname].compactMap { $0 }))
     }
 }
 

@@ -120,4 +120,33 @@ struct MXDestinationResolverTests {
         #expect(hops.count == 2)
         #expect(hops.allSatisfy { $0.tls == .required && $0.sessionProtocol == .smtp && $0.port == 2525 })
     }
+
+    @Test func anExchangerThatIsThisHostEndsTheListOrLoops() async throws {
+        let dns = try Self.dns()
+        // We are the backup (preference 20): only the better primary is left.
+        var resolver = Self.resolver(dns)
+        resolver.ownHost = .init(addresses: ["192.0.2.2"])
+        #expect(Self.hosts(await resolver.destination(for: "pref.example")) == [
+            "primary.example=192.0.2.1:2525", "primary.example=2001:db8::1:2525",
+        ])
+        // We are the best: nothing is left, the mail would come back to us.
+        resolver.ownHost = .init(addresses: ["2001:db8:0::1"])
+        let loop = await resolver.destination(for: "pref.example")
+        #expect(loop == .noMailHost("mail for pref.example loops back to myself: its best mail exchanger primary.example is this host"))
+        // One of three equal exchangers is us (named by host name): that preference and the worse
+        // backup go, so it loops — also when the other two came first in the shuffle.
+        resolver.ownHost = .init(names: ["A.example."])
+        let equal = await resolver.destination(for: "equal.example")   // order b, c, a, backup
+        #expect(equal == .noMailHost("mail for equal.example loops back to myself: its best mail exchanger a.example is this host"))
+        // The implicit MX being this host loops too.
+        resolver.ownHost = .init(addresses: ["192.0.2.30"])
+        if case .noMailHost(let reason) = await resolver.destination(for: "implicit.example") {
+            #expect(reason.contains("loops back to myself"))
+        } else {
+            Issue.record("the implicit MX on our address should loop")
+        }
+        // Without an own host nothing changes.
+        resolver.ownHost = .init()
+        #expect(Self.hosts(await resolver.destination(for: "pref.example")).count == 3)
+    }
 }

@@ -173,4 +173,27 @@ import Testing
         #expect(StagesTests.hops(stages[0].configuration.routing) == ["*=outbound(smtp://127.0.0.1:0)"])
         #expect(StagesTests.hops(stages[1].configuration.routing).isEmpty)
     }
+
+    @Test func theFilesMxIsThisHostForTheMXLoopCheck() throws {
+        let text = Self.base + """
+            [mx]
+            listen = ["0.0.0.0:25", "[2001:db8::25]:25", "127.0.0.1:2525"]
+            domains = ["example.org"]
+            [outbound]
+            hostname = "mail.out.test"
+            """
+        let configuration = try NodeConfiguration(toml: text, file: "f")
+        let outbound = try #require(configuration.running(role: "outbound").outbound)
+        #expect(outbound.ownListeners.map(\.description) == ["0.0.0.0:25", "[2001:db8::25]:25", "127.0.0.1:2525"])
+        let interfaces = ["127.0.0.1", "198.51.100.4", "::1", "2001:db8::4"].compactMap(IPAddress.init)
+        let own = MailNode.ownHost(outbound, node: configuration, interfaces: interfaces)
+        // Port 25 listeners only: the IPv4 wildcard gives the interfaces' IPv4 addresses.
+        #expect(own.addresses == ["127.0.0.1", "198.51.100.4", "2001:db8::25"])
+        #expect(own.names == ["out.test", "mail.out.test"])
+        // An outbound stage delivering to another port (tests) or without an mx in the file: no check.
+        var other = outbound
+        other.remotePort = 2626
+        #expect(MailNode.ownHost(other, node: configuration, interfaces: interfaces) == .init())
+        #expect(try NodeConfiguration(toml: Self.base + "[outbound]\n", file: "f").running(role: "outbound").outbound?.ownListeners == [])
+    }
 }
