@@ -165,7 +165,7 @@ public struct DeliveryStatusNotification: Sendable {
         for line in unfolded.components(separatedBy: "\r\n") {
             guard let colon = line.firstIndex(of: ":"),
                   line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == "content-type" else { continue }
-            let value = line[line.index(after: colon)...].lowercased().replacingOccurrences(of: " ", with: "")
+            let value = String(line[line.index(after: colon)...].lowercased().filter { $0 != " " && $0 != "\t" })
             if value.hasPrefix("multipart/report"),
                value.contains("report-type=delivery-status") || value.contains("report-type=\"delivery-status\"") {
                 return true

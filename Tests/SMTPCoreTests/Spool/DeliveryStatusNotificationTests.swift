@@ -157,6 +157,7 @@ import Testing
         #expect(DeliveryStatusNotification.isDeliveryReport(
             headers: "Subject: x\r\nContent-Type: multipart/report; report-type=delivery-status;\r\n boundary=\"b\"\r\n"))
         #expect(DeliveryStatusNotification.isDeliveryReport(headers: "content-type: Multipart/Report;\r\n\treport-type=\"delivery-status\"\r\n"))
+        #expect(DeliveryStatusNotification.isDeliveryReport(headers: "Content-Type:\tmultipart/report;report-type=delivery-status\r\n"))
         #expect(!DeliveryStatusNotification.isDeliveryReport(headers: "Content-Type: multipart/report; report-type=disposition-notification\r\n"))
         #expect(!DeliveryStatusNotification.isDeliveryReport(headers: "Content-Type: text/plain\r\nX-Note: multipart/report; report-type=delivery-status\r\n"))
     }
