@@ -121,6 +121,7 @@ enum QueueRendering {
             for recipient in item.recipients {
                 out += "    \(recipient.address)  \(recipient.status.rawValue)"
                 if let last = recipient.lastResult { out += "  (\(last))" }
+                if let warned = recipient.delayNotified { out += "  delay warning sent \(formatter.string(from: warned))" }
                 out += "\n"
             }
             if let error = item.lastError { out += "    last error: \(error)\n" }

@@ -19,6 +19,11 @@ Options beyond plain aiosmtpd (whose SMTP engine does all the protocol work):
   --lmtp                speak LMTP (LHLO, one reply per recipient after the data)
   --size N              announce SIZE N and enforce it (default: aiosmtpd's 32 MiB)
   --smtputf8            announce SMTPUTF8
+  --dsn                 announce DSN (RFC 3461) and take RET/ENVID on MAIL and NOTIFY/ORCPT on
+                        RCPT -- aiosmtpd 1.4 answers 555 to any parameter it does not know and
+                        upper-cases the others, so these are taken off the line first, exactly as
+                        sent, and stored as dsn_mail / dsn_rcpt ([address, params...] per
+                        accepted recipient). Without --dsn such parameters get aiosmtpd's 555.
 """
 import argparse
 import asyncio
@@ -66,12 +71,35 @@ class ChunkingMixin:
         self._set_post_data_state()
 
 
-class ChunkingSMTP(ChunkingMixin, SMTP):
-    pass
+class DSNMixin:
+    """DSN parameters (RFC 3461 §4) on top of aiosmtpd's SMTP/LMTP classes."""
 
+    MAIL_PARAMS = ("RET", "ENVID")
+    RCPT_PARAMS = ("NOTIFY", "ORCPT")
 
-class ChunkingLMTP(ChunkingMixin, LMTP):
-    pass
+    @staticmethod
+    def _take(arg, names):
+        """Splits 'FROM:<a@b> SIZE=1 RET=HDRS' into the line without `names` and those taken."""
+        end = (arg or "").find(">")
+        if end < 0:
+            return arg, []
+        kept, taken = [], []
+        for word in arg[end + 1:].split():
+            (taken if word.split("=", 1)[0].upper() in names else kept).append(word)
+        return " ".join([arg[:end + 1]] + kept), taken
+
+    async def smtp_MAIL(self, arg):
+        line, taken = self._take(arg, self.MAIL_PARAMS)
+        self.dsn_mail = taken
+        self.dsn_rcpt = []
+        await super().smtp_MAIL(line)
+
+    async def smtp_RCPT(self, arg):
+        line, taken = self._take(arg, self.RCPT_PARAMS)
+        before = len(self.envelope.rcpt_tos)
+        await super().smtp_RCPT(line)
+        if len(self.envelope.rcpt_tos) > before:
+            self.dsn_rcpt.append([self.envelope.rcpt_tos[-1]] + taken)
 
 
 class Handler:
@@ -87,6 +115,8 @@ class Handler:
             extra.append("250-PIPELINING")
         if self.args.chunking:
             extra.append("250-CHUNKING")
+        if self.args.dsn:
+            extra.append("250-DSN")
         # Keep the final "250 HELP" line last.
         return responses[:-1] + extra + responses[-1:]
 
@@ -119,6 +149,8 @@ class Handler:
             if isinstance(session.auth_data, LoginPassword) else None,
             "bdat": getattr(envelope, "bdat", False),
             "size": len(content),
+            "dsn_mail": getattr(server, "dsn_mail", []),
+            "dsn_rcpt": getattr(server, "dsn_rcpt", []),
         }
         with open(base + ".json.tmp", "w") as f:
             json.dump(facts, f)
@@ -137,14 +169,15 @@ class Handler:
 class SinkController(Controller):
     def __init__(self, handler, args, **kwargs):
         self.args = args
+        bases = [ChunkingMixin] if args.chunking else []
+        if args.dsn:
+            bases.append(DSNMixin)
+        bases.append(LMTP if args.lmtp else SMTP)
+        self.server_class = type("SinkServer", tuple(bases), {}) if len(bases) > 1 else bases[0]
         super().__init__(handler, **kwargs)
 
     def factory(self):
-        if self.args.lmtp:
-            cls = ChunkingLMTP if self.args.chunking else LMTP
-        else:
-            cls = ChunkingSMTP if self.args.chunking else SMTP
-        return cls(self.handler, **self.SMTP_kwargs)
+        return self.server_class(self.handler, **self.SMTP_kwargs)
 
 
 def main():
@@ -165,6 +198,7 @@ def main():
     parser.add_argument("--lmtp", action="store_true")
     parser.add_argument("--size", type=int, default=0)
     parser.add_argument("--smtputf8", action="store_true")
+    parser.add_argument("--dsn", action="store_true")
     args = parser.parse_args()
 
     kwargs = {

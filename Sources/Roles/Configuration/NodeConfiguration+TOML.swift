@@ -180,6 +180,8 @@ struct ConfigurationReader {
         if let value = try integer(["retry", "max_delay"], range: 1...604_800) { retry.maxDelay = Double(value) }
         if let value = try integer(["retry", "max_lifetime"], range: 60...(30 * 86_400)) { retry.maxLifetime = Double(value) }
         if let value = try integer(["retry", "jitter_percent"], range: 0...50) { retry.jitter = Double(value) / 100 }
+        // 0 switches the delayed-delivery warning off (docs/spool.md, Delivery status notifications).
+        if let value = try integer(["retry", "delay_warning"], range: 0...(30 * 86_400)) { retry.delayWarning = Double(value) }
         configuration.retry = retry
 
         if let value = try integer(["dedup", "retention"], range: 3600...(90 * 86_400)) {

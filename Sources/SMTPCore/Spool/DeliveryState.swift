@@ -20,6 +20,10 @@ public struct DeliveryState: Codable, Sendable, Hashable {
         /// The next hop or mail exchanger last tried for this recipient (``NextHop/description``);
         /// nil before the first attempt (and in state saved by older versions).
         public var hop: String?
+        /// When the delayed-delivery warning for this recipient was dealt with: queued, or found
+        /// not to be sent because the message is itself a delivery report. Saved, so a restart
+        /// does not warn again (one warning per recipient); nil before (and in older state).
+        public var delayNotified: Date?
     }
 
     /// Parallel to the entry's `envelope.recipients`.

@@ -14,14 +14,31 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
     public var jitter: Double = 0.2
     /// After this long in the queue, pending recipients fail (RFC 5321 §4.5.4.1: 4–5 days).
     public var maxLifetime: TimeInterval = 5 * 24 * 3600
+    /// After this long in the queue, a recipient still pending gets one delayed-delivery warning
+    /// (RFC 3464 `Action: delayed`) to the sender, at the first attempt past it; `0` = never.
+    ///
+    /// 4 hours, sendmail's `Timeout.queuewarn`: long enough that an outage the backoff rides out
+    /// (a restarting next hop, a greylisting receiver) warns no one, short enough that a sender
+    /// learns the same working day that the message is stuck. Postfix's `delay_warning_time` is
+    /// off by default; an operator of a mail service usually expects the warning.
+    public var delayWarning: TimeInterval = RetryPolicy.defaultDelayWarning
+
+    public static let defaultDelayWarning: TimeInterval = 4 * 3600
 
     public init(initialDelay: TimeInterval = 30, factor: Double = 2, maxDelay: TimeInterval = 30 * 60,
-                jitter: Double = 0.2, maxLifetime: TimeInterval = 5 * 24 * 3600) {
+                jitter: Double = 0.2, maxLifetime: TimeInterval = 5 * 24 * 3600,
+                delayWarning: TimeInterval = RetryPolicy.defaultDelayWarning) {
         self.initialDelay = initialDelay
         self.factor = factor
         self.maxDelay = maxDelay
         self.jitter = jitter
         self.maxLifetime = maxLifetime
+        self.delayWarning = delayWarning
+    }
+
+    /// Whether a recipient pending `age` seconds after arrival is due its delay warning.
+    public func warnsOfDelay(age: TimeInterval) -> Bool {
+        delayWarning > 0 && age >= delayWarning
     }
 
     /// The wait before the next try after `attempts` failed tries (≥ 1).

@@ -135,25 +135,57 @@ extension SpoolStore {
     /// ([RFC 3461 §4.1](https://www.rfc-editor.org/rfc/rfc3461#section-4.1),
     /// [RFC 5321 §6.1](https://www.rfc-editor.org/rfc/rfc5321#section-6.1)); returns the bounce's id.
     @discardableResult
-    public func queueBounce(for entry: SpoolEntry, failures: [DeliveryStatusNotification.FailedRecipient],
+    public func queueBounce(for entry: SpoolEntry, failures: [DeliveryStatusNotification.ReportedRecipient],
                             reportingMTA: String, logger: Logger) async throws -> String? {
-        let wanted = DeliveryStatusNotification.reportable(failures, sender: entry.record.envelope.reversePath)
+        try await queueReport(.failure, for: entry, recipients: failures, reportingMTA: reportingMTA, logger: logger)
+    }
+
+    /// Queues one RFC 3464 report of `kind` about `recipients` of `entry` to its sender: the code
+    /// path of bounces, delayed-delivery warnings and success reports. Only for the recipients
+    /// whose NOTIFY asks for `kind`, never to `<>`
+    /// ([RFC 3461 §4.1](https://www.rfc-editor.org/rfc/rfc3461#section-4.1),
+    /// [RFC 5321 §6.1](https://www.rfc-editor.org/rfc/rfc5321#section-6.1)); no warning or success
+    /// report about a message that is itself a delivery report. Returns the report's id, nil
+    /// when none was wanted (that is not an error: the caller's decision is done).
+    @discardableResult
+    public func queueReport(_ kind: DeliveryStatusNotification.Kind, for entry: SpoolEntry,
+                            recipients: [DeliveryStatusNotification.ReportedRecipient], reportingMTA: String,
+                            willRetryUntil: Date? = nil, date: Date = Date(), logger: Logger) async throws -> String? {
+        let wanted = DeliveryStatusNotification.reportable(recipients, kind: kind, sender: entry.record.envelope.reversePath)
         guard !wanted.isEmpty else {
-            logger.info("no bounce", metadata: ["reason": "null sender or NOTIFY=NEVER"])
+            logger.info(kind == .failure ? "no bounce" : "no \(kind.rawValue) report", metadata: [
+                "reason": "null sender or not asked for by NOTIFY",
+            ])
             return nil
         }
         let headers = (try? await DeliveryStatusNotification.headerSection(of: message(of: entry))) ?? ""
+        if kind != .failure, DeliveryStatusNotification.isDeliveryReport(headers: headers) {
+            logger.info("no \(kind.rawValue) report", metadata: ["reason": "the message is itself a delivery report"])
+            return nil
+        }
         var full: String?
-        if DeliveryStatusNotification.returnsFullMessage(entry.record.envelope.parameters, size: entry.messageSize),
+        if kind == .failure,
+           DeliveryStatusNotification.returnsFullMessage(entry.record.envelope.parameters, size: entry.messageSize),
            let bytes = try? await DeliveryStatusNotification.wholeMessage(of: message(of: entry)) {
             full = DeliveryStatusNotification.attachable(bytes)
         }
-        let dsn = DeliveryStatusNotification(reportingMTA: reportingMTA, record: entry.record,
-                                             failures: wanted, originalHeaders: headers, originalMessage: full)
+        let dsn = DeliveryStatusNotification(kind: kind, reportingMTA: reportingMTA, record: entry.record, recipients: wanted,
+                                             originalHeaders: headers, originalMessage: full,
+                                             willRetryUntil: willRetryUntil, date: date)
         guard let envelope = dsn.envelope else { return nil }
-        let bounce = try await inject(envelope: envelope, message: ByteBuffer(string: dsn.message), session: "bounce")
-        logger.notice("bounce queued", metadata: ["bounce": "\(bounce.id)", "to": "\(entry.record.envelope.reversePath)"])
-        return bounce.id
+        let report = try await inject(envelope: envelope, message: ByteBuffer(string: dsn.message),
+                                      session: kind == .failure ? "bounce" : "dsn")
+        let event: Logger.Message
+        switch kind {
+        case .failure: event = "bounce queued"
+        case .delay: event = "delay warning queued"
+        case .success: event = "success report queued"
+        }
+        logger.notice(event, metadata: [
+            kind == .failure ? "bounce" : "dsn": "\(report.id)", "to": "\(entry.record.envelope.reversePath)",
+            "rcpts": "\(wanted.count)",
+        ])
+        return report.id
     }
 }
 
@@ -215,8 +247,8 @@ public struct DirectSpoolAdministrator: SpoolAdministrator {
             return SpoolAdminOutcome(ids: [id], message: "\(id): deleted")
         case .bounce:
             let failures = state.pendingIndices.map {
-                DeliveryStatusNotification.FailedRecipient(recipient: entry.record.envelope.recipients[$0],
-                                                           reply: SpoolAdminCommand.bounceReply, remoteMTA: nil)
+                DeliveryStatusNotification.ReportedRecipient(recipient: entry.record.envelope.recipients[$0],
+                                                             reply: SpoolAdminCommand.bounceReply, remoteMTA: nil)
             }
             // The bounce is durable before the entry goes: a crash in between bounces twice, never not at all.
             let bounce = try await store.queueBounce(for: entry, failures: failures, reportingMTA: hostname, logger: logger)

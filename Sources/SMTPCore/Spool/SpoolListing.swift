@@ -13,6 +13,8 @@ public struct SpoolListing: Sendable {
             public var lastResult: String?
             /// The next hop or mail exchanger last tried (nil: not tried yet).
             public var hop: String?
+            /// When the sender was sent the delayed-delivery warning for this recipient (nil: not yet).
+            public var delayNotified: Date?
         }
 
         public var id: String
@@ -110,7 +112,8 @@ public struct SpoolListing: Sendable {
         let recipients = envelope.recipients.indices.map { index in
             let saved = state?.recipients[index]
             return Item.Recipient(address: "\(envelope.recipients[index].path)", status: saved?.status ?? .pending,
-                                  attempts: saved?.attempts ?? 0, lastResult: saved?.lastResult, hop: saved?.hop)
+                                  attempts: saved?.attempts ?? 0, lastResult: saved?.lastResult, hop: saved?.hop,
+                                  delayNotified: saved?.delayNotified)
         }
         return Item(id: entry.id, arrival: entry.record.arrival, size: entry.messageSize,
                     sender: "\(envelope.reversePath)", recipients: recipients, attempts: state?.attempts ?? 0,

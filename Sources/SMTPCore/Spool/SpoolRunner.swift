@@ -20,6 +20,9 @@ public struct SpoolRunnerConfiguration: Sendable {
     /// Where the client may connect: the routing table's hops only (default), or also the
     /// mail exchangers from ``destinations`` (the outbound stage only).
     public var egress: EgressRule = .configuredHops
+    /// The runner's notion of now: schedule, lifetime and delay warnings. Tests move it forward
+    /// instead of waiting hours; everything else uses the system clock.
+    public var clock: @Sendable () -> Date = { Date() }
 
     public init(routing: RoutingTable, retry: RetryPolicy = .init(), client: SMTPClientConfiguration = .init(),
                 maxConcurrentDeliveries: Int = 20, hostname: String) {
@@ -33,7 +36,11 @@ public struct SpoolRunnerConfiguration: Sendable {
 }
 
 /// Hands spooled messages to their next hops: per-recipient results, retries with backoff and
-/// jitter, a maximum lifetime, bounces (RFC 3464) for recipients that failed — never to `<>`.
+/// jitter, a maximum lifetime, and delivery status notifications (RFC 3464) to the sender —
+/// never to `<>`: bounces for recipients that failed, one delayed-delivery warning per
+/// recipient still pending after ``RetryPolicy/delayWarning``, and success reports for
+/// NOTIFY=SUCCESS recipients a next hop took without promising DSNs of its own (`relayed`) or
+/// an LMTP hop delivered (`delivered`).
 ///
 /// State lives in the ``SpoolStore``; the runner's memory is only an index of it, rebuilt by
 /// ``start()`` after any restart or crash. Delivery is at-least-once: a crash between the next
@@ -100,7 +107,7 @@ public actor SpoolRunner: SpoolAdministrator {
     /// Returns the ids made due.
     @discardableResult
     public func flush() -> [String] {
-        let now = Date()
+        let now = configuration.clock()
         schedule.removeAll()
         var flushed: [String] = []
         for id in entries.keys.sorted() where inFlight[id] == nil {
@@ -141,7 +148,7 @@ public actor SpoolRunner: SpoolAdministrator {
         guard let current = entries[id] else { throw SpoolAdminError.notFound(id) }
         let entry = current.entry
         var state = current.state
-        let now = Date()
+        let now = configuration.clock()
         switch command.verb {
         case .flush:
             guard !state.isHeld else { throw SpoolAdminError.held(id) }
@@ -188,8 +195,8 @@ public actor SpoolRunner: SpoolAdministrator {
             entries[id] = nil
             schedule.remove(id)
             let failures = state.pendingIndices.map {
-                DeliveryStatusNotification.FailedRecipient(recipient: entry.record.envelope.recipients[$0],
-                                                           reply: SpoolAdminCommand.bounceReply, remoteMTA: nil)
+                DeliveryStatusNotification.ReportedRecipient(recipient: entry.record.envelope.recipients[$0],
+                                                             reply: SpoolAdminCommand.bounceReply, remoteMTA: nil)
             }
             // The bounce is durable before the entry goes: a crash in between bounces twice, never not at all.
             let bounce = try await store.queueBounce(for: entry, failures: failures, reportingMTA: configuration.hostname, logger: logger)
@@ -205,7 +212,7 @@ public actor SpoolRunner: SpoolAdministrator {
 
     func add(_ entry: SpoolEntry) {
         guard entries[entry.id] == nil else { return }
-        let now = Date()
+        let now = configuration.clock()
         entries[entry.id] = (entry, DeliveryState(recipientCount: entry.record.envelope.recipients.count, nextAttempt: now))
         schedule.schedule(entry.id, at: now)
         wake()
@@ -222,7 +229,7 @@ public actor SpoolRunner: SpoolAdministrator {
 
     private func run() async {
         while !stopping {
-            let now = Date()
+            let now = configuration.clock()
             let capacity = configuration.maxConcurrentDeliveries - inFlight.count
             if capacity > 0 {
                 for id in schedule.popDue(now: now, limit: capacity) where entries[id]?.state.isHeld == false && inFlight[id] == nil {
@@ -240,7 +247,7 @@ public actor SpoolRunner: SpoolAdministrator {
             workSignalled = false
             return
         }
-        let delay = max(0, deadline.timeIntervalSinceNow)
+        let delay = max(0, deadline.timeIntervalSince(configuration.clock()))
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             waiter = continuation
             Task { [weak self] in
@@ -267,7 +274,9 @@ public actor SpoolRunner: SpoolAdministrator {
         // Split the pending recipients per next hop (one message, several hops).
         var byHop: [NextHop: [Int]] = [:]
         var byDomain: [String: [Int]] = [:]
-        var newlyFailed: [DeliveryStatusNotification.FailedRecipient] = []
+        var newlyFailed: [DeliveryStatusNotification.ReportedRecipient] = []
+        // This pass's temporary failures, per recipient: the reply a delay warning quotes.
+        var lastReply: [Int: (reply: Reply, remoteMTA: String?)] = [:]
         for index in state.pendingIndices {
             if let hop = configuration.routing.hop(for: recipients[index].path) {
                 byHop[hop, default: []].append(index)
@@ -282,7 +291,7 @@ public actor SpoolRunner: SpoolAdministrator {
         }
 
         // Domains without a route: their own mail exchangers, tried in order.
-        var attempts: [(hop: NextHop, indices: [Int], result: DeliveryResult)] = []
+        var attempts: [(hop: NextHop, indices: [Int], result: DeliveryResult, offersDSN: Bool)] = []
         if let destinations = configuration.destinations {
             for (domain, indices) in byDomain.sorted(by: { $0.key < $1.key }) {
                 var destination = await destinations.destination(for: domain)
@@ -291,14 +300,14 @@ public actor SpoolRunner: SpoolAdministrator {
                 }
                 switch destination {
                 case .hosts(let hosts):
-                    var last: (NextHop, DeliveryResult)?
+                    var last: (NextHop, DeliveryResult, Bool)?
                     for host in hosts {
-                        let result = await deliver(entry, indices: indices, to: host, fromResolver: true, logger: log)
-                        last = (host, result)
+                        let (result, offersDSN) = await deliver(entry, indices: indices, to: host, fromResolver: true, logger: log)
+                        last = (host, result, offersDSN)
                         guard Self.triesNextHost(result) else { break }
                         log.info("next mail exchanger", metadata: ["domain": "\(domain)", "host": "\(host)", "reason": "\(result)"])
                     }
-                    if let (host, result) = last { attempts.append((host, indices, result)) }
+                    if let (host, result, offersDSN) = last { attempts.append((host, indices, result, offersDSN)) }
                 case .nullMX, .noMailHost:
                     let reply: Reply
                     if case .noMailHost(let reason) = destination {
@@ -317,16 +326,20 @@ public actor SpoolRunner: SpoolAdministrator {
                         state.recipients[index].attempts += 1
                         state.recipients[index].lastResult = "DNS: \(reason)"
                         state.recipients[index].hop = "MX of \(domain)"
+                        // RFC 3463 X.4.3: directory server failure.
+                        lastReply[index] = (Reply(.localError, EnhancedStatusCode(4, 4, 3), "DNS: \(reason)"), nil)
                     }
                     log.info("deferred", metadata: ["domain": "\(domain)", "reason": "DNS: \(reason)"])
                 }
             }
         }
         for (hop, indices) in byHop.sorted(by: { $0.key.name < $1.key.name }) {
-            attempts.append((hop, indices, await deliver(entry, indices: indices, to: hop, logger: log)))
+            let (result, offersDSN) = await deliver(entry, indices: indices, to: hop, logger: log)
+            attempts.append((hop, indices, result, offersDSN))
         }
 
-        for (hop, indices, result) in attempts {
+        var succeeded: [DeliveryStatusNotification.ReportedRecipient] = []
+        for (hop, indices, result, offersDSN) in attempts {
             for (position, index) in indices.enumerated() {
                 guard position < result.recipients.count else { continue }
                 let outcome = result.recipients[position]
@@ -337,18 +350,23 @@ public actor SpoolRunner: SpoolAdministrator {
                 case .accepted(let reply):
                     state.recipients[index].status = .delivered
                     log.info("forwarded", metadata: ["hop": "\(hop)", "rcpt": "\(recipients[index].path)", "reply": "\(reply)"])
+                    if DeliveryStatusNotification.wantsSuccessNotice(recipients[index]),
+                       let action = Self.successAction(hop: hop, offersDSN: offersDSN) {
+                        succeeded.append(.init(recipient: recipients[index], action: action, reply: reply, remoteMTA: hop.host))
+                    }
                 case .permanentFailure(let error):
                     state.recipients[index].status = .failed
                     newlyFailed.append(.init(recipient: recipients[index], reply: error.reply, remoteMTA: hop.host))
                     log.notice("failed", metadata: ["hop": "\(hop)", "rcpt": "\(recipients[index].path)", "reply": "\(error.reply)"])
                 case .temporaryFailure(let error):
+                    if case .rejected = error { lastReply[index] = (error.reply, hop.host) } else { lastReply[index] = (error.reply, nil) }
                     log.info("deferred", metadata: ["hop": "\(hop)", "rcpt": "\(recipients[index].path)", "reason": "\(error)"])
                 }
             }
         }
 
         state.attempts += 1
-        let now = Date()
+        let now = configuration.clock()
         if !state.isFinished {
             if now.timeIntervalSince(entry.record.arrival) >= configuration.retry.maxLifetime {
                 // RFC 5321 §4.5.4.1: give up after the lifetime; the last reply explains why.
@@ -365,7 +383,13 @@ public actor SpoolRunner: SpoolAdministrator {
         }
 
         if !newlyFailed.isEmpty {
-            await bounce(entry, failures: newlyFailed, logger: log)
+            await report(.failure, entry, newlyFailed, logger: log)
+        }
+        if !state.isFinished {
+            await warnOfDelay(entry, state: &state, lastReply: lastReply, now: now, logger: log)
+        }
+        if !succeeded.isEmpty {
+            await report(.success, entry, succeeded, logger: log)
         }
 
         do {
@@ -385,14 +409,16 @@ public actor SpoolRunner: SpoolAdministrator {
         }
     }
 
+    /// One delivery to `hop`, and whether the hop offered DSN (its EHLO said so; false when
+    /// no session got that far).
     private func deliver(_ entry: SpoolEntry, indices: [Int], to hop: NextHop, fromResolver: Bool = false,
-                         logger: Logger) async -> DeliveryResult {
+                         logger: Logger) async -> (result: DeliveryResult, offersDSN: Bool) {
         let original = entry.record.envelope
         guard configuration.egress.allows(hop, routing: configuration.routing, fromResolver: fromResolver) else {
             logger.error("egress refused: not a configured next hop of this stage", metadata: [
                 "host": "\(hop.host)", "port": "\(hop.port)", "egress": "\(configuration.egress.rawValue)",
             ])
-            return .failed(.localPolicy(EgressRule.refusedReply, stage: .connect), recipients: indices.map { original.recipients[$0].path })
+            return (.failed(.localPolicy(EgressRule.refusedReply, stage: .connect), recipients: indices.map { original.recipients[$0].path }), false)
         }
         let parameters = original.parameters
         let envelope = OutboundEnvelope(
@@ -418,8 +444,9 @@ public actor SpoolRunner: SpoolAdministrator {
             if case .temporaryFailure(let error, _) = result, Self.isStaleConnection(error) {
                 await pooled.close()
             } else {
+                let offersDSN = await pooled.capabilities.dsn
                 await pool.give(pooled, to: hop)
-                return result
+                return (result, offersDSN)
             }
         }
         let connection: SMTPClientConnection
@@ -427,11 +454,22 @@ public actor SpoolRunner: SpoolAdministrator {
             connection = try await SMTPClientConnection.connect(host: hop.host, port: hop.port, configuration: client,
                                                                 group: group, logger: logger)
         } catch {
-            return .failed(error, recipients: envelope.recipients.map(\.path))
+            return (.failed(error, recipients: envelope.recipients.map(\.path)), false)
         }
         let result = await connection.send(envelope: envelope, message: message, size: entry.messageSize)
+        let offersDSN = await connection.capabilities.dsn
         await pool.give(connection, to: hop)
-        return result
+        return (result, offersDSN)
+    }
+
+    /// What a success report says about a recipient `hop` accepted, nil when we send none:
+    /// an LMTP hop is final delivery (`delivered`: the store issues no DSNs itself, so we do,
+    /// whatever its LHLO offers — as Postfix's LMTP client does); an SMTP hop that offered DSN
+    /// got NOTIFY and reports from now on; one that did not cannot, so we say `relayed`
+    /// ([RFC 3461 §5.2.2](https://www.rfc-editor.org/rfc/rfc3461#section-5.2.2)).
+    static func successAction(hop: NextHop, offersDSN: Bool) -> DeliveryStatusNotification.Action? {
+        if hop.sessionProtocol == .lmtp { return .delivered }
+        return offersDSN ? nil : .relayed
     }
 
     /// The recipient's domain as the DNS knows it (lower case, A-labels, RFC 5890), nil for
@@ -472,11 +510,46 @@ public actor SpoolRunner: SpoolAdministrator {
         }
     }
 
-    private func bounce(_ entry: SpoolEntry, failures: [DeliveryStatusNotification.FailedRecipient], logger: Logger) async {
+    /// One delayed-delivery warning (RFC 3464 `Action: delayed`) for the recipients of `entry`
+    /// still pending past ``RetryPolicy/delayWarning`` that were not warned yet and whose NOTIFY
+    /// asks for it (or is absent); never to `<>`. Each gets ``DeliveryState/Recipient/delayNotified``
+    /// once the warning is queued, saved with the state: one warning per recipient, even across
+    /// restarts (a crash between queueing and saving can warn twice, never not at all). Several
+    /// recipients crossing the threshold in one pass share one warning.
+    private func warnOfDelay(_ entry: SpoolEntry, state: inout DeliveryState,
+                             lastReply: [Int: (reply: Reply, remoteMTA: String?)], now: Date, logger: Logger) async {
+        let record = entry.record
+        guard record.envelope.reversePath != .null,
+              configuration.retry.warnsOfDelay(age: now.timeIntervalSince(record.arrival)) else { return }
+        let recipients = record.envelope.recipients
+        let due = state.pendingIndices.filter {
+            state.recipients[$0].delayNotified == nil && DeliveryStatusNotification.wantsDelayNotice(recipients[$0])
+        }
+        guard !due.isEmpty else { return }
+        let reported = due.map { index in
+            let last = lastReply[index]
+                ?? (Reply(.localError, EnhancedStatusCode(4, 0, 0), state.recipients[index].lastResult ?? "Not delivered yet"), nil)
+            return DeliveryStatusNotification.ReportedRecipient(recipient: recipients[index], action: .delayed,
+                                                                reply: last.reply, remoteMTA: last.remoteMTA)
+        }
         do {
-            try await store.queueBounce(for: entry, failures: failures, reportingMTA: configuration.hostname, logger: logger)
+            try await store.queueReport(.delay, for: entry, recipients: reported, reportingMTA: configuration.hostname,
+                                        willRetryUntil: record.arrival.addingTimeInterval(configuration.retry.maxLifetime),
+                                        date: now, logger: logger)
+            for index in due { state.recipients[index].delayNotified = now }
         } catch {
-            logger.error("cannot queue bounce", metadata: ["error": "\(error)"])
+            // Not marked: the next attempt tries again.
+            logger.error("cannot queue delay warning", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func report(_ kind: DeliveryStatusNotification.Kind, _ entry: SpoolEntry,
+                        _ recipients: [DeliveryStatusNotification.ReportedRecipient], logger: Logger) async {
+        do {
+            try await store.queueReport(kind, for: entry, recipients: recipients, reportingMTA: configuration.hostname,
+                                        date: configuration.clock(), logger: logger)
+        } catch {
+            logger.error(kind == .failure ? "cannot queue bounce" : "cannot queue \(kind.rawValue) report", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -41,6 +41,7 @@ import Testing
     [retry]
     initial_delay = 60
     max_lifetime = 86400
+    delay_warning = 0
 
     [dedup]
     retention = 864000
@@ -65,6 +66,8 @@ import Testing
         #expect(configuration.retry.initialDelay == 60)
         #expect(configuration.retry.maxLifetime == 86400)
         #expect(configuration.retry.maxDelay == RetryPolicy().maxDelay)
+        #expect(configuration.retry.delayWarning == 0)   // off
+        #expect(RetryPolicy().delayWarning == 4 * 3600)
         #expect(mx.trustedUpstreams == [IPNetwork("10.0.1.0/24")!, IPNetwork("2001:db8::5")!])
         #expect(configuration.dedup == DeliveredSetConfiguration(retention: .seconds(864_000), maxEntries: 50_000))
     }

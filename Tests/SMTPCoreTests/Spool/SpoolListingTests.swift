@@ -19,7 +19,8 @@ import Testing
         var state = DeliveryState(recipientCount: 2, nextAttempt: Date(timeIntervalSinceNow: 600))
         state.attempts = 1
         state.recipients[0] = .init(status: .delivered, attempts: 1, lastResult: "250 2.0.0 Ok")
-        state.recipients[1] = .init(status: .pending, attempts: 1, lastResult: "451 4.3.0 Try later")
+        state.recipients[1] = .init(status: .pending, attempts: 1, lastResult: "451 4.3.0 Try later",
+                                    delayNotified: Date(timeIntervalSince1970: 1_000_000))
         try await store.save(state, for: first.id)
         _ = FileManager.default.createFile(atPath: directory + "/queue/GARBAGE", contents: Data("junk".utf8))
         let before = try FileManager.default.contentsOfDirectory(atPath: directory + "/queue").sorted()
@@ -33,6 +34,7 @@ import Testing
         #expect(one.recipients.map(\.address) == ["<a@dst.test>", "<b@dst.test>"])
         #expect(one.recipients.map(\.status) == [.delivered, .pending])
         #expect(one.recipients[1].lastResult == "451 4.3.0 Try later")
+        #expect(one.recipients.map(\.delayNotified) == [nil, Date(timeIntervalSince1970: 1_000_000)])
         #expect(one.attempts == 1 && one.nextAttempt != nil)
         #expect(items[1].attempts == 0 && items[1].nextAttempt == nil)
         #expect(items[1].size == second.messageSize)
