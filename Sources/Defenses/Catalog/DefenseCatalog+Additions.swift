@@ -75,7 +75,9 @@ extension DefenseCatalog {
             .authenticatedDeliveryTLS, "MTA-STS and DANE for outgoing mail",
             stages: [.f], faults: [.init(.noPrivacy, .mitigates)], source: .mailnode,
             roles: [.outbound], status: .notYet,
-            note: "Not yet: the outbound role (issue 9).",
+            note: "Not yet: MTA-STS and DANE. What exists: a per-domain TLS policy "
+                + "(`[outbound.tls_policy]` verify/encrypt, `tls.ca_file`) that authenticates the MX's certificate "
+                + "for the domains listed, against the MX name the DNS gave.",
             references: ["RFC 8461", "RFC 7672"]),
         CatalogEntry(
             .arc, "ARC verification",

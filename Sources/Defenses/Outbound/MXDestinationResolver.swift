@@ -50,6 +50,8 @@ public struct MXDestinationResolver: DestinationResolver {
     public var pickIndex: @Sendable (Int) -> Int
     /// Where this machine itself takes mail on ``port``; empty: no check.
     public var ownHost = OwnHost()
+    /// Per-domain TLS levels; a domain without an entry gets ``tls``.
+    public var tlsPolicy = TLSPolicyTable()
 
     /// This machine as a mail exchanger: the addresses (text form, as the DNS gives them) where
     /// a listener of ours takes mail on the exchangers' port, and our host names.
@@ -102,6 +104,7 @@ public struct MXDestinationResolver: DestinationResolver {
         }
         guard !exchangers.isEmpty else { return .noMailHost("no usable MX for \(domain)") }
 
+        let tls = tlsPolicy.policy(for: domain) ?? self.tls
         var hops: [NextHop] = []
         var hopPreferences: [Int] = []
         var temporary: [String] = []
@@ -122,7 +125,8 @@ public struct MXDestinationResolver: DestinationResolver {
             if let failure { temporary.append("\(exchanger): \(failure)") }
             for address in addresses where hops.count < maxAddresses
                 && !hops.contains(where: { $0.host == address && $0.name == exchanger }) {
-                hops.append(NextHop(name: exchanger, host: address, port: port, sessionProtocol: .smtp, tls: tls))
+                hops.append(NextHop(name: exchanger, host: address, port: port, sessionProtocol: .smtp, tls: tls,
+                                    tlsServerName: exchanger))
                 hopPreferences.append(preference)
             }
         }

@@ -27,10 +27,25 @@ extension ConfigurationReader {
         }
         if let text = try string(table + ["tls"]) {
             guard let value = NextHop.HopTLS(rawValue: text) else {
-                throw fail(table + ["tls"], "must be opportunistic, required or none, got '\(text)'")
+                throw fail(table + ["tls"], "must be opportunistic, required, verify or none, got '\(text)'")
             }
             outbound.tls = value
         }
+        // [outbound.tls_policy] "example.org" = "verify", ".example.net" = "encrypt"
+        var policy: [String: NextHop.HopTLS] = [:]
+        for entry in document.entries where entry.path.count == 3 && Array(entry.path.prefix(2)) == table + ["tls_policy"] {
+            let domain = entry.path[2]
+            guard let text = try string(entry.path) else { continue }
+            guard let level = TLSPolicyTable.level(named: text) else {
+                throw fail(entry.path, "must be none, may, encrypt or verify, got '\(text)'")
+            }
+            let bare = domain.hasPrefix(".") ? String(domain.dropFirst()) : domain
+            guard !bare.isEmpty, !bare.contains(" "), !bare.contains("@"), bare != "*" else {
+                throw fail(entry.path, "'\(domain)' is not a domain (use \".example.org\" for its subdomains)")
+            }
+            policy[domain] = level
+        }
+        outbound.tlsPolicy = TLSPolicyTable(policy)
         if let text = try string(table + ["address_order"]) {
             guard let value = MXDestinationResolver.AddressOrder(rawValue: text) else {
                 let names = MXDestinationResolver.AddressOrder.allCases.map(\.rawValue).joined(separator: ", ")

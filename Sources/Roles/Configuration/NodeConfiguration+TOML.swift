@@ -1,3 +1,4 @@
+import Foundation
 import SMTPCore
 
 /// A configuration problem, reported as `file:line: key: message`.
@@ -113,6 +114,10 @@ struct ConfigurationReader {
         }
         configuration.tlsCertificatePath = try string(["tls", "certificate"])
         configuration.tlsKeyPath = try string(["tls", "key"])
+        if let path = try string(["tls", "ca_file"]) {
+            guard FileManager.default.isReadableFile(atPath: path) else { throw fail(["tls", "ca_file"], "cannot read '\(path)'") }
+            configuration.tlsCAFilePath = path
+        }
         if (configuration.tlsCertificatePath == nil) != (configuration.tlsKeyPath == nil) {
             let missing = configuration.tlsCertificatePath == nil ? "certificate" : "key"
             let present = missing == "key" ? "certificate" : "key"
@@ -158,9 +163,11 @@ struct ConfigurationReader {
             }
             let tlsName = try string(["hops", name, "tls"]) ?? "opportunistic"
             guard let tls = NextHop.HopTLS(rawValue: tlsName) else {
-                throw fail(["hops", name, "tls"], "must be none, opportunistic or required, got '\(tlsName)'")
+                throw fail(["hops", name, "tls"], "must be none, opportunistic, required or verify, got '\(tlsName)'")
             }
-            hops[name] = NextHop(name: name, host: address.host, port: address.port, sessionProtocol: sessionProtocol, tls: tls)
+            let tlsServerName = try string(["hops", name, "tls_name"])
+            hops[name] = NextHop(name: name, host: address.host, port: address.port, sessionProtocol: sessionProtocol, tls: tls,
+                                 tlsServerName: tlsServerName)
         }
 
         // [routes] "example.org" = "store", ".example.org" = "store", "*" = "outbound"
@@ -196,7 +203,7 @@ struct ConfigurationReader {
         let knownTables: Set<String> = ["node", "tls", "mx", "antivirus", "submission", "store", "outbound", "hops", "routes", "retry", "dedup", "state", "dns", "metrics"]
         if let (table, line) = document.tables.first(where: { !knownTables.contains($0.key[0]) || ($0.key[0] == "hops" && $0.key.count != 2)
             || ($0.key[0] == "antivirus" && $0.key.count != 1) || ($0.key[0] == "store" && $0.key.count != 1)
-            || ($0.key[0] == "outbound" && $0.key != ["outbound"] && $0.key != ["outbound", "dkim"]) }) {
+            || ($0.key[0] == "outbound" && $0.key != ["outbound"] && $0.key != ["outbound", "dkim"] && $0.key != ["outbound", "tls_policy"]) }) {
             throw ConfigurationError(file: file, line: line, key: table.joined(separator: "."), message: "unknown table")
         }
         return configuration

@@ -92,6 +92,9 @@ public struct NodeConfiguration: Sendable {
     /// PEM certificate chain and key; when both are set, listeners offer STARTTLS.
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
+    /// `tls.ca_file`: the certificate authorities (PEM) that `verify` hops and TLS-policy
+    /// destinations are checked against; nil: the system's store.
+    public var tlsCAFilePath: String?
     public var mx: MXRoleConfiguration?
     /// The submission role (`[submission]`); a node runs it when it runs no mx (`--role submission`).
     public var submission: SubmissionRoleConfiguration?

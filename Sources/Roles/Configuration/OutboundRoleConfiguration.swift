@@ -24,6 +24,8 @@ public struct OutboundRoleConfiguration: Sendable {
     /// `outbound.tls`: STARTTLS towards remote servers, `opportunistic` by default (RFC 3207,
     /// RFC 7435); `required` defers mail to servers without it; `none` never uses it.
     public var tls: NextHop.HopTLS = .opportunistic
+    /// `[outbound.tls_policy]`: per-domain levels (none, may, encrypt, verify) overriding ``tls``.
+    public var tlsPolicy = TLSPolicyTable()
     /// `outbound.address_order`: which address families of an exchanger are tried, which first.
     public var addressOrder: MXDestinationResolver.AddressOrder = .ipv4First
     /// `outbound.max_message_size` (default 50 MiB, advertised as SIZE to the previous stage).

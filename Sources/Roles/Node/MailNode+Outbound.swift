@@ -53,6 +53,7 @@ extension MailNode {
         let dns = DNSCachingResolver(wrapping: LDNSResolver(configuration: node.dns ?? .system(), logger: logger))
         var resolver = MXDestinationResolver(dns: dns, port: outbound.remotePort, tls: outbound.tls, addressOrder: outbound.addressOrder)
         resolver.ownHost = ownHost(outbound, node: node, interfaces: LocalInterfaceAddresses.all())
+        resolver.tlsPolicy = outbound.tlsPolicy
         return resolver
     }
 

@@ -210,6 +210,7 @@ public final class MailNode: Sendable {
             // Only the outbound role looks up mail exchangers; every other role talks only to its hops.
             forwarding.destinations = configuration.outbound.map { Self.outboundDestinations($0, node: configuration, logger: logger) }
             forwarding.egress = configuration.outbound == nil ? .configuredHops : .mailExchangers
+            if let path = configuration.tlsCAFilePath { forwarding.tlsTrustRoots = .file(path) }
             runner = SpoolRunner(store: spool, configuration: forwarding, group: group, logger: logger)
         } else {
             runner = nil

@@ -7,21 +7,33 @@ public struct NextHop: Sendable, Hashable, Codable, CustomStringConvertible {
     public var sessionProtocol: SessionProtocol
     /// STARTTLS use towards this hop.
     public var tls: HopTLS
+    /// The name a ``HopTLS/verify`` hop's certificate must carry (and the SNI sent): the mail
+    /// exchanger's name for a hop found by MX, `hops.NAME.tls_name` for a configured one;
+    /// `nil`: ``host``.
+    public var tlsServerName: String?
 
-    /// TLS towards a next hop. Internal hops on loopback may use `.none`; across hosts use
-    /// `.required` (and verification once stage certificates exist).
+    /// TLS towards a next hop ([RFC 3207](https://www.rfc-editor.org/rfc/rfc3207)). Internal
+    /// hops on loopback may use `.none`; across hosts use `.required` or `.verify`.
     public enum HopTLS: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Never STARTTLS.
         case none
+        /// STARTTLS when offered, certificate unchecked (RFC 7435); plaintext when not offered.
         case opportunistic
+        /// STARTTLS must succeed (else the attempt is deferred); certificate unchecked.
         case required
+        /// STARTTLS must succeed with a certificate chain the trust roots accept, issued to
+        /// ``NextHop/tlsServerName`` (RFC 6125 host name rules); else deferred.
+        case verify
     }
 
-    public init(name: String, host: String, port: Int, sessionProtocol: SessionProtocol = .smtp, tls: HopTLS = .opportunistic) {
+    public init(name: String, host: String, port: Int, sessionProtocol: SessionProtocol = .smtp, tls: HopTLS = .opportunistic,
+                tlsServerName: String? = nil) {
         self.name = name
         self.host = host
         self.port = port
         self.sessionProtocol = sessionProtocol
         self.tls = tls
+        self.tlsServerName = tlsServerName
     }
 
     public var description: String { "\(name)(\(sessionProtocol.rawValue)://\(host):\(port))" }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// How a stage forwards what it spooled.
 public struct SpoolRunnerConfiguration: Sendable {
@@ -23,6 +24,9 @@ public struct SpoolRunnerConfiguration: Sendable {
     /// The runner's notion of now: schedule, lifetime and delay warnings. Tests move it forward
     /// instead of waiting hours; everything else uses the system clock.
     public var clock: @Sendable () -> Date = { Date() }
+    /// The certificate authorities a hop with ``NextHop/HopTLS/verify`` is checked against:
+    /// the system's store by default (`node.tls_ca_file` names another).
+    public var tlsTrustRoots: NIOSSLTrustRoots = .default
 
     public init(routing: RoutingTable, retry: RetryPolicy = .init(), client: SMTPClientConfiguration = .init(),
                 maxConcurrentDeliveries: Int = 20, hostname: String) {
@@ -435,6 +439,7 @@ public actor SpoolRunner: SpoolAdministrator {
         case .none: client.tls = .none
         case .opportunistic: client.tls = .opportunistic
         case .required: client.tls = .required
+        case .verify: client.tls = .verify(serverName: hop.tlsServerName ?? hop.host, trustRoots: configuration.tlsTrustRoots)
         }
         let message = store.message(of: entry, chunkSize: client.chunkSize)
         // A pooled connection first; if it turns out stale (the server closed it while idle),

@@ -149,4 +149,23 @@ struct MXDestinationResolverTests {
         resolver.ownHost = .init()
         #expect(Self.hosts(await resolver.destination(for: "pref.example")).count == 3)
     }
+
+    @Test func theTLSPolicyTableSetsEachDomainsLevelAndTheNameToVerify() async throws {
+        let table = TLSPolicyTable(["Pref.Example.": .verify, ".example": .required, "implicit.example": .none])
+        #expect(table.policy(for: "pref.example") == .verify)
+        #expect(table.policy(for: "a.b.example") == .required)
+        #expect(table.policy(for: "example") == nil)
+        #expect(table.policy(for: "other.test") == nil)
+        #expect(["none", "may", "encrypt", "verify", "dane"].map(TLSPolicyTable.level(named:)) == [NextHop.HopTLS.none, .opportunistic, .required, .verify, nil])
+
+        var resolver = Self.resolver(try Self.dns())
+        resolver.tlsPolicy = table
+        guard case .hosts(let hops) = await resolver.destination(for: "pref.example") else { Issue.record("no hosts"); return }
+        #expect(hops.map(\.tls) == [.verify, .verify, .verify])
+        #expect(hops.map(\.tlsServerName) == ["primary.example", "primary.example", "backup.example"])
+        guard case .hosts(let implicit) = await resolver.destination(for: "implicit.example") else { Issue.record("no hosts"); return }
+        #expect(implicit.map(\.tls) == [NextHop.HopTLS.none])
+        guard case .hosts(let others) = await Self.resolver(try Self.dns()).destination(for: "equal.example") else { Issue.record("no hosts"); return }
+        #expect(Set(others.map(\.tls)) == [.opportunistic])
+    }
 }

@@ -57,7 +57,7 @@ import Testing
 
     @Test(arguments: [
         ("accept_from = []", "f:5: outbound.accept_from: is empty: no stage could hand mail to this one"),
-        ("tls = \"dane\"", "f:5: outbound.tls: must be opportunistic, required or none, got 'dane'"),
+        ("tls = \"dane\"", "f:5: outbound.tls: must be opportunistic, required, verify or none, got 'dane'"),
         ("port = 0", "f:5: outbound.port: 0 is out of range 1...65535"),
         ("address_order = \"v6\"", "f:5: outbound.address_order: must be one of ipv4-first, ipv6-first, ipv4-only, ipv6-only, got 'v6'"),
         ("hostname = \"a b\"", "f:5: outbound.hostname: 'a b' is not a host name"),
@@ -195,5 +195,49 @@ import Testing
         other.remotePort = 2626
         #expect(MailNode.ownHost(other, node: configuration, interfaces: interfaces) == .init())
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\n", file: "f").running(role: "outbound").outbound?.ownListeners == [])
+    }
+
+    @Test func tlsPolicyTableCAFileAndVerifiedHops() throws {
+        let text = Self.base + """
+            [tls]
+            ca_file = "/etc/hostname"
+            [hops.relay]
+            address = "relay.example.net:587"
+            tls = "verify"
+            tls_name = "smtp.relay.example.net"
+            [routes]
+            "*" = "relay"
+            [outbound]
+            tls = "verify"
+            [outbound.tls_policy]
+            "bank.example" = "verify"
+            ".partner.example" = "encrypt"
+            "legacy.example" = "may"
+            "lab.example" = "none"
+            """
+        let configuration = try NodeConfiguration(toml: text, file: "f")
+        let outbound = try #require(configuration.outbound)
+        #expect(outbound.tls == .verify)
+        #expect(outbound.tlsPolicy.entries == ["bank.example": .verify, ".partner.example": .required,
+                                               "legacy.example": .opportunistic, "lab.example": NextHop.HopTLS.none])
+        #expect(configuration.tlsCAFilePath == "/etc/hostname")
+        let relay = try #require(configuration.routing.defaultHop)
+        #expect(relay.tls == .verify && relay.tlsServerName == "smtp.relay.example.net")
+        #expect(try NodeConfiguration(toml: Self.base + "[outbound]\n", file: "f").outbound?.tlsPolicy.isEmpty == true)
+    }
+
+    @Test(arguments: [
+        ("[outbound]\n[outbound.tls_policy]\n\"a.example\" = \"dane\"", "f:6: outbound.tls_policy.a.example: must be none, may, encrypt or verify, got 'dane'"),
+        ("[outbound]\n[outbound.tls_policy]\n\"*\" = \"verify\"", "f:6: outbound.tls_policy.*: '*' is not a domain (use \".example.org\" for its subdomains)"),
+        ("[outbound]\ntls = \"strict\"", "f:5: outbound.tls: must be opportunistic, required, verify or none, got 'strict'"),
+        ("[tls]\nca_file = \"/nonexistent/ca.pem\"", "f:5: tls.ca_file: cannot read '/nonexistent/ca.pem'"),
+    ])
+    func tlsPolicyErrors(text: String, message: String) throws {
+        #expect(throws: ConfigurationError.self) { _ = try NodeConfiguration(toml: Self.base + text + "\n", file: "f") }
+        do {
+            _ = try NodeConfiguration(toml: Self.base + text + "\n", file: "f")
+        } catch {
+            #expect("\(error)" == message)
+        }
     }
 }
