@@ -106,7 +106,8 @@ public struct ContentRules: MessageInspector {
         for field in header.fields {
             let unfolded = field.raw.lazy.filter { $0 != 0x0D && $0 != 0x0A }
             if let index = Self.firstMatch(configuration.header, in: unfolded, limit: configuration.maxFieldOctets) {
-                return Match(list: "reject_header", index: index, location: field.colonIndex == nil ? "-" : field.name)
+                // The name only (sender-chosen: at most 78 characters of it), never the value.
+                return Match(list: "reject_header", index: index, location: field.colonIndex == nil ? "-" : String(field.name.prefix(78)))
             }
         }
         return nil

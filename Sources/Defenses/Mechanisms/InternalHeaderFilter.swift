@@ -45,7 +45,7 @@ public struct InternalHeaderFilter: MessageInspector {
         guard Self.isInternal(name),
               !DefenseHookSupport.isExempt(session, authenticated: false, trusted: trustedNetworks) else { return false }
         logger.info("internal header field removed", metadata: [
-            "defense": "\(Self.id)", "session": "\(session.sessionID)", "field": "\(name)",
+            "defense": "\(Self.id)", "session": "\(session.sessionID)", "field": "\(name.prefix(78))",
         ])
         return true
     }
