@@ -218,8 +218,10 @@ enum ReviewDerivation {
                 : make(.disabled, "mx.authentication.arc = false")
         case .regularExpressions:
             guard let rules = mx.envelopeRules else { return make(.disabled, "no [mx.rules] table (or enabled = false)") }
-            return make(.enabled, "\(rules.helo.count) HELO, \(rules.sender.count) sender, \(rules.recipient.count) recipient patterns "
-                + "(550 5.7.1); headers and bodies not yet")
+            let content = mx.contentRules
+            let body = content.map { $0.body.isEmpty ? "" : " (bodies scanned up to \($0.bodyScanLimit) octets)" } ?? ""
+            return make(.enabled, "\(rules.helo.count) HELO, \(rules.sender.count) sender, \(rules.recipient.count) recipient, "
+                + "\(content?.header.count ?? 0) header, \(content?.body.count ?? 0) body patterns\(body) (550 5.7.1)")
         case .rfc2505:
             let checklist = RFC2505Checklist(mx: mx)
             return make(checklist.meetsRequirements ? .enabled : .disabled, checklist.summary)

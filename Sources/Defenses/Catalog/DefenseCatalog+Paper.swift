@@ -197,10 +197,13 @@ extension DefenseCatalog {
             stages: [.a, .b, .d, .mua],
             faults: [.init(.spam, .mitigates), .init(.virus, .mitigates), .init(.phishing, .mitigates)], source: .inferred,
             roles: [.mx, .submission, .antispam], status: .native,
-            note: "EnvelopeRules on the mx ([mx.rules], off by default): case-insensitive patterns on the HELO name, the "
-                + "MAIL FROM and each RCPT TO address refuse with 550 5.7.1 (the pattern only in the log), behind the "
-                + "DM21 gate. Header and body rules need the message stage; not in the antispam role yet.",
-            keys: ["mx.rules.reject_helo", "mx.rules.reject_sender", "mx.rules.reject_recipient"]),
+            note: "On the mx ([mx.rules], off by default): case-insensitive patterns on the HELO name, the MAIL FROM "
+                + "and each RCPT TO address (EnvelopeRules), and in the message stage on each unfolded header field and "
+                + "each body line as the message streams in (ContentRules; bodies scanned up to body_scan_limit, "
+                + "default 1 MiB) refuse with 550 5.7.1 (the pattern only in the log), behind the DM21 allow list. "
+                + "Not in the antispam role yet.",
+            keys: ["mx.rules.reject_helo", "mx.rules.reject_sender", "mx.rules.reject_recipient", "mx.rules.reject_header",
+                   "mx.rules.reject_body", "mx.rules.body_scan_limit"]),
         CatalogEntry(
             .bayesianFilters, "Bayesian filters",
             stages: [.d, .mua], faults: [.init(.spam, .mitigates)], source: .tableII(printedAs: nil),

@@ -5,8 +5,8 @@ import SMTPCore
 /// the MAIL FROM address and each RCPT TO address (Postfix's `regexp:` access tables). A match
 /// refuses the command with `550 5.7.1` and a generic text; the pattern appears only in the log.
 /// Matching is case-insensitive and looks for the pattern anywhere in the text (anchor with `^`/`$`);
-/// the null sender is matched as the empty string. Header and body rules need the message stage
-/// (not yet). Inputs are short (a command line is at most 512 octets), which bounds what a badly
+/// the null sender is matched as the empty string. Header and body rules are the message stage's
+/// (``ContentRules``, same patterns). Inputs are short (a command line is at most 512 octets), which bounds what a badly
 /// backtracking pattern can cost. Log field: `defense=DM23`, `rule=`.
 public struct EnvelopeRules: SessionHooks {
     /// One compiled pattern and its source text.

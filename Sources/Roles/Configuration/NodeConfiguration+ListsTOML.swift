@@ -20,7 +20,7 @@ public struct RecipientDirectorySettings: Sendable, Hashable {
 }
 
 /// The keys of the mx role's list-based defenses (docs/configuration.md): DM18 `[mx.blocklist]`,
-/// DM21 `[mx.allowlist]`, DM27 `[mx.spam_traps]`, DM34 `[mx.sender_rate]`.
+/// DM21 `[mx.allowlist]`, DM23 `[mx.rules]`, DM27 `[mx.spam_traps]`, DM34 `[mx.sender_rate]`.
 extension ConfigurationReader {
     mutating func patterns(_ path: [String], addressesOnly: Bool = false, domainsOnly: Bool = false) throws(ConfigurationError) -> [AddressPattern]? {
         guard let texts = try strings(path) else { return nil }
@@ -90,7 +90,8 @@ extension ConfigurationReader {
             for entry in document.entries where Array(entry.path.prefix(3)) == ["mx", "allowlist", "recipients"] { used.insert(entry.path) }
         }
 
-        if try enabled(["mx", "rules"], keys: ["reject_helo", "reject_sender", "reject_recipient"]) {
+        if try enabled(["mx", "rules"], keys: ["reject_helo", "reject_sender", "reject_recipient", "reject_header", "reject_body",
+                                               "body_scan_limit"]) {
             func rules(_ key: String) throws(ConfigurationError) -> [EnvelopeRules.Rule] {
                 var out: [EnvelopeRules.Rule] = []
                 for pattern in try strings(["mx", "rules", key]) ?? [] {
@@ -101,6 +102,11 @@ extension ConfigurationReader {
             }
             mx.envelopeRules = EnvelopeRules.Configuration(helo: try rules("reject_helo"), sender: try rules("reject_sender"),
                                                            recipient: try rules("reject_recipient"), trustedNetworks: mx.trustedUpstreams)
+            // The message stage (headers and bodies), only when there is something to match.
+            var content = ContentRules.Configuration(header: try rules("reject_header"), body: try rules("reject_body"),
+                                                     trustedNetworks: mx.trustedUpstreams)
+            if let value = try integer(["mx", "rules", "body_scan_limit"], range: 0...(1 << 30)) { content.bodyScanLimit = value }
+            mx.contentRules = content.isEmpty ? nil : content
         }
 
         if try enabled(["mx", "recipients"], keys: ["addresses", "file", "users", "reload_interval", "domains"]) {

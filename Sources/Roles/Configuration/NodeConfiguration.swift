@@ -55,6 +55,9 @@ public struct MXRoleConfiguration: Sendable {
     public var allowlist: AllowList.Configuration?
     /// DM23: regular expressions on HELO, sender and recipients (`[mx.rules]`; off by default).
     public var envelopeRules: EnvelopeRules.Configuration?
+    /// DM23 on the message: header and body patterns at the end of DATA (`mx.rules.reject_header`,
+    /// `reject_body`, `body_scan_limit`); nil without any header or body pattern.
+    public var contentRules: ContentRules.Configuration?
     /// DM19: unknown local recipients refused at RCPT (`[mx.recipients]`; off by default).
     public var recipientDirectory: RecipientDirectorySettings?
     /// `mx.recipients.enabled = false`: DM19's recipient check stays off even when the same

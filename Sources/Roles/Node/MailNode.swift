@@ -140,8 +140,15 @@ public final class MailNode: Sendable {
             inspectors.append(signing)
         }
         if let mx = configuration.mx {
-            let chain = HookChain(try Self.mxHooks(mx, node: configuration, resolver: mxResolver, store: store, metrics: metrics,
-                                                   logger: logger))
+            let allowList = try mx.allowlist.map { try AllowList($0, logger: logger) }
+            let chain = HookChain(try Self.mxHooks(mx, node: configuration, resolver: mxResolver, store: store, allowList: allowList,
+                                                   metrics: metrics, logger: logger))
+            // Header fields only our stages write never come in from outside (Mailnode-Id, X-Mailnode-*).
+            inspectors.append(InternalHeaderFilter(trustedNetworks: mx.trustedUpstreams, logger: logger))
+            // DM23 on headers and bodies: the cheap check first (every inspection still gives its verdict).
+            if let rules = mx.contentRules {
+                inspectors.append(ContentRules(rules, allowList: allowList, metrics: metrics, logger: logger))
+            }
             if let resolver = mxResolver, var authentication = mx.dnsDefenses.authentication {
                 // The message stage (DM31, MN10, MN04): our Authentication-Results on top of each message.
                 if authentication.authservID.isEmpty { authentication.authservID = configuration.hostname }
@@ -231,8 +238,7 @@ public final class MailNode: Sendable {
     /// spam checks (DM18, DM27, DM32, DM22) sit behind the DM21 allow list when one is configured;
     /// relay control and the limits never do.
     static func mxHooks(_ mx: MXRoleConfiguration, node: NodeConfiguration, resolver: (any DNSResolver)?, store: (any StateStore)?,
-                        metrics: DefenseMetrics, logger: Logger) throws -> [any SessionHooks] {
-        let allowList = try mx.allowlist.map { try AllowList($0, logger: logger) }
+                        allowList: AllowList?, metrics: DefenseMetrics, logger: Logger) throws -> [any SessionHooks] {
         // Each mechanism counts its own refusals (DESIGN.md §3.6).
         func metered(_ id: DefenseID, _ hook: any SessionHooks) -> any SessionHooks { MeteredHooks(id, hook, metrics: metrics) }
         func gated(_ hooks: [any SessionHooks]) -> [any SessionHooks] {

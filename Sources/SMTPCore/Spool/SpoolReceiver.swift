@@ -57,7 +57,8 @@ public final class SpoolReceiver: MessageReceiver {
     /// The pairs already stored; nil turns deduplication off.
     public let delivered: (any DeliveredSet)?
     /// The message stage: checks that see each message as it arrives and decide before the
-    /// commit (``MessageInspector``), in order. With any, entries are written in format 2.
+    /// commit (``MessageInspector``), in order. A message that any of them inspects is written in
+    /// format 2 (its fields go in front); an inspector that only removes fields changes nothing else.
     public let inspectors: [any MessageInspector]
     let logger: Logger
     /// Pairs whose message is being received right now, on any session.
@@ -331,7 +332,7 @@ public final class SpoolReceiver: MessageReceiver {
             if !plan.fromUpstream { prefix += MailnodeIDHeader.field(plan.mailnodeID) }
             let writer: SpoolStore.EntryWriter
             do {
-                writer = try receiver.store.begin(record, prefix: ByteBuffer(string: prefix), withPrepend: !receiver.inspectors.isEmpty)
+                writer = try receiver.store.begin(record, prefix: ByteBuffer(string: prefix), withPrepend: !inspections.isEmpty)
             } catch {
                 receiver.release(plan.reserved)
                 phase.withLockedValue { $0 = .finished }

@@ -93,6 +93,34 @@ import Testing
         #expect(alone["mx"]?["DM19"] == "disabled" && alone["store"] == nil, "\(alone)")
     }
 
+    /// DM23 counts the patterns of each list, the message stage's too, and says how far bodies are scanned.
+    @Test func reviewCountsTheRulesOfEachList() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("review-\(UUID().uuidString).toml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data("""
+            [node]
+            hostname = "mx.example.test"
+            spool = "/tmp/mailnode-review-rules"
+            [mx]
+            domains = ["example.test"]
+            [mx.rules]
+            reject_helo = ['^localhost$']
+            reject_header = ['^Subject:.*viagra', '^X-Mailer: bulk']
+            reject_body = ['click here']
+            body_scan_limit = 65536
+
+            """.utf8).write(to: file)
+        let result = try await CatalogProcess.run(["review", "--config", file.path, "--format", "json"])
+        #expect(result.status == 0, "\(result)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let roles = try #require(object["roles"] as? [[String: Any]])
+        let mx = try #require(roles.first { $0["role"] as? String == "mx" })
+        let item = try #require((mx["defenses"] as? [[String: Any]])?.first { $0["id"] as? String == "DM23" })
+        #expect(item["state"] as? String == "enabled")
+        #expect(item["detail"] as? String == "1 HELO, 0 sender, 0 recipient, 2 header, 1 body patterns (bodies scanned up to 65536 octets) "
+                + "(550 5.7.1)", "\(item)")
+    }
+
     /// A file without any role table reviews as "nothing enabled".
     @Test func reviewOfAFileWithoutRoles() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("review-\(UUID().uuidString).toml")

@@ -103,4 +103,39 @@ struct EnvelopeRulesConfigurationTests {
             _ = try NodeConfiguration(toml: base + "[mx.rules]\nreject_sender = ['(oops']\n", file: "f")
         } throws: { "\($0)" == "f:7: mx.rules.reject_sender: '(oops' is not a valid regular expression" }
     }
+
+    @Test func headerAndBodyRules() throws {
+        let base = ListDefensesConfigurationTests.base
+        let mx = try #require(try NodeConfiguration(toml: base + """
+            [mx.rules]
+            reject_header = ['^Subject:.*viagra', '^X-Mailer: bulk']
+            reject_body = ['click here']
+            body_scan_limit = 65536
+
+            """, file: "f").mx)
+        let content = try #require(mx.contentRules)
+        #expect(content.header.map(\.pattern) == ["^Subject:.*viagra", "^X-Mailer: bulk"])
+        #expect(content.body.map(\.pattern) == ["click here"])
+        #expect(content.bodyScanLimit == 65536)
+        #expect(content.maxLineOctets == 998)
+
+        let envelopeOnly = try #require(try NodeConfiguration(toml: base + "[mx.rules]\nreject_helo = ['^x$']\n", file: "f").mx)
+        #expect(envelopeOnly.envelopeRules != nil && envelopeOnly.contentRules == nil, "no message stage without header or body rules")
+        let defaults = try #require(try NodeConfiguration(toml: base + "[mx.rules]\nreject_body = ['x']\n", file: "f").mx)
+        #expect(defaults.contentRules?.bodyScanLimit == 1024 * 1024)
+        let off = try #require(try NodeConfiguration(toml: base + "[mx.rules]\nenabled = false\nreject_body = ['x']\nbody_scan_limit = 5\n", file: "f").mx)
+        #expect(off.contentRules == nil && off.envelopeRules == nil)
+    }
+
+    @Test(arguments: [
+        ("[mx.rules]\nreject_header = ['^Subject:', '[a-']\n", "f:7: mx.rules.reject_header: '[a-' is not a valid regular expression"),
+        ("[mx.rules]\n\nreject_body = ['(?<name']\n", "f:8: mx.rules.reject_body: '(?<name' is not a valid regular expression"),
+        ("[mx.rules]\nreject_body = ['x']\nbody_scan_limit = -1\n", "f:8: mx.rules.body_scan_limit: -1 is out of range 0...1073741824"),
+        ("[mx.rules]\nreject_bodies = ['x']\n", "f:7: mx.rules.reject_bodies: unknown key"),
+    ])
+    func badContentRulesNameFileLineAndKey(snippet: String, message: String) {
+        #expect {
+            _ = try NodeConfiguration(toml: ListDefensesConfigurationTests.base + snippet, file: "f")
+        } throws: { "\($0)" == message }
+    }
 }
