@@ -27,6 +27,12 @@ extension ReviewDerivation {
             } catch {
                 return make(.disabled, "outbound.dkim.keys: \(error.description) (the stage will not start)")
             }
+        case .authenticatedDeliveryTLS:
+            let table = outbound.tlsPolicy.isEmpty ? "" : "; \(outbound.tlsPolicy.entries.count) [outbound.tls_policy] entries"
+            guard outbound.mtaSTS else {
+                return make(outbound.tlsPolicy.isEmpty ? .disabled : .enabled, "outbound.mta_sts = false\(table); DANE not yet")
+            }
+            return make(.enabled, "MTA-STS policies honoured (cache \(node.spoolDirectory)/mta-sts-cache.json)\(table); DANE not yet")
         default:
             return internalStageItem(entry, table: "outbound", trustedUpstreams: outbound.trustedUpstreams, node: node)
                 ?? make(.notAvailable, "no configuration for it in this role yet")

@@ -74,11 +74,12 @@ extension DefenseCatalog {
         CatalogEntry(
             .authenticatedDeliveryTLS, "MTA-STS and DANE for outgoing mail",
             stages: [.f], faults: [.init(.noPrivacy, .mitigates)], source: .mailnode,
-            roles: [.outbound], status: .notYet,
-            note: "Not yet: MTA-STS and DANE. What exists: a per-domain TLS policy "
-                + "(`[outbound.tls_policy]` verify/encrypt, `tls.ca_file`) that authenticates the MX's certificate "
-                + "for the domains listed, against the MX name the DNS gave.",
-            references: ["RFC 8461", "RFC 7672"]),
+            roles: [.outbound], status: .native,
+            note: "MTA-STS (RFC 8461) on by default in the outbound role (`outbound.mta_sts`): policies fetched over "
+                + "verified HTTPS, cached for max_age across restarts; under enforce only the listed MX hosts, with a "
+                + "verified certificate, else deferred. Per-domain `[outbound.tls_policy]` (verify/encrypt) beside it. "
+                + "DANE (RFC 7672) is not yet: no TLSA check.",
+            keys: ["outbound.mta_sts", "outbound.tls_policy.\"DOMAIN\"", "tls.ca_file"], references: ["RFC 8461", "RFC 7672"]),
         CatalogEntry(
             .arc, "ARC verification",
             stages: [.a], faults: [.init(.forging, .mitigates)], source: .mailnode,

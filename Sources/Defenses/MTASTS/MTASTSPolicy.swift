@@ -86,7 +86,7 @@ public struct MTASTSPolicy: Sendable, Hashable, Codable {
                 }
                 maxAge = seconds
             case "mx":
-                guard isPattern(value) else { throw ParseError(description: "mx '\(value)' is not a host name or *.domain") }
+                guard isPattern(normalized(value)) else { throw ParseError(description: "mx '\(value)' is not a host name or *.domain") }
                 mx.append(value)
             default:
                 continue   // extensions

@@ -16,6 +16,8 @@ import SMTPCore
 ///   failed temporarily are skipped while another one has an address; when none has one and
 ///   some failed temporarily, the whole answer is temporary.
 ///
+/// - MTA-STS (``mtaSTS``): an `enforce` policy keeps only the exchangers it names and makes
+///   their TLS verified; a ``tlsPolicy`` entry for the domain takes precedence.
 /// - An exchanger that is this host (``ownHost``: one of our addresses where we take mail on
 ///   ``port``, or our host name) ends the list: it and every exchanger of the same or a worse
 ///   preference are dropped, as Postfix does; when nothing better is left, the mail would loop
@@ -50,8 +52,13 @@ public struct MXDestinationResolver: DestinationResolver {
     public var pickIndex: @Sendable (Int) -> Int
     /// Where this machine itself takes mail on ``port``; empty: no check.
     public var ownHost = OwnHost()
-    /// Per-domain TLS levels; a domain without an entry gets ``tls``.
+    /// Per-domain TLS levels; a domain without an entry gets ``tls`` (or its MTA-STS policy).
     public var tlsPolicy = TLSPolicyTable()
+    /// MTA-STS ([RFC 8461](https://www.rfc-editor.org/rfc/rfc8461)) for domains without a
+    /// ``tlsPolicy`` entry: under an `enforce` policy only the MX hosts it names are used, each
+    /// with verified TLS (``NextHop/HopTLS/verify``); none left → a temporary failure (§5: never
+    /// a bounce). `testing` and `none` policies change nothing. nil: MTA-STS off.
+    public var mtaSTS: MTASTSPolicyCache?
 
     /// This machine as a mail exchanger: the addresses (text form, as the DNS gives them) where
     /// a listener of ours takes mail on the exchangers' port, and our host names.
@@ -81,7 +88,7 @@ public struct MXDestinationResolver: DestinationResolver {
     }
 
     public func destination(for domain: String) async -> Destination {
-        let exchangers: [String]
+        var exchangers: [String]
         var preferences: [String: Int] = [:]
         do {
             let answer = try await dns.lookupMX(domain)
@@ -104,7 +111,16 @@ public struct MXDestinationResolver: DestinationResolver {
         }
         guard !exchangers.isEmpty else { return .noMailHost("no usable MX for \(domain)") }
 
-        let tls = tlsPolicy.policy(for: domain) ?? self.tls
+        var tls = tlsPolicy.policy(for: domain) ?? self.tls
+        if tlsPolicy.policy(for: domain) == nil, let mtaSTS, let policy = await mtaSTS.lookup(domain).policy, policy.mode == .enforce {
+            let allowed = exchangers.filter(policy.allows)
+            guard !allowed.isEmpty else {
+                return .temporaryFailure("MTA-STS policy of \(domain) (enforce) allows none of its mail exchangers "
+                    + "\(exchangers.joined(separator: ", ")) (policy mx: \(policy.mx.joined(separator: ", ")))")
+            }
+            exchangers = allowed
+            tls = .verify
+        }
         var hops: [NextHop] = []
         var hopPreferences: [Int] = []
         var temporary: [String] = []

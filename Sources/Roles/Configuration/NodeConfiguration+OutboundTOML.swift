@@ -46,6 +46,7 @@ extension ConfigurationReader {
             policy[domain] = level
         }
         outbound.tlsPolicy = TLSPolicyTable(policy)
+        if let value = try boolean(table + ["mta_sts"]) { outbound.mtaSTS = value }
         if let text = try string(table + ["address_order"]) {
             guard let value = MXDestinationResolver.AddressOrder(rawValue: text) else {
                 let names = MXDestinationResolver.AddressOrder.allCases.map(\.rawValue).joined(separator: ", ")

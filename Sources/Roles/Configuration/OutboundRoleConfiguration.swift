@@ -26,6 +26,8 @@ public struct OutboundRoleConfiguration: Sendable {
     public var tls: NextHop.HopTLS = .opportunistic
     /// `[outbound.tls_policy]`: per-domain levels (none, may, encrypt, verify) overriding ``tls``.
     public var tlsPolicy = TLSPolicyTable()
+    /// `outbound.mta_sts`: honour the recipients' MTA-STS policies (RFC 8461; on by default).
+    public var mtaSTS = true
     /// `outbound.address_order`: which address families of an exchanger are tried, which first.
     public var addressOrder: MXDestinationResolver.AddressOrder = .ipv4First
     /// `outbound.max_message_size` (default 50 MiB, advertised as SIZE to the previous stage).

@@ -59,25 +59,39 @@ func withDNSTestServer<T>(zones: URL = DNSFixtures.zones, _ body: (DNSTestServer
         .appendingPathComponent("mailnode-dns-\(UUID().uuidString)", isDirectory: true)
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
+    let logURL = directory.appendingPathComponent("queries.log")
+    _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+    return try await withReadyHelper(python, [
+        DNSFixtures.serverScript.path, "--zones", zones.path, "--address", "127.0.0.1", "--log", logURL.path,
+    ]) { port in
+        try await body(DNSTestServer(port: port, logPath: logURL.path))
+    }
+}
+
+/// Runs a helper process that prints `READY <port>` on standard output once it listens, calls
+/// `body` with the port, and stops the helper afterwards (also when `body` throws). A helper
+/// that exits early or is not ready within 60 s (a hang detector, not a timing bound) fails.
+func withReadyHelper<T>(_ executable: URL, _ arguments: [String], _ body: (UInt16) async throws -> T) async throws -> T {
+    let directory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("mailnode-helper-\(UUID().uuidString)", isDirectory: true)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
     let stdoutURL = directory.appendingPathComponent("stdout")
     let stderrURL = directory.appendingPathComponent("stderr")
-    let logURL = directory.appendingPathComponent("queries.log")
     _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
     _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
 
     let process = Process()
-    process.executableURL = python
-    process.arguments = [
-        DNSFixtures.serverScript.path, "--zones", zones.path, "--address", "127.0.0.1", "--log", logURL.path,
-    ]
+    process.executableURL = executable
+    process.arguments = arguments
     process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
     process.standardError = try FileHandle(forWritingTo: stderrURL)
     try process.run()
     let result: Result<T, any Error>
     do {
-        let port = try await waitForReady(process: process, stdout: stdoutURL, stderr: stderrURL)
-        result = .success(try await body(DNSTestServer(port: port, logPath: logURL.path)))
+        let port = try await waitForReady(process: process, name: arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "helper",
+                                          stdout: stdoutURL, stderr: stderrURL)
+        result = .success(try await body(port))
     } catch {
         result = .failure(error)
     }
@@ -98,8 +112,8 @@ private func stop(_ process: Process) async {
     }
 }
 
-private func waitForReady(process: Process, stdout: URL, stderr: URL) async throws -> UInt16 {
-    let deadline = ContinuousClock.now + .seconds(15)
+private func waitForReady(process: Process, name: String, stdout: URL, stderr: URL) async throws -> UInt16 {
+    let deadline = ContinuousClock.now + .seconds(60)
     while ContinuousClock.now < deadline {
         let output = (try? String(contentsOf: stdout, encoding: .utf8)) ?? ""
         if let line = output.split(separator: "\n").first(where: { $0.hasPrefix("READY ") }),
@@ -109,11 +123,11 @@ private func waitForReady(process: Process, stdout: URL, stderr: URL) async thro
         }
         if !process.isRunning {
             let errors = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
-            throw DNSTestServerUnavailable(description: "dns_server.py exited (\(process.terminationStatus)): \(errors)")
+            throw DNSTestServerUnavailable(description: "\(name) exited (\(process.terminationStatus)): \(errors)")
         }
         try await Task.sleep(for: .milliseconds(20))
     }
-    throw DNSTestServerUnavailable(description: "dns_server.py did not become ready within 15 s")
+    throw DNSTestServerUnavailable(description: "\(name) did not become ready within 60 s")
 }
 
 /// The Python that runs the test server: `$MAILNODE_PYTHON`, `/usr/bin/python3` (Debian's, where
