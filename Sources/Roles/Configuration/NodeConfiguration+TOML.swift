@@ -100,6 +100,24 @@ struct ConfigurationReader {
         return out
     }
 
+    /// `hops.NAME.auth_file`: one line `username:password` (the password may contain `:`), in a
+    /// file no one but its owner may read (like Postfix's `sasl_passwd`, 0600 or 0400).
+    func hopCredentials(_ path: String, key: [String]) throws(ConfigurationError) -> SMTPClientCredentials {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let data = FileManager.default.contents(atPath: path) else {
+            throw fail(key, "cannot read '\(path)'")
+        }
+        let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0
+        guard mode & 0o077 == 0 else {
+            throw fail(key, "'\(path)' is readable by others (mode \(String(mode, radix: 8))): chmod 600 it")
+        }
+        let line = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        guard let colon = line.firstIndex(of: ":"), colon != line.startIndex, line.index(after: colon) != line.endIndex else {
+            throw fail(key, "'\(path)' must hold one line username:password")
+        }
+        return SMTPClientCredentials(username: String(line[..<colon]), password: String(line[line.index(after: colon)...]))
+    }
+
     mutating func read() throws(ConfigurationError) -> NodeConfiguration {
         guard let hostname = try string(["node", "hostname"]) else {
             throw ConfigurationError(file: file, line: document.tables[["node"]], key: "node.hostname", message: "is required")
@@ -151,6 +169,7 @@ struct ConfigurationReader {
 
         // [hops.NAME] address = "host:port", protocol = "smtp"|"lmtp", tls = "none"|"opportunistic"|"required"
         var hops: [String: NextHop] = [:]
+        var credentials: [String: SMTPClientCredentials] = [:]
         for table in document.tables.keys where table.count == 2 && table[0] == "hops" {
             let name = table[1]
             guard let addressText = try string(["hops", name, "address"]) else {
@@ -168,6 +187,12 @@ struct ConfigurationReader {
             let tlsServerName = try string(["hops", name, "tls_name"])
             hops[name] = NextHop(name: name, host: address.host, port: address.port, sessionProtocol: sessionProtocol, tls: tls,
                                  tlsServerName: tlsServerName)
+            if let path = try string(["hops", name, "auth_file"]) {
+                guard tls != .none else {
+                    throw fail(["hops", name, "auth_file"], "AUTH needs TLS: set hops.\(name).tls to required or verify")
+                }
+                credentials[name] = try hopCredentials(path, key: ["hops", name, "auth_file"])
+            }
         }
 
         // [routes] "example.org" = "store", ".example.org" = "store", "*" = "outbound"
@@ -181,6 +206,7 @@ struct ConfigurationReader {
             if entry.path[1] == "*" { defaultHop = hop } else { routes[entry.path[1]] = hop }
         }
         configuration.routing = RoutingTable(routes: routes, defaultHop: defaultHop)
+        configuration.hopCredentials = credentials
 
         var retry = RetryPolicy()
         if let value = try integer(["retry", "initial_delay"], range: 1...86_400) { retry.initialDelay = Double(value) }

@@ -98,6 +98,8 @@ public struct NodeConfiguration: Sendable {
     /// `tls.ca_file`: the certificate authorities (PEM) that `verify` hops and TLS-policy
     /// destinations are checked against; nil: the system's store.
     public var tlsCAFilePath: String?
+    /// `hops.NAME.auth_file`: AUTH credentials per hop name (never logged: redacted description).
+    public var hopCredentials: [String: SMTPClientCredentials] = [:]
     public var mx: MXRoleConfiguration?
     /// The submission role (`[submission]`); a node runs it when it runs no mx (`--role submission`).
     public var submission: SubmissionRoleConfiguration?

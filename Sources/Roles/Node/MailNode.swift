@@ -218,6 +218,7 @@ public final class MailNode: Sendable {
             forwarding.destinations = configuration.outbound.map { Self.outboundDestinations($0, node: configuration, logger: logger) }
             forwarding.egress = configuration.outbound == nil ? .configuredHops : .mailExchangers
             if let path = configuration.tlsCAFilePath { forwarding.tlsTrustRoots = .file(path) }
+            forwarding.hopCredentials = configuration.hopCredentials
             runner = SpoolRunner(store: spool, configuration: forwarding, group: group, logger: logger)
         } else {
             runner = nil

@@ -27,6 +27,10 @@ public struct SpoolRunnerConfiguration: Sendable {
     /// The certificate authorities a hop with ``NextHop/HopTLS/verify`` is checked against:
     /// the system's store by default (`node.tls_ca_file` names another).
     public var tlsTrustRoots: NIOSSLTrustRoots = .default
+    /// AUTH credentials per configured hop name (`hops.NAME.auth_file`, e.g. a smarthost's
+    /// submission account). Never used for hosts found by MX; the client sends them only over
+    /// TLS. Their description is redacted, so they never reach a log.
+    public var hopCredentials: [String: SMTPClientCredentials] = [:]
 
     public init(routing: RoutingTable, retry: RetryPolicy = .init(), client: SMTPClientConfiguration = .init(),
                 maxConcurrentDeliveries: Int = 20, hostname: String) {
@@ -435,6 +439,7 @@ public actor SpoolRunner: SpoolAdministrator {
             dsnReturn: parameters.dsnReturn, envelopeID: parameters.envelopeID, requireTLS: parameters.requireTLS)
         var client = configuration.client
         client.mode = hop.sessionProtocol
+        if !fromResolver, let credentials = configuration.hopCredentials[hop.name] { client.credentials = credentials }
         switch hop.tls {
         case .none: client.tls = .none
         case .opportunistic: client.tls = .opportunistic

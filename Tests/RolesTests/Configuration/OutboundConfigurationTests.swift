@@ -242,4 +242,32 @@ import Testing
             #expect("\(error)" == message)
         }
     }
+
+    @Test func smarthostCredentialsComeFromAPrivateFile() throws {
+        let directory = NSTemporaryDirectory() + "mailnode-auth-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let secret = directory + "/relay.auth"
+        _ = FileManager.default.createFile(atPath: secret, contents: Data("user@example.net:pa:ss word\n".utf8), attributes: [.posixPermissions: 0o600])
+        func file(_ tls: String, _ path: String) -> String {
+            Self.base + "[hops.relay]\naddress = \"relay.example.net:587\"\ntls = \"\(tls)\"\nauth_file = \"\(path)\"\n[routes]\n\"*\" = \"relay\"\n[outbound]\n"
+        }
+        let configuration = try NodeConfiguration(toml: file("verify", secret), file: "f")
+        let credentials = try #require(configuration.hopCredentials["relay"])
+        #expect(credentials.username == "user@example.net" && credentials.password == "pa:ss word")
+        #expect(!"\(configuration.hopCredentials)".contains("pa:ss"))   // redacted wherever it is printed
+        // The outbound stage of a chained file keeps them (smarthost mode).
+        #expect(configuration.running(role: "outbound").hopCredentials["relay"] == credentials)
+
+        func message(_ text: String) -> String {
+            do { _ = try NodeConfiguration(toml: text, file: "f"); return "accepted" } catch { return "\(error)" }
+        }
+        #expect(message(file("none", secret)) == "f:7: hops.relay.auth_file: AUTH needs TLS: set hops.relay.tls to required or verify")
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: secret)
+        #expect(message(file("required", secret)) == "f:7: hops.relay.auth_file: '\(secret)' is readable by others (mode 644): chmod 600 it")
+        _ = FileManager.default.createFile(atPath: secret, contents: Data("no colon here\n".utf8), attributes: [.posixPermissions: 0o400])
+        try FileManager.default.setAttributes([.posixPermissions: 0o400], ofItemAtPath: secret)
+        #expect(message(file("required", secret)) == "f:7: hops.relay.auth_file: '\(secret)' must hold one line username:password")
+        #expect(message(file("required", directory + "/missing")) == "f:7: hops.relay.auth_file: cannot read '\(directory)/missing'")
+    }
 }
