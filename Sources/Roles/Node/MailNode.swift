@@ -207,6 +207,11 @@ public final class MailNode: Sendable {
             receiver = AntivirusReceiver(next: spoolReceiver, configuration: stage, logger: logger)
         }
         statePurger = ownsStateStore ? store.map { Self.purgeRegularly($0, every: configuration.state.purgeInterval, logger: logger) } : nil
+        // RFC 8689: REQUIRETLS is offered only when every next hop is reached over TLS, so the
+        // flag reaches the next stage (a plaintext hand-off between stages could not carry it,
+        // and the mail would bounce there with 5.7.30). A last stage (store) has no hop.
+        let carriesRequireTLS = Self.carriesRequireTLS(configuration.routing)
+        for index in listeners.indices { listeners[index].session.requireTLSOffered = carriesRequireTLS }
         server = SMTPServer(listeners: listeners,
                             services: SMTPServerServices(receiver: receiver, hooks: hooks, authenticator: authenticator, logger: logger,
                                                          metrics: metrics),
@@ -223,6 +228,12 @@ public final class MailNode: Sendable {
         } else {
             runner = nil
         }
+    }
+
+    /// True when every hop of `routing` uses STARTTLS (`required` or `verify`; `opportunistic`
+    /// may end in plaintext), or there is none.
+    static func carriesRequireTLS(_ routing: RoutingTable) -> Bool {
+        (Array(routing.routes.values) + [routing.defaultHop].compactMap { $0 }).allSatisfy { $0.tls == .required || $0.tls == .verify }
     }
 
     /// The resolver of the mx role's DNS-based defenses (hooks and message stage); nil when none is on.

@@ -90,7 +90,7 @@ extension SMTPSession {
         if configuration.dsnEnabled { lines.append("DSN") }
         if context.tls == nil, configuration.startTLSAvailable { lines.append("STARTTLS") }
         if authOffered { lines.append("AUTH " + configuration.authMechanisms.joined(separator: " ")) }
-        if context.tls != nil { lines.append("REQUIRETLS") }   // RFC 8689 §4: only over TLS
+        if context.tls != nil, configuration.requireTLSOffered { lines.append("REQUIRETLS") }   // RFC 8689 §4: only over TLS
         return Reply(.ok, nil, lines: lines)
     }
 
@@ -132,6 +132,9 @@ extension SMTPSession {
         }
         if (parameters.dsnReturn != nil || parameters.envelopeID != nil), !configuration.dsnEnabled {
             return error(Reply(.parametersNotRecognized, .invalidArguments, "DSN not supported"))
+        }
+        if parameters.requireTLS, !configuration.requireTLSOffered {
+            return error(Reply(.parametersNotRecognized, .invalidArguments, "REQUIRETLS not supported"))
         }
         if parameters.requireTLS, context.tls == nil {
             // RFC 8689 §4.1: REQUIRETLS only over TLS.

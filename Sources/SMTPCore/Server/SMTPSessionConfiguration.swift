@@ -31,6 +31,10 @@ public struct SMTPSessionConfiguration: Sendable, Hashable {
     public var smtpUTF8Enabled: Bool
     /// Offer DSN (RFC 3461).
     public var dsnEnabled: Bool
+    /// Offer REQUIRETLS ([RFC 8689](https://www.rfc-editor.org/rfc/rfc8689)) once TLS is active.
+    /// A node turns it off when it cannot keep the promise on its next hop (a plaintext hand-off
+    /// could not carry the flag); the parameter is then refused with `555`.
+    public var requireTLSOffered = true
 
     public init(hostname: String,
                 sessionProtocol: SessionProtocol = .smtp,

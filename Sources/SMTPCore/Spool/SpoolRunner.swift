@@ -440,6 +440,11 @@ public actor SpoolRunner: SpoolAdministrator {
         var client = configuration.client
         client.mode = hop.sessionProtocol
         if !fromResolver, let credentials = configuration.hopCredentials[hop.name] { client.credentials = credentials }
+        if parameters.requireTLS, fromResolver {
+            // RFC 8689 §4.2.1: a REQUIRETLS message goes to a mail exchanger only over TLS whose
+            // certificate verifies for the MX name (the client also needs REQUIRETLS offered).
+            client.tls = .verify(serverName: hop.tlsServerName ?? hop.host, trustRoots: configuration.tlsTrustRoots)
+        }
         switch hop.tls {
         case .none: client.tls = .none
         case .opportunistic: client.tls = .opportunistic
