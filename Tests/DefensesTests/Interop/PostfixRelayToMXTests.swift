@@ -270,8 +270,12 @@ struct PostfixInstance {
 
     /// The settings that matter for the interop (the rest keeps the instance private and DNS-free):
     /// - `relayhost = [127.0.0.1]:PORT`: bracketed, so no MX lookup and no "loops back to myself" check;
-    /// - `local_header_rewrite_clients =` (default `permit_inet_interfaces`, which includes 127.0.0.1):
-    ///   cleanup neither rewrites nor adds header fields, so the signed fields reach the mx as sent;
+    /// - `local_header_rewrite_clients` stays at its default, `permit_inet_interfaces`, which covers our
+    ///   client on 127.0.0.1: cleanup may then qualify bare addresses and add a missing Date, Message-ID
+    ///   or From (`always_add_missing_headers`). The test messages have all of them, fully qualified, so
+    ///   nothing changes (the byte-for-byte check below holds with the default). Per Postfix's docs (not
+    ///   exercised here) a message without Message-ID would get one, and DKIMSigner over-signs message-id,
+    ///   so that signature would break; `local_header_rewrite_clients =` on the relay avoids it;
     /// - `smtp_tls_security_level =` and no milters/filters: the message goes out as it came in.
     static func mainCF(root: URL, relayPort: Int) -> String {
         let path = root.path
@@ -298,7 +302,6 @@ struct PostfixInstance {
             relayhost = [127.0.0.1]:\(relayPort)
             smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
             smtpd_recipient_restrictions =
-            local_header_rewrite_clients =
             smtpd_peername_lookup = no
             smtp_dns_support_level = disabled
             smtp_host_lookup = native
