@@ -369,7 +369,12 @@ struct PostfixInstance {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if canConnect(port: port) { return instance }
-            try await Task.sleep(for: .milliseconds(100))
+            do {
+                try await Task.sleep(for: .milliseconds(100))
+            } catch {   // cancelled (the time limit): the master must not outlive the test
+                await instance.stop()
+                throw error
+            }
         }
         await instance.stop()
         throw Failure(description: "Postfix's smtpd did not listen on 127.0.0.1:\(port) within 60 s:\n\(instance.log)")
