@@ -270,4 +270,16 @@ import Testing
         #expect(message(file("required", secret)) == "f:7: hops.relay.auth_file: '\(secret)' must hold one line username:password")
         #expect(message(file("required", directory + "/missing")) == "f:7: hops.relay.auth_file: cannot read '\(directory)/missing'")
     }
+
+    @Test func requireTLSIsOfferedOnlyWhenEveryHopUsesTLS() throws {
+        let hop = { (tls: NextHop.HopTLS) in NextHop(name: "next", host: "10.0.0.2", port: 25, tls: tls) }
+        #expect(MailNode.carriesRequireTLS(RoutingTable()))                                  // a last stage (store)
+        #expect(MailNode.carriesRequireTLS(RoutingTable(defaultHop: hop(.verify))))
+        #expect(MailNode.carriesRequireTLS(RoutingTable(routes: ["a.example": hop(.required)], defaultHop: hop(.verify))))
+        #expect(!MailNode.carriesRequireTLS(RoutingTable(routes: ["a.example": hop(.none)], defaultHop: hop(.verify))))
+        #expect(!MailNode.carriesRequireTLS(RoutingTable(defaultHop: hop(.opportunistic))))
+        // mailnode up / --role all: the chained stages hand over in plaintext on loopback.
+        let chained = try NodeConfiguration(toml: Self.base + "[mx]\ndomains = [\"example.org\"]\n[outbound]\n", file: "f").stages()
+        #expect(chained.first.map { MailNode.carriesRequireTLS($0.configuration.routing) } == false)
+    }
 }

@@ -33,6 +33,18 @@ import Testing
         #expect(afterTLS.lines.contains("REQUIRETLS"))
     }
 
+    @Test func requireTLSIsNotOfferedNorAcceptedWhenTheNodeCannotCarryIt() {
+        var harness = SessionHarness(.test { $0.startTLSAvailable = true; $0.requireTLSOffered = false })
+        harness.send("EHLO client.test\r\n")
+        harness.send("STARTTLS\r\n")
+        harness.establishTLS()
+        let afterTLS = harness.send("EHLO client.test\r\n")[0]
+        #expect(!afterTLS.lines.contains("REQUIRETLS"))
+        let refused = harness.send("MAIL FROM:<a@example.org> REQUIRETLS\r\n")[0]
+        #expect(refused.code == .parametersNotRecognized && refused.text.contains("REQUIRETLS not supported"))
+        #expect(harness.send("MAIL FROM:<a@example.org>\r\n")[0].code == .ok)
+    }
+
     @Test func fullTransactionDeliversUnstuffedData() {
         var harness = SessionHarness()
         let codes = harness.codes(Self.transaction)
