@@ -440,21 +440,23 @@ public actor SpoolRunner: SpoolAdministrator {
         var client = configuration.client
         client.mode = hop.sessionProtocol
         if !fromResolver, let credentials = configuration.hopCredentials[hop.name] { client.credentials = credentials }
-        if parameters.requireTLS, fromResolver {
-            // RFC 8689 §4.2.1: a REQUIRETLS message goes to a mail exchanger only over TLS whose
-            // certificate verifies for the MX name (the client also needs REQUIRETLS offered).
-            client.tls = .verify(serverName: hop.tlsServerName ?? hop.host, trustRoots: configuration.tlsTrustRoots)
-        }
         switch hop.tls {
         case .none: client.tls = .none
         case .opportunistic: client.tls = .opportunistic
         case .required: client.tls = .required
         case .verify: client.tls = .verify(serverName: hop.tlsServerName ?? hop.host, trustRoots: configuration.tlsTrustRoots)
         }
+        if parameters.requireTLS, fromResolver {
+            // RFC 8689 §4.2.1: a REQUIRETLS message goes to a mail exchanger only over TLS whose
+            // certificate verifies for the MX name (the client also needs REQUIRETLS offered).
+            client.tls = .verify(serverName: hop.tlsServerName ?? hop.host, trustRoots: configuration.tlsTrustRoots)
+        }
         let message = store.message(of: entry, chunkSize: client.chunkSize)
         // A pooled connection first; if it turns out stale (the server closed it while idle),
         // one fresh connection — nothing was delivered over a connection that was unusable.
-        if let pooled = await pool.take(hop) {
+        // A REQUIRETLS message to a mail exchanger never rides on a pooled connection, which may
+        // have been opened with a weaker TLS policy.
+        if !(parameters.requireTLS && fromResolver), let pooled = await pool.take(hop) {
             let result = await pooled.send(envelope: envelope, message: message, size: entry.messageSize)
             if case .temporaryFailure(let error, _) = result, Self.isStaleConnection(error) {
                 await pooled.close()

@@ -82,20 +82,30 @@ struct TLSPolicyLiveTests {
                                         recipients: [EnvelopeRecipient(path: .mailbox(Mailbox(localPart: "r", host: .domain("\(domain).tls.test"))))])
                 ids[domain] = try await store.inject(envelope: envelope, message: ByteBuffer(string: "Subject: \(domain)\r\n\r\nbody\r\n")).id
             }
+            // REQUIRETLS (RFC 8689): to lenient (a wrong-name certificate, policy "may") it must
+            // wait; to verified it goes, with the parameter passed on.
+            var requireTLSIDs: [String] = []
+            for domain in ["lenient", "verified"] {
+                let envelope = Envelope(reversePath: .mailbox(Mailbox(localPart: "s", host: .domain("outbound.test"))),
+                                        parameters: MailParameters(requireTLS: true),
+                                        recipients: [EnvelopeRecipient(path: .mailbox(Mailbox(localPart: "rt", host: .domain("\(domain).tls.test"))))])
+                requireTLSIDs.append(try await store.inject(envelope: envelope, message: ByteBuffer(string: "Subject: requiretls \(domain)\r\n\r\nbody\r\n")).id)
+            }
             try await runner.start()
 
             // Delivered: verified (TLS, name and chain checked), lenient (TLS, name not checked),
             // default (no STARTTLS offered, plaintext allowed).
-            try await MXDeliveryLiveTests.eventually { tlsSink.messages.count == 2 && plainSink.messages.count == 1 }
+            try await MXDeliveryLiveTests.eventually { tlsSink.messages.count == 3 && plainSink.messages.count == 1 }
             let subjects = Set(tlsSink.messages.map { String(buffer: $0.data).components(separatedBy: "\r\n")[0] })
-            #expect(subjects == ["Subject: verified", "Subject: lenient"])
+            #expect(subjects == ["Subject: verified", "Subject: lenient", "Subject: requiretls verified"])
+            #expect(tlsSink.messages.first { String(buffer: $0.data).hasPrefix("Subject: requiretls") }?.envelope.parameters.requireTLS == true)
             #expect(tlsSink.messages.allSatisfy { $0.session.tls != nil })
             #expect(plainSink.messages.map { $0.session.tls == nil } == [true])
             #expect(String(buffer: plainSink.messages[0].data).hasPrefix("Subject: default"))
 
             // Deferred, not bounced: mismatch (certificate not for wrong-name.test), encrypt (no STARTTLS).
             let listing = SpoolListing(directory: spoolDirectory)
-            let deferred = [ids["mismatch"]!, ids["encrypt"]!]
+            let deferred = [ids["mismatch"]!, ids["encrypt"]!, requireTLSIDs[0]]
             try await MXDeliveryLiveTests.eventually {
                 deferred.allSatisfy { ((try? listing.item($0))?.recipients.first?.attempts ?? 0) >= 1 }
             }
@@ -106,8 +116,10 @@ struct TLSPolicyLiveTests {
             #expect(encrypt.status == .pending)
             #expect(encrypt.lastResult?.contains("STARTTLS") == true, "\(encrypt.lastResult ?? "-")")
             // The delivered entries leave the queue just after the sink has them.
-            try await MXDeliveryLiveTests.eventually { await runner.queued == 2 }
-            #expect(tlsSink.messages.count == 2 && plainSink.messages.count == 1)   // no bounce went anywhere
+            let strict = try listing.item(requireTLSIDs[0]).recipients[0]
+            #expect(strict.status == .pending && strict.lastResult?.contains("wrong-name.test") == true, "\(strict.lastResult ?? "-")")
+            try await MXDeliveryLiveTests.eventually { await runner.queued == 3 }
+            #expect(tlsSink.messages.count == 3 && plainSink.messages.count == 1)   // no bounce went anywhere
 
             await runner.stop()
             await tlsServer.shutdown(gracePeriod: .seconds(2))
