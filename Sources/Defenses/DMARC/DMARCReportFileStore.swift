@@ -1,20 +1,12 @@
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The durable ``DMARCReportStore`` of a node: one line of JSON per evaluated message
 /// (``DMARCRecordLine``) appended to `DIR/YYYY-MM-DD.jsonl`, one file per UTC day — the
 /// "history file" OpenDMARC keeps, in a form `mailnode dmarc report` (or `jq`) reads.
 ///
-/// - Appends are single `write(2)` calls on an `O_APPEND` descriptor: a process killed with
-///   `kill -9` loses no record that was appended; there is no `fsync` per message (report data
-///   is statistics, not mail), so a power loss can lose the last few seconds.
+/// - Appends are single `write(2)` calls on an `O_APPEND` descriptor (``DayFileLog``): a process
+///   killed with `kill -9` loses no record that was appended; there is no `fsync` per message
+///   (report data is statistics, not mail), so a power loss can lose the last few seconds.
 /// - A line that does not decode (the torn end of a file after a power loss, a line from a newer
 ///   version) is skipped when reading and counted in ``skippedLines``; appending after a torn
 ///   end starts a new line first.
@@ -27,53 +19,20 @@ public actor DMARCReportFileStore: DMARCReportStore {
     public nonisolated let retentionDays: Int
     /// Lines that could not be read back, since this instance started.
     public private(set) var skippedLines = 0
-
-    private var openDay: Int64?
-    private var descriptor: Int32 = -1
+    private var log: DayFileLog
 
     public init(directory: String, retentionDays: Int = 31) throws {
+        log = try DayFileLog(directory: directory, retentionDays: retentionDays)
         self.directory = directory
-        self.retentionDays = max(1, retentionDays)
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw DMARCReportStoreError("cannot create \(directory): \(error.localizedDescription)")
-        }
+        self.retentionDays = log.retentionDays
     }
 
     deinit {
-        if descriptor >= 0 { close(descriptor) }
+        log.close()
     }
 
     public func append(_ record: DMARCAggregateRecord) throws {
-        let day = UTCDay.day(of: record.date)
-        if day != openDay {
-            if descriptor >= 0 { close(descriptor) }
-            descriptor = -1
-            openDay = nil
-            let path = self.path(day: day)
-            let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw DMARCReportStoreError("cannot open \(path): \(String(cString: strerror(errno)))") }
-            descriptor = fd
-            openDay = day
-            // The torn end of an earlier run (power loss mid-line) gets its line end, so the
-            // next record starts a line of its own.
-            var last: UInt8 = 0
-            let size = lseek(fd, 0, SEEK_END)
-            if size > 0, pread(fd, &last, 1, size - 1) == 1, last != UInt8(ascii: "\n") {
-                var newline = UInt8(ascii: "\n")
-                _ = write(fd, &newline, 1)
-            }
-            removeExpiredFiles(today: day)
-        }
-        var line = try JSONEncoder.dmarcLines.encode(DMARCRecordLine(record))
-        line.append(UInt8(ascii: "\n"))
-        let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        guard written == line.count else {
-            let reason = written < 0 ? String(cString: strerror(errno)) : "short write"
-            throw DMARCReportStoreError("cannot append to \(path(day: day)): \(reason)")
-        }
+        try log.append(try JSONEncoder.dmarcLines.encode(DMARCRecordLine(record)), day: UTCDay.day(of: record.date))
     }
 
     public func records(policyDomain: String, from: Int64, to: Int64) throws -> [DMARCAggregateRecord] {
@@ -93,86 +52,22 @@ public actor DMARCReportFileStore: DMARCReportStore {
     /// Removes the day files that end at or before `date`; the day holding `date` is rewritten
     /// (through a temporary file and a rename) without its older records.
     public func removeRecords(before date: Int64) throws {
-        let cut = UTCDay.day(of: date)
-        for (day, name) in dayFiles() where day < cut {
-            if day == openDay { closeOpenDay() }
-            unlink(directory + "/" + name)
-        }
-        let path = self.path(day: cut)
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        let kept = try lines(path: path).filter { ($0.record?.date ?? date) >= date }
-        if cut == openDay { closeOpenDay() }
-        var data = Data()
-        for line in kept {
-            data.append(try JSONEncoder.dmarcLines.encode(line))
-            data.append(UInt8(ascii: "\n"))
-        }
-        do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw DMARCReportStoreError("cannot rewrite \(path): \(error.localizedDescription)")
-        }
-    }
-
-    // MARK: - Files
-
-    func path(day: Int64) -> String { directory + "/" + UTCDay.name(of: day) + ".jsonl" }
-
-    private func closeOpenDay() {
-        if descriptor >= 0 { close(descriptor) }
-        descriptor = -1
-        openDay = nil
-    }
-
-    /// The day files present, by day.
-    private func dayFiles() -> [(Int64, String)] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.compactMap { name in
-            guard name.hasSuffix(".jsonl"), let day = UTCDay.day(named: String(name.dropLast(6))) else { return nil }
-            return (day, name)
-        }.sorted { $0.0 < $1.0 }
-    }
-
-    private func removeExpiredFiles(today: Int64) {
-        for (day, name) in dayFiles() where day <= today - Int64(retentionDays) {
-            unlink(directory + "/" + name)
+        try log.remove(before: UTCDay.day(of: date)) { line in
+            (Self.decode(line)?.record?.date ?? date) >= date
         }
     }
 
     private func read(from: Int64, to: Int64) throws -> [DMARCAggregateRecord] {
         guard from < to else { return [] }
-        let first = UTCDay.day(of: from), last = UTCDay.day(of: to - 1)
         var records: [DMARCAggregateRecord] = []
-        for (day, name) in dayFiles() where day >= first && day <= last {
-            for line in try lines(path: directory + "/" + name) {
-                guard let record = line.record else { skippedLines += 1; continue }
-                if record.date >= from && record.date < to { records.append(record) }
-            }
+        for line in try log.lines(days: UTCDay.day(of: from), UTCDay.day(of: to - 1)) {
+            guard let record = Self.decode(line)?.record else { skippedLines += 1; continue }
+            if record.date >= from && record.date < to { records.append(record) }
         }
         return records.sorted { $0.date < $1.date }
     }
 
-    private func lines(path: String) throws -> [DMARCRecordLine] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DMARCReportStoreError("cannot read \(path)")
-        }
-        var result: [DMARCRecordLine] = []
-        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
-            if let decoded = try? JSONDecoder().decode(DMARCRecordLine.self, from: Data(line)) {
-                result.append(decoded)
-            } else {
-                skippedLines += 1
-            }
-        }
-        return result
-    }
-}
-
-/// A ``DMARCReportStore`` failed (directory not writable, disk full). The mx logs it and goes
-/// on: report data never stops mail.
-public struct DMARCReportStoreError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+    private static func decode(_ line: Data) -> DMARCRecordLine? { try? JSONDecoder().decode(DMARCRecordLine.self, from: line) }
 }
 
 extension JSONEncoder {

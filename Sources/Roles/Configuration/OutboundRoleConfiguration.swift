@@ -28,6 +28,14 @@ public struct OutboundRoleConfiguration: Sendable {
     public var tlsPolicy = TLSPolicyTable()
     /// `outbound.mta_sts`: honour the recipients' MTA-STS policies (RFC 8461; on by default).
     public var mtaSTS = true
+    /// `outbound.tls_reports`: where TLS-RPT records go (RFC 8460); nil: `<spool>/tls-rpt`, `""`: none.
+    public var tlsReports: String?
+
+    /// The directory of the TLS-RPT records for a stage spooling in `spool`; nil when off.
+    public func tlsReportsPath(spool: String) -> String? {
+        guard let tlsReports else { return spool + "/tls-rpt" }
+        return tlsReports.isEmpty ? nil : tlsReports
+    }
     /// `outbound.address_order`: which address families of an exchanger are tried, which first.
     public var addressOrder: MXDestinationResolver.AddressOrder = .ipv4First
     /// `outbound.max_message_size` (default 50 MiB, advertised as SIZE to the previous stage).

@@ -224,9 +224,31 @@ public final class MailNode: Sendable {
             forwarding.egress = configuration.outbound == nil ? .configuredHops : .mailExchangers
             if let path = configuration.tlsCAFilePath { forwarding.tlsTrustRoots = .file(path) }
             forwarding.hopCredentials = configuration.hopCredentials
+            if let outbound = configuration.outbound, let path = outbound.tlsReportsPath(spool: configuration.spoolDirectory),
+               let resolver = forwarding.destinations as? MXDestinationResolver {
+                forwarding.tlsObserver = Self.tlsReporter(try TLSReportFileStore(directory: path), mtaSTS: resolver.mtaSTS, logger: logger)
+            }
             runner = SpoolRunner(store: spool, configuration: forwarding, group: group, logger: logger)
         } else {
             runner = nil
+        }
+    }
+
+    /// Keeps a TLS-RPT record per observed session (RFC 8460): `sts` when the domain has a
+    /// valid MTA-STS policy (enforce or testing) in the cache. A failing store is logged only.
+    static func tlsReporter(_ store: TLSReportFileStore, mtaSTS: MTASTSPolicyCache?,
+                            logger: Logger) -> @Sendable (TLSSessionObservation) async -> Void {
+        { observation in
+            var sts = false
+            if let entry = await mtaSTS?.cached(observation.domain) {
+                sts = entry.expires > observation.date.timeIntervalSince1970 && entry.policy.mode != .none
+            }
+            guard let record = TLSReportRecord(observation, sts: sts) else { return }
+            do {
+                try await store.append(record)
+            } catch {
+                logger.warning("TLS report record not kept", metadata: ["domain": "\(observation.domain)", "error": "\(error)"])
+            }
         }
     }
 

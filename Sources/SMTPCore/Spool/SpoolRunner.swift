@@ -31,6 +31,8 @@ public struct SpoolRunnerConfiguration: Sendable {
     /// submission account). Never used for hosts found by MX; the client sends them only over
     /// TLS. Their description is redacted, so they never reach a log.
     public var hopCredentials: [String: SMTPClientCredentials] = [:]
+    /// Told what TLS did on each new connection to a host found by MX (TLS-RPT data, RFC 8460).
+    public var tlsObserver: (@Sendable (TLSSessionObservation) async -> Void)?
 
     public init(routing: RoutingTable, retry: RetryPolicy = .init(), client: SMTPClientConfiguration = .init(),
                 maxConcurrentDeliveries: Int = 20, hostname: String) {
@@ -310,7 +312,7 @@ public actor SpoolRunner: SpoolAdministrator {
                 case .hosts(let hosts):
                     var last: (NextHop, DeliveryResult, Bool)?
                     for host in hosts {
-                        let (result, offersDSN) = await deliver(entry, indices: indices, to: host, fromResolver: true, logger: log)
+                        let (result, offersDSN) = await deliver(entry, indices: indices, to: host, fromResolver: true, domain: domain, logger: log)
                         last = (host, result, offersDSN)
                         guard Self.triesNextHost(result) else { break }
                         log.info("next mail exchanger", metadata: ["domain": "\(domain)", "host": "\(host)", "reason": "\(result)"])
@@ -420,7 +422,7 @@ public actor SpoolRunner: SpoolAdministrator {
     /// One delivery to `hop`, and whether the hop offered DSN (its EHLO said so; false when
     /// no session got that far).
     private func deliver(_ entry: SpoolEntry, indices: [Int], to hop: NextHop, fromResolver: Bool = false,
-                         logger: Logger) async -> (result: DeliveryResult, offersDSN: Bool) {
+                         domain: String? = nil, logger: Logger) async -> (result: DeliveryResult, offersDSN: Bool) {
         let original = entry.record.envelope
         guard configuration.egress.allows(hop, routing: configuration.routing, fromResolver: fromResolver) else {
             logger.error("egress refused: not a configured next hop of this stage", metadata: [
@@ -471,12 +473,24 @@ public actor SpoolRunner: SpoolAdministrator {
             connection = try await SMTPClientConnection.connect(host: hop.host, port: hop.port, configuration: client,
                                                                 group: group, logger: logger)
         } catch {
+            switch error {
+            case .tlsFailed(let reason): await observeTLS(domain, hop, .failed(reason))
+            case .localPolicy(_, stage: .startTLS): await observeTLS(domain, hop, .startTLSNotOffered)
+            default: break   // no session to report on
+            }
             return (.failed(error, recipients: envelope.recipients.map(\.path)), false)
         }
+        await observeTLS(domain, hop, await connection.isTLS ? .negotiated : .plaintext)
         let result = await connection.send(envelope: envelope, message: message, size: entry.messageSize)
         let offersDSN = await connection.capabilities.dsn
         await pool.give(connection, to: hop)
         return (result, offersDSN)
+    }
+
+    /// Tells the TLS observer about a new session with a mail exchanger (nothing for configured hops).
+    private func observeTLS(_ domain: String?, _ hop: NextHop, _ outcome: TLSSessionObservation.Outcome) async {
+        guard let domain, let observer = configuration.tlsObserver else { return }
+        await observer(TLSSessionObservation(domain: domain, hop: hop, outcome: outcome, date: configuration.clock()))
     }
 
     /// What a success report says about a recipient `hop` accepted, nil when we send none:

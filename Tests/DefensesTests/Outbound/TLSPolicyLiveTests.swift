@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -74,6 +75,14 @@ struct TLSPolicyLiveTests {
             configuration.destinations = resolver
             configuration.egress = .mailExchangers
             configuration.tlsTrustRoots = .file(DNSFixtures.root.appendingPathComponent("Fixtures/tls/ca.pem").path)
+            // TLS-RPT data: what the runner observed per new session, through the node's recorder.
+            let reports = try TLSReportFileStore(directory: spoolDirectory + "/tls-rpt")
+            let observed = NIOLockedValueBox<[TLSSessionObservation]>([])
+            let recorder = TestTLSReporter.make(reports)
+            configuration.tlsObserver = { observation in
+                observed.withLockedValue { $0.append(observation) }
+                await recorder(observation)
+            }
             let runner = SpoolRunner(store: store, configuration: configuration, logger: Logger(label: "test"))
 
             var ids: [String: String] = [:]
@@ -121,9 +130,28 @@ struct TLSPolicyLiveTests {
             try await MXDeliveryLiveTests.eventually { await runner.queued == 3 }
             #expect(tlsSink.messages.count == 3 && plainSink.messages.count == 1)   // no bounce went anywhere
 
+            // One record per domain's first session, with the RFC 8460 result types.
+            let byDomain = Dictionary(grouping: try await reports.records(from: 0, to: Int64.max / 2), by: \.domain)
+            #expect(byDomain["verified.tls.test"]?.first?.result == "success")
+            #expect(byDomain["verified.tls.test"]?.first?.mx == "mx.test" && byDomain["verified.tls.test"]?.first?.ip == "127.0.0.3")
+            #expect(byDomain["mismatch.tls.test"]?.first?.result == "certificate-host-mismatch")
+            #expect(byDomain["encrypt.tls.test"]?.first?.result == "starttls-not-supported")
+            #expect(byDomain["default.tls.test"] == nil)   // plaintext without a policy is not counted
+            #expect(Set(byDomain.values.flatMap { $0 }.map(\.policyType)) == ["no-policy-found"])
+            #expect(observed.withLockedValue { $0 }.contains { $0.domain == "default.tls.test" && $0.outcome == .plaintext })
+
             await runner.stop()
             await tlsServer.shutdown(gracePeriod: .seconds(2))
             await plainServer.shutdown(gracePeriod: .seconds(2))
+        }
+    }
+}
+
+/// A recorder like the node's (`MailNode.tlsReporter`, tested in RolesTests) without an MTA-STS cache.
+enum TestTLSReporter {
+    static func make(_ store: TLSReportFileStore) -> @Sendable (TLSSessionObservation) async -> Void {
+        { observation in
+            if let record = TLSReportRecord(observation, sts: false) { try? await store.append(record) }
         }
     }
 }
