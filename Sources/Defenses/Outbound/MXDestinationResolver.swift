@@ -21,7 +21,7 @@ import SMTPCore
 /// - An exchanger that is this host (``ownHost``: one of our addresses where we take mail on
 ///   ``port``, or our host name) ends the list: it and every exchanger of the same or a worse
 ///   preference are dropped, as Postfix does; when nothing better is left, the mail would loop
-///   back to us and ``Destination/noMailHost(_:)`` says so ("loops back to myself").
+///   back to us: ``Destination/loopsBack(_:)`` ("loops back to myself", 554 5.4.6).
 ///
 /// Exchanger names are resolved through the same ``DNSResolver`` (not the system's), so the
 /// connection goes to the address the DNS named. Each address becomes one ``NextHop`` named
@@ -148,7 +148,7 @@ public struct MXDestinationResolver: DestinationResolver {
         }
         if !hops.isEmpty { return .hosts(hops) }
         if let loopsAt {
-            return .noMailHost("mail for \(domain) loops back to myself: its best mail exchanger \(loopsAt.exchanger) is this host")
+            return .loopsBack("mail for \(domain) loops back to myself: its best mail exchanger \(loopsAt.exchanger) is this host")
         }
         if !temporary.isEmpty { return .temporaryFailure("address look-up: " + temporary.joined(separator: "; ")) }
         return .noMailHost("no address for the mail exchangers of \(domain)")

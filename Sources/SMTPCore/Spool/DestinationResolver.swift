@@ -21,6 +21,9 @@ public enum Destination: Sendable, Hashable {
     case noMailHost(String)
     /// The DNS could not answer now: retried later, never bounced for that.
     case temporaryFailure(String)
+    /// The best mail exchanger is this host itself: the mail would come back to us
+    /// ([RFC 5321 §5.1](https://www.rfc-editor.org/rfc/rfc5321#section-5.1)). `554 5.4.6`.
+    case loopsBack(String)
 
     /// `556 5.1.10` ([RFC 7505 §4.2](https://www.rfc-editor.org/rfc/rfc7505#section-4.2)).
     public static let nullMXReply = Reply(ReplyCode(556), EnhancedStatusCode(5, 1, 10), "Recipient address has null MX")

@@ -318,11 +318,15 @@ public actor SpoolRunner: SpoolAdministrator {
                         log.info("next mail exchanger", metadata: ["domain": "\(domain)", "host": "\(host)", "reason": "\(result)"])
                     }
                     if let (host, result, offersDSN) = last { attempts.append((host, indices, result, offersDSN)) }
-                case .nullMX, .noMailHost:
+                case .nullMX, .noMailHost, .loopsBack:
                     let reply: Reply
-                    if case .noMailHost(let reason) = destination {
+                    switch destination {
+                    case .noMailHost(let reason):
                         reply = Reply(.mailboxUnavailable, EnhancedStatusCode(5, 1, 2), "No mail host for \(domain): \(reason)")
-                    } else {
+                    case .loopsBack(let reason):
+                        // RFC 3463 X.4.6 routing loop detected, as Postfix says it.
+                        reply = Reply(ReplyCode(554), EnhancedStatusCode(5, 4, 6), reason)
+                    default:
                         reply = Destination.nullMXReply
                     }
                     for index in indices {
@@ -334,12 +338,12 @@ public actor SpoolRunner: SpoolAdministrator {
                 case .temporaryFailure(let reason):
                     for index in indices {
                         state.recipients[index].attempts += 1
-                        state.recipients[index].lastResult = "DNS: \(reason)"
+                        state.recipients[index].lastResult = reason
                         state.recipients[index].hop = "MX of \(domain)"
                         // RFC 3463 X.4.3: directory server failure.
-                        lastReply[index] = (Reply(.localError, EnhancedStatusCode(4, 4, 3), "DNS: \(reason)"), nil)
+                        lastReply[index] = (Reply(.localError, EnhancedStatusCode(4, 4, 3), reason), nil)
                     }
-                    log.info("deferred", metadata: ["domain": "\(domain)", "reason": "DNS: \(reason)"])
+                    log.info("deferred", metadata: ["domain": "\(domain)", "reason": "\(reason)"])
                 }
             }
         }

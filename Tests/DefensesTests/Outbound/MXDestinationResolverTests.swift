@@ -132,15 +132,15 @@ struct MXDestinationResolverTests {
         // We are the best: nothing is left, the mail would come back to us.
         resolver.ownHost = .init(addresses: ["2001:db8:0::1"])
         let loop = await resolver.destination(for: "pref.example")
-        #expect(loop == .noMailHost("mail for pref.example loops back to myself: its best mail exchanger primary.example is this host"))
+        #expect(loop == .loopsBack("mail for pref.example loops back to myself: its best mail exchanger primary.example is this host"))
         // One of three equal exchangers is us (named by host name): that preference and the worse
         // backup go, so it loops — also when the other two came first in the shuffle.
         resolver.ownHost = .init(names: ["A.example."])
         let equal = await resolver.destination(for: "equal.example")   // order b, c, a, backup
-        #expect(equal == .noMailHost("mail for equal.example loops back to myself: its best mail exchanger a.example is this host"))
+        #expect(equal == .loopsBack("mail for equal.example loops back to myself: its best mail exchanger a.example is this host"))
         // The implicit MX being this host loops too.
         resolver.ownHost = .init(addresses: ["192.0.2.30"])
-        if case .noMailHost(let reason) = await resolver.destination(for: "implicit.example") {
+        if case .loopsBack(let reason) = await resolver.destination(for: "implicit.example") {
             #expect(reason.contains("loops back to myself"))
         } else {
             Issue.record("the implicit MX on our address should loop")

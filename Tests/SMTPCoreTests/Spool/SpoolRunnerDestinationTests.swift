@@ -166,6 +166,25 @@ final class FakeDestinationResolver: DestinationResolver {
         await senderSide.stop()
     }
 
+    @Test func aLoopBackToOurselvesBouncesWith546() async throws {
+        let senderSide = try await LiveServer()
+        let resolver = FakeDestinationResolver([
+            "src.test": .hosts([Self.host("mx.src.test", port: senderSide.port)]),
+            "self.test": .loopsBack("mail for self.test loops back to myself: its best mail exchanger mx.self.test is this host"),
+        ])
+        let store = try SpoolStore(directory: SpoolRunnerTests.temporaryDirectory())
+        let runner = SpoolRunner(store: store, configuration: Self.configuration(resolver: resolver), logger: Logger(label: "test"))
+        try await runner.start()
+        try await store.inject(envelope: SpoolRunnerTests.envelope(from: "sender@src.test", to: ["x@self.test"]),
+                               message: ByteBuffer(string: "Subject: loop\r\n\r\nbody\r\n"))
+        try await SpoolRunnerTests.eventually(timeout: .seconds(60)) { senderSide.receiver.messages.count == 1 }
+        let text = String(buffer: try #require(senderSide.receiver.messages.first).data)
+        #expect(text.contains("Status: 5.4.6"))
+        #expect(text.contains("loops back to myself"))
+        await runner.stop()
+        await senderSide.stop()
+    }
+
     @Test func aRoutedDomainNeverAsksTheResolver() async throws {
         let routed = try await LiveServer()
         let resolver = FakeDestinationResolver([:])
