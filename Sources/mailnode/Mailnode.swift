@@ -13,7 +13,7 @@ struct Mailnode: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailnode",
         abstract: "A dependable and secure mail node.",
-        subcommands: [Up.self, Check.self, QueueCommand.self, UsersCommand.self, QuarantineCommand.self, DKIMCommand.self, DMARCCommand.self, SPFCommand.self, CatalogCommand.self, ReviewCommand.self])
+        subcommands: [Up.self, Check.self, QueueCommand.self, UsersCommand.self, QuarantineCommand.self, DKIMCommand.self, DMARCCommand.self, TLSRPTCommand.self, SPFCommand.self, CatalogCommand.self, ReviewCommand.self])
 
     @Option(help: "The role to run: \(MailNode.availableRoles.joined(separator: ", ")), or all of the file's (planned: \(MailNode.plannedRoles.joined(separator: ", "))).")
     var role: String?
