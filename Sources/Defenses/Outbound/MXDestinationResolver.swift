@@ -59,6 +59,9 @@ public struct MXDestinationResolver: DestinationResolver {
     /// with verified TLS (``NextHop/HopTLS/verify``); none left → a temporary failure (§5: never
     /// a bounce). `testing` and `none` policies change nothing. nil: MTA-STS off.
     public var mtaSTS: MTASTSPolicyCache?
+    /// "Never downgrade": a domain whose exchangers once did STARTTLS gets `required` instead of
+    /// `opportunistic` (a stripped STARTTLS then defers). nil: off.
+    public var tlsHistory: TLSHistory?
 
     /// This machine as a mail exchanger: the addresses (text form, as the DNS gives them) where
     /// a listener of ours takes mail on the exchangers' port, and our host names.
@@ -121,6 +124,7 @@ public struct MXDestinationResolver: DestinationResolver {
             exchangers = allowed
             tls = .verify
         }
+        if tls == .opportunistic, let tlsHistory, await tlsHistory.sawTLS(domain) { tls = .required }
         var hops: [NextHop] = []
         var hopPreferences: [Int] = []
         var temporary: [String] = []

@@ -28,6 +28,9 @@ public struct OutboundRoleConfiguration: Sendable {
     public var tlsPolicy = TLSPolicyTable()
     /// `outbound.mta_sts`: honour the recipients' MTA-STS policies (RFC 8461; on by default).
     public var mtaSTS = true
+    /// `outbound.tls_no_downgrade`: once a domain's exchangers did STARTTLS, require it for that
+    /// domain from then on (chasquid's rule; off by default).
+    public var tlsNoDowngrade = false
     /// `outbound.tls_reports`: where TLS-RPT records go (RFC 8460); nil: `<spool>/tls-rpt`, `""`: none.
     public var tlsReports: String?
 

@@ -54,6 +54,9 @@ extension MailNode {
         var resolver = MXDestinationResolver(dns: dns, port: outbound.remotePort, tls: outbound.tls, addressOrder: outbound.addressOrder)
         resolver.ownHost = ownHost(outbound, node: node, interfaces: LocalInterfaceAddresses.all())
         resolver.tlsPolicy = outbound.tlsPolicy
+        if outbound.tlsNoDowngrade {
+            resolver.tlsHistory = TLSHistory(file: node.spoolDirectory + "/tls-history.json", logger: logger)
+        }
         if outbound.mtaSTS {
             let fetcher = HTTPSPolicyFetcher(dns: dns, trustRoots: node.tlsCAFilePath.map { .file($0) } ?? .default)
             resolver.mtaSTS = MTASTSPolicyCache(dns: dns, fetcher: fetcher, cacheFile: node.spoolDirectory + "/mta-sts-cache.json",

@@ -224,9 +224,17 @@ public final class MailNode: Sendable {
             forwarding.egress = configuration.outbound == nil ? .configuredHops : .mailExchangers
             if let path = configuration.tlsCAFilePath { forwarding.tlsTrustRoots = .file(path) }
             forwarding.hopCredentials = configuration.hopCredentials
-            if let outbound = configuration.outbound, let path = outbound.tlsReportsPath(spool: configuration.spoolDirectory),
-               let resolver = forwarding.destinations as? MXDestinationResolver {
-                forwarding.tlsObserver = Self.tlsReporter(try TLSReportFileStore(directory: path), mtaSTS: resolver.mtaSTS, logger: logger)
+            if let outbound = configuration.outbound, let resolver = forwarding.destinations as? MXDestinationResolver {
+                let reporter = try outbound.tlsReportsPath(spool: configuration.spoolDirectory).map {
+                    Self.tlsReporter(try TLSReportFileStore(directory: $0), mtaSTS: resolver.mtaSTS, logger: logger)
+                }
+                let history = resolver.tlsHistory
+                if reporter != nil || history != nil {
+                    forwarding.tlsObserver = { observation in
+                        if observation.outcome == .negotiated { await history?.noteTLS(observation.domain, at: observation.date) }
+                        await reporter?(observation)
+                    }
+                }
             }
             runner = SpoolRunner(store: spool, configuration: forwarding, group: group, logger: logger)
         } else {

@@ -1,3 +1,4 @@
+import Foundation
 import SMTPCore
 import Testing
 
@@ -167,5 +168,25 @@ struct MXDestinationResolverTests {
         #expect(implicit.map(\.tls) == [NextHop.HopTLS.none])
         guard case .hosts(let others) = await Self.resolver(try Self.dns()).destination(for: "equal.example") else { Issue.record("no hosts"); return }
         #expect(Set(others.map(\.tls)) == [.opportunistic])
+    }
+
+    @Test func aDomainThatDidTLSOnceIsNeverSentPlaintextAgain() async throws {
+        let file = NSTemporaryDirectory() + "mailnode-tlshistory-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var resolver = Self.resolver(try Self.dns())
+        resolver.tlsHistory = TLSHistory(file: file)
+        guard case .hosts(let before) = await resolver.destination(for: "pref.example") else { Issue.record("no hosts"); return }
+        #expect(Set(before.map(\.tls)) == [.opportunistic])
+        await resolver.tlsHistory?.noteTLS("Pref.Example.", at: Date())
+        // A new instance reads the promise back from the file.
+        resolver.tlsHistory = TLSHistory(file: file)
+        guard case .hosts(let after) = await resolver.destination(for: "pref.example") else { Issue.record("no hosts"); return }
+        #expect(Set(after.map(\.tls)) == [.required])
+        guard case .hosts(let others) = await resolver.destination(for: "equal.example") else { Issue.record("no hosts"); return }
+        #expect(Set(others.map(\.tls)) == [.opportunistic])
+        // An explicit level is left alone (none stays none; verify stays verify).
+        resolver.tlsPolicy = TLSPolicyTable(["pref.example": .none])
+        guard case .hosts(let table) = await resolver.destination(for: "pref.example") else { Issue.record("no hosts"); return }
+        #expect(Set(table.map(\.tls)) == [NextHop.HopTLS.none])
     }
 }

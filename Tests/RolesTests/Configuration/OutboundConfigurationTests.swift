@@ -224,7 +224,8 @@ import Testing
         let relay = try #require(configuration.routing.defaultHop)
         #expect(relay.tls == .verify && relay.tlsServerName == "smtp.relay.example.net")
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\n", file: "f").outbound?.tlsPolicy.isEmpty == true)
-        #expect(outbound.mtaSTS)
+        #expect(outbound.mtaSTS && !outbound.tlsNoDowngrade)
+        #expect(try NodeConfiguration(toml: Self.base + "[outbound]\ntls_no_downgrade = true\n", file: "f").outbound?.tlsNoDowngrade == true)
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\nmta_sts = false\n", file: "f").outbound?.mtaSTS == false)
     }
 
