@@ -301,7 +301,8 @@ struct OutboundKillNineTests {
                 if sabotage, sabotaged == nil {
                     // The node is down: an acknowledged entry that has not arrived can only be lost now.
                     let delivered = Set((try Self.lines(arrivals, as: Arrival.self)).compactMap(\.spool_id))
-                    if let victim = acked.compactMap(\.queue_id).first(where: { !delivered.contains($0) && FileManager.default.fileExists(atPath: queue + "/" + $0) }) {
+                    let waiting = acked.compactMap(\.queue_id).filter { !delivered.contains($0) }
+                    if let victim = waiting.first(where: { FileManager.default.fileExists(atPath: queue + "/" + $0) }) {
                         try FileManager.default.removeItem(atPath: queue + "/" + victim)
                         try? FileManager.default.removeItem(atPath: spool + "/state/" + victim)
                         sabotaged = victim
