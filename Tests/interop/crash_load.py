@@ -5,6 +5,8 @@ Submits --count messages, each with a unique Message-ID, to 127.0.0.1:--port at
 --concurrency sessions and about --rate messages per second, retrying every message until
 it gets a 250 to its end of data, while the test kills and restarts the server underneath.
 Every attempt carries `X-Crash-Attempt: <n>` so the sink can tell which attempt arrived.
+The recipient is rcpt@crash.test, or with --rcpt-domains D1,D2,... message i goes to
+rcpt<i>@D<i mod k> (the outbound crash test spreads the load over several MX domains).
 
 One JSON line per attempt goes to --events (flushed per line; this process is never killed):
   {"mid": M, "attempt": n, "outcome": O, "reply": R, "queue_id": Q}
@@ -47,14 +49,14 @@ def read_reply(f):
     return int(last[:3]), last
 
 
-def message_bytes(mid, attempt, body_lines):
-    head = (f"From: load@src.crash.test\r\nTo: rcpt@crash.test\r\n"
+def message_bytes(mid, attempt, body_lines, rcpt):
+    head = (f"From: load@src.crash.test\r\nTo: {rcpt}\r\n"
             f"Subject: crash test {mid}\r\nMessage-ID: {mid}\r\n"
             f"X-Crash-Attempt: {attempt}\r\n\r\n")
     return (head + body_lines).encode()
 
 
-def one_attempt(port, mid, attempt, body, timeout):
+def one_attempt(port, mid, attempt, body, timeout, rcpt):
     """Returns (outcome, reply, queue_id)."""
     data_sent = False
     try:
@@ -76,10 +78,10 @@ def one_attempt(port, mid, attempt, body, timeout):
             raise Failure(f"greeting: {text}")
         command("EHLO load.crash.test", 250)
         command("MAIL FROM:<load@src.crash.test>", 250)
-        command("RCPT TO:<rcpt@crash.test>", 250)
+        command(f"RCPT TO:<{rcpt}>", 250)
         command("DATA", 354)
         data_sent = True
-        sock.sendall(message_bytes(mid, attempt, body) + b".\r\n")
+        sock.sendall(message_bytes(mid, attempt, body, rcpt) + b".\r\n")
         code, text = read_reply(f)
         if code != 250:
             return "rejected", text, None
@@ -106,12 +108,17 @@ def main():
     p.add_argument("--deadline", type=float, default=60.0, help="seconds")
     p.add_argument("--token", default=str(int(time.time())))
     p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--rcpt-domains", default="", help="comma-separated; default: rcpt@crash.test for all")
     args = p.parse_args()
 
     body = "".join(f"line {i:03d} of a crash-test message body, padding padding padding\r\n" for i in range(16))
     todo = queue.Queue()
+    domains = [d for d in args.rcpt_domains.split(",") if d]
+    rcpts = {}
     for i in range(args.count):
-        todo.put(f"<crash-{i:04d}.{args.token}@load.crash.test>")
+        mid = f"<crash-{i:04d}.{args.token}@load.crash.test>"
+        rcpts[mid] = f"rcpt{i}@{domains[i % len(domains)]}" if domains else "rcpt@crash.test"
+        todo.put(mid)
     attempts = {}
     acked = set()
     lock = threading.Lock()
@@ -137,7 +144,7 @@ def main():
                 attempt = attempts[mid]
             if wait > 0:
                 time.sleep(wait)
-            outcome, reply, qid = one_attempt(args.port, mid, attempt, body, args.timeout)
+            outcome, reply, qid = one_attempt(args.port, mid, attempt, body, args.timeout, rcpts[mid])
             with lock:
                 counts[outcome] += 1
                 events.write(json.dumps({"mid": mid, "attempt": attempt, "outcome": outcome,

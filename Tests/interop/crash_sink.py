@@ -6,9 +6,12 @@ For each message one JSON line is appended to --log and fsynced:
   {"mid": Message-ID, "attempt": X-Crash-Attempt, "spool_id": the first stage's spool id (from
    the Mailnode-Id header `<ID@host>` when there is one, else from the first Received header),
    "size": octets}
---dir/.ready is created (holding the pid) once the listener is up.
+--dir/.ready is created (holding the pid) once the listener is up. With --delay S, each
+message waits S seconds (asyncio, sessions in parallel) before it is recorded and answered: a
+slow receiver, so that a sender has many deliveries in flight (the outbound crash test).
 """
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -28,11 +31,15 @@ def header(content, name):
 
 
 class Handler:
-    def __init__(self, log_path):
+    def __init__(self, log_path, delay=0.0):
+        self.delay = delay
         self.lock = threading.Lock()
         self.log = open(log_path, "a")
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay > 0:
+            # A session that dies meanwhile cancels this: nothing recorded, no 250.
+            await asyncio.sleep(self.delay)
         content = envelope.original_content or b""
         head = content.split(b"\r\n\r\n", 1)[0]
         # The first Received field is the one the forwarding node prepended (unfolded here).
@@ -57,8 +64,9 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--dir", required=True)
     p.add_argument("--log", required=True)
+    p.add_argument("--delay", type=float, default=0.0, help="seconds before each message is recorded")
     args = p.parse_args()
-    controller = Controller(Handler(args.log), hostname="127.0.0.1", port=args.port,
+    controller = Controller(Handler(args.log, args.delay), hostname="127.0.0.1", port=args.port,
                             server_hostname="sink.crash.test", decode_data=False)
     controller.start()
     with open(os.path.join(args.dir, ".ready"), "w") as f:
