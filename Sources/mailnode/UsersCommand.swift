@@ -1,6 +1,7 @@
 import ArgumentParser
 import Defenses
 import Foundation
+import Roles
 import StateSQLite
 
 /// `mailnode users add|passwd|del|list|alias|disable|enable`: the node's users (issue 7's user
@@ -15,7 +16,7 @@ struct UsersCommand: AsyncParsableCommand {
                       UsersDisable.self, UsersEnable.self])
 }
 
-/// `--spool DIR` or `--directory FILE`: which user directory.
+/// `--config FILE`, `--spool DIR` or `--directory FILE`: which user directory.
 struct UserDirectoryOption: ParsableArguments {
     @Option(help: "Spool directory of the node (default: mailnode-data/spool when it exists, else /var/spool/mailnode).")
     var spool: String?
@@ -23,10 +24,43 @@ struct UserDirectoryOption: ParsableArguments {
     @Option(help: "The user directory file (default: <spool>/defenses/users.sqlite).")
     var directory: String?
 
+    /// Declared for `--help`; the root command owns `--config` and takes its value, so the
+    /// file is read from the command line (``configurationFile``), as `mailnode review` does.
+    @Option(help: "The node's configuration file: its submission.users / store.users (or <node.spool>/defenses/users.sqlite).")
+    var config: String?
+
+    /// `--config FILE` or `--config=FILE` wherever it stands on the command line.
+    var configurationFile: String? {
+        if let config { return config }
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--config", index + 1 < arguments.count { return arguments[index + 1] }
+            if argument.hasPrefix("--config=") { return String(argument.dropFirst("--config=".count)) }
+        }
+        return nil
+    }
+
     var path: String {
         if let directory { return directory }
+        if let file = configurationFile { return Self.path(configuration: file) }
         let spool = spool ?? (FileManager.default.fileExists(atPath: "mailnode-data/spool") ? "mailnode-data/spool" : "/var/spool/mailnode")
         return spool + "/defenses/users.sqlite"
+    }
+
+    /// The user directory a configuration file's roles use: `submission.users`, `store.users`
+    /// (the same file unless the file says otherwise), else `<node.spool>/defenses/users.sqlite`.
+    static func path(configuration file: String) -> String {
+        let node: NodeConfiguration
+        do {
+            node = try Mailnode.load(file, role: "")
+        } catch {
+            Foundation.exit(2)   // load printed the file:line: key: problem line
+        }
+        let paths = Set([node.submission?.usersPath, node.store?.usersPath].compactMap { $0 })
+        guard paths.count <= 1 else {
+            UsersCommand.fail("\(file) names two user directories (\(paths.sorted().joined(separator: ", "))): choose one with --directory")
+        }
+        return paths.first ?? node.spoolDirectory + "/defenses/users.sqlite"
     }
 
     func open() throws -> SQLiteUserDirectory {
