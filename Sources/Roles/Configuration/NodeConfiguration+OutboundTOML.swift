@@ -49,6 +49,7 @@ extension ConfigurationReader {
         if let value = try boolean(table + ["mta_sts"]) { outbound.mtaSTS = value }
         if let value = try string(table + ["tls_reports"]) { outbound.tlsReports = value }
         if let value = try boolean(table + ["tls_no_downgrade"]) { outbound.tlsNoDowngrade = value }
+        if let value = try integer(table + ["max_connections_per_host"], range: 1...1000) { outbound.maxConnectionsPerHost = value }
         if let text = try string(table + ["address_order"]) {
             guard let value = MXDestinationResolver.AddressOrder(rawValue: text) else {
                 let names = MXDestinationResolver.AddressOrder.allCases.map(\.rawValue).joined(separator: ", ")

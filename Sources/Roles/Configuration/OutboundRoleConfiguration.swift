@@ -28,6 +28,9 @@ public struct OutboundRoleConfiguration: Sendable {
     public var tlsPolicy = TLSPolicyTable()
     /// `outbound.mta_sts`: honour the recipients' MTA-STS policies (RFC 8461; on by default).
     public var mtaSTS = true
+    /// `outbound.max_connections_per_host`: deliveries at once to one mail exchanger address
+    /// (default 10; Postfix's per-destination limit is 20 of its 100 smtp processes).
+    public var maxConnectionsPerHost = 10
     /// `outbound.tls_no_downgrade`: once a domain's exchangers did STARTTLS, require it for that
     /// domain from then on (chasquid's rule; off by default).
     public var tlsNoDowngrade = false

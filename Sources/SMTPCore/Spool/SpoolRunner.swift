@@ -12,6 +12,9 @@ public struct SpoolRunnerConfiguration: Sendable {
     public var client: SMTPClientConfiguration
     /// Deliveries in flight at once.
     public var maxConcurrentDeliveries: Int
+    /// Deliveries in flight at once to one mail exchanger address (hosts found by MX only;
+    /// configured hops are the operator's own servers). `outbound.max_connections_per_host`.
+    public var maxDeliveriesPerHost = 10
     /// Our name in bounces (`Reporting-MTA`) and in EHLO towards the next hop.
     public var hostname: String
     /// The recipients' own mail exchangers, for domains ``routing`` has no hop for (the outbound
@@ -70,7 +73,9 @@ public actor SpoolRunner: SpoolAdministrator {
     private var workSignalled = false
     private var stopping = false
     /// Open connections kept between messages, per hop.
-    private let pool = ConnectionPool()
+    private let pool: ConnectionPool
+    /// Deliveries in flight per mail exchanger address.
+    let slots: DestinationSlots
 
     public init(store: SpoolStore, configuration: SpoolRunnerConfiguration,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
@@ -78,6 +83,10 @@ public actor SpoolRunner: SpoolAdministrator {
         self.configuration = configuration
         self.group = group
         self.logger = logger
+        slots = DestinationSlots(limit: configuration.maxDeliveriesPerHost)
+        // Idle connections to a remote server count against it too: never more than the per-host
+        // limit when this runner delivers to mail exchangers (stage hops keep 20).
+        pool = ConnectionPool(maxIdlePerHop: configuration.destinations == nil ? 20 : min(20, max(1, configuration.maxDeliveriesPerHost)))
     }
 
     /// Recovers the spool and starts forwarding. Newly committed entries are picked up at once.
@@ -312,7 +321,10 @@ public actor SpoolRunner: SpoolAdministrator {
                 case .hosts(let hosts):
                     var last: (NextHop, DeliveryResult, Bool)?
                     for host in hosts {
+                        let slot = "\(host.host):\(host.port)"
+                        await slots.acquire(slot)
                         let (result, offersDSN) = await deliver(entry, indices: indices, to: host, fromResolver: true, domain: domain, logger: log)
+                        await slots.release(slot)
                         last = (host, result, offersDSN)
                         guard Self.triesNextHost(result) else { break }
                         log.info("next mail exchanger", metadata: ["domain": "\(domain)", "host": "\(host)", "reason": "\(result)"])

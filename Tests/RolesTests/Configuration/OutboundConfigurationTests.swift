@@ -224,7 +224,8 @@ import Testing
         let relay = try #require(configuration.routing.defaultHop)
         #expect(relay.tls == .verify && relay.tlsServerName == "smtp.relay.example.net")
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\n", file: "f").outbound?.tlsPolicy.isEmpty == true)
-        #expect(outbound.mtaSTS && !outbound.tlsNoDowngrade)
+        #expect(outbound.mtaSTS && !outbound.tlsNoDowngrade && outbound.maxConnectionsPerHost == 10)
+        #expect(try NodeConfiguration(toml: Self.base + "[outbound]\nmax_connections_per_host = 4\n", file: "f").outbound?.maxConnectionsPerHost == 4)
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\ntls_no_downgrade = true\n", file: "f").outbound?.tlsNoDowngrade == true)
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\nmta_sts = false\n", file: "f").outbound?.mtaSTS == false)
     }
