@@ -7,7 +7,7 @@ import Logging
 /// - The `_mta-sts` TXT record is looked up for every answer (the DNS cache in front makes
 ///   that cheap). Its `id` unchanged and a cached policy still valid → the cached policy.
 /// - A new `id`, or nothing cached → the policy is fetched over HTTPS and cached for its
-///   `max_age`.
+///   `max_age`; a cached policy past half its `max_age` is fetched again (refresh, §5.1).
 /// - A fetch that fails, or a TXT record that is gone, while a cached policy is still valid →
 ///   the cached policy (this is what defeats an attacker who blocks the fetch or strips the
 ///   record). Nothing valid cached → no policy: mail goes as without MTA-STS.
@@ -76,7 +76,11 @@ public actor MTASTSPolicyCache {
             if let valid { return .policy(valid.policy, source: "cache (no TXT record)") }
             return .none("no _mta-sts record")
         }
-        if let valid, valid.id == record.id { return .policy(valid.policy, source: "cache id=\(record.id)") }
+        // Same id: the cached policy — refreshed once less than half its max_age is left (§5.1
+        // "proactively refresh", so a domain in regular use never runs into an expired policy).
+        if let valid, valid.id == record.id, valid.expires - time > Double(valid.policy.maxAge) / 2 {
+            return .policy(valid.policy, source: "cache id=\(record.id)")
+        }
         do {
             let body = try await fetcher.fetch(domain: domain)
             let policy = try MTASTSPolicy.parse(body)

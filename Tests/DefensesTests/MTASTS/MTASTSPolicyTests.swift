@@ -106,6 +106,26 @@ import Testing
         #expect(await renewed.cached("example.com")?.id == "3")
     }
 
+    @Test func aPolicyPastHalfItsMaxAgeIsRefreshedAndKeptWhenTheRefreshFails() async throws {
+        let fetcher = TableFetcher(["example.com": Self.example])   // max_age 604800
+        let clock = Clock()
+        let cache = MTASTSPolicyCache(dns: try Self.dns(id: "1"), fetcher: fetcher, now: clock.now)
+        _ = await cache.lookup("example.com")
+        clock.advance(200_000)
+        _ = await cache.lookup("example.com")
+        #expect(fetcher.calls.withLockedValue { $0 } == 1)          // well within max_age: no fetch
+        clock.advance(200_000)                                      // 400000 of 604800 gone
+        _ = await cache.lookup("example.com")
+        #expect(fetcher.calls.withLockedValue { $0 } == 2)          // refreshed
+        let refreshed = try #require(await cache.cached("example.com"))
+        #expect(refreshed.expires == clock.now().timeIntervalSince1970 + 604_800)
+        // A failing refresh keeps the cached policy in force.
+        fetcher.bodies.withLockedValue { $0 = [:] }
+        clock.advance(400_000)
+        guard case .policy(_, let source) = await cache.lookup("example.com") else { Issue.record("policy lost"); return }
+        #expect(source.hasPrefix("cache (fetch failed"))
+    }
+
     @Test func noRecordOrNoServerMeansNoPolicy() async throws {
         let none = MTASTSPolicyCache(dns: try Self.dns(id: nil), fetcher: TableFetcher([:]))
         #expect(await none.lookup("example.com") == .none("no _mta-sts record"))
