@@ -141,4 +141,27 @@ struct MTASTSLiveTests {
             await sinkServer.shutdown(gracePeriod: .seconds(2))
         }
     }
+
+    @Test func checkMTASTSShowsTheRecordThePolicyAndTheAllowedMX() async throws {
+        try CheckCommand.requireBinary()
+        try await Self.withServers { dns, port in
+            let common = ["--dns", "127.0.0.1:\(dns.port)", "--https-port", "\(port)",
+                          "--ca-file", Self.tlsFixtures.appendingPathComponent("ca.pem").path]
+            let good = try await CheckCommand.run(["check", "mta-sts", "sts.test"] + common)
+            #expect(good.status == 0, "\(good.output)")
+            #expect(good.output == """
+                record: v=STSv1 id=20261204
+                policy: mode enforce, max_age 86400 s, mx mx.test
+                  MX 10 mx.test: allowed
+
+                """)
+            let nomatch = try await CheckCommand.run(["check", "mta-sts", "nomatch.sts.test"] + common)
+            #expect(nomatch.output.contains("  MX 10 mx.test: NOT allowed"), "\(nomatch.output)")
+            let redirect = try await CheckCommand.run(["check", "mta-sts", "redirect.sts.test"] + common)
+            #expect(redirect.output.contains("policy: not usable (mta-sts.redirect.sts.test: HTTP 301 (redirects are not followed))"),
+                    "\(redirect.output)")
+            let none = try await CheckCommand.run(["check", "mta-sts", "big.sts.test"] + common)
+            #expect(none.output.contains("record: none"), "\(none.output)")
+        }
+    }
 }
