@@ -12,8 +12,10 @@ struct DNSListLiveTests {
     static let wl = DNSListZone("wl.dnsbl.test", kind: .allow, ipv6: false)
     static let rhs = DNSListZone("rhs.dnsbl.test", subjects: [.mailFromDomain, .heloName])
 
+    /// A 5 s DNS timeout: under the whole suite's load on two cores, 500 ms was lost once (answers
+    /// read as `unknown`); only the silent-zone test below keeps a short one, on purpose.
     func checker(_ server: DNSTestServer, _ zones: [DNSListZone], threshold: Double = 1) -> DNSListChecker {
-        DNSListChecker(resolver: server.resolver(timeout: .milliseconds(500), attempts: 1),
+        DNSListChecker(resolver: server.resolver(timeout: .seconds(5), attempts: 2),
                        configuration: DNSListConfiguration(zones: zones, threshold: threshold))
     }
 
