@@ -24,9 +24,11 @@ struct DNSTestServer: Sendable {
 
     var address: DNSServerAddress { DNSServerAddress(.v4(IPv4Address("127.0.0.1")!), port: port) }
 
-    /// A resolver that asks only this server, with short timeouts.
+    /// A resolver that asks only this server. The defaults (5 s, two attempts) are hang bounds for
+    /// answers the server does give — the whole suite on two cores once lost 500 ms and 2 s
+    /// timeouts; a test that wants a timeout passes its own short one.
     func resolver(
-        timeout: Duration = .seconds(2), attempts: Int = 1,
+        timeout: Duration = .seconds(5), attempts: Int = 2,
         edns: DNSResolverConfiguration.EDNS? = .init(), adTrust: DNSResolverConfiguration.ADTrust = .loopbackOnly
     ) -> LDNSResolver {
         LDNSResolver(
