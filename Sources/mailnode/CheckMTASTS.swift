@@ -31,8 +31,7 @@ struct CheckMTASTS: AsyncParsableCommand {
 
     func run() async throws {
         let dns = server.resolver()
-        var domain = name.lowercased()
-        if domain.hasSuffix(".") { domain.removeLast() }
+        let domain = MXDestinationResolver.hostName(name)
         var lines: [String] = []
         var texts: [String] = []
         do {
@@ -66,8 +65,7 @@ struct CheckMTASTS: AsyncParsableCommand {
         do {
             let answer = try await dns.lookupMX(domain)
             for mx in answer.records where !mx.isNullMX {
-                var host = mx.exchange.lowercased()
-                if host.hasSuffix(".") { host.removeLast() }
+                let host = MXDestinationResolver.hostName(mx.exchange)
                 lines.append("  MX \(mx.preference) \(host): \(policy.allows(host) ? "allowed" : "NOT allowed")")
             }
         } catch {

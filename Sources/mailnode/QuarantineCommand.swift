@@ -22,17 +22,8 @@ struct QuarantineLocation: ParsableArguments {
     @Option(help: "Spool directory (default: mailnode-data/spool when it exists, else /var/spool/mailnode).")
     var spool: String?
 
-    /// The root command takes `--config` wherever it appears (see ReviewCommand), so the value
-    /// is read from the command line when ArgumentParser did not hand it over.
-    var configurationFile: String? {
-        if let config { return config }
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        for (index, argument) in arguments.enumerated() {
-            if argument == "--config", index + 1 < arguments.count { return arguments[index + 1] }
-            if argument.hasPrefix("--config=") { return String(argument.dropFirst("--config=".count)) }
-        }
-        return nil
-    }
+    /// `--config`, read through ``ConfigurationArgument``.
+    var configurationFile: String? { ConfigurationArgument.file(declared: config) }
 
     /// The spool directory: `--spool`, else the antivirus stage's spool of the file (its
     /// `node.spool`, or `<node.spool>/stages/antivirus` when the file has several roles), else the default.

@@ -29,16 +29,7 @@ struct UserDirectoryOption: ParsableArguments {
     @Option(help: "The node's configuration file: its submission.users / store.users (or <node.spool>/defenses/users.sqlite).")
     var config: String?
 
-    /// `--config FILE` or `--config=FILE` wherever it stands on the command line.
-    var configurationFile: String? {
-        if let config { return config }
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        for (index, argument) in arguments.enumerated() {
-            if argument == "--config", index + 1 < arguments.count { return arguments[index + 1] }
-            if argument.hasPrefix("--config=") { return String(argument.dropFirst("--config=".count)) }
-        }
-        return nil
-    }
+    var configurationFile: String? { ConfigurationArgument.file(declared: config) }
 
     var path: String {
         if let directory { return directory }

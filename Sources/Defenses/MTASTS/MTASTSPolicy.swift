@@ -114,11 +114,7 @@ public struct MTASTSPolicy: Sendable, Hashable, Codable {
         }
     }
 
-    static func normalized(_ name: String) -> String {
-        var lower = name.lowercased()
-        if lower.hasSuffix(".") { lower.removeLast() }
-        return lower
-    }
+    static func normalized(_ name: String) -> String { MXDestinationResolver.hostName(name) }
 
     static func isPattern(_ value: String) -> Bool {
         let name = value.hasPrefix("*.") ? String(value.dropFirst(2)) : value

@@ -50,9 +50,13 @@ public actor MTASTSPolicyCache {
         self.cacheFile = cacheFile
         self.now = now
         self.logger = logger
-        if let cacheFile, let data = FileManager.default.contents(atPath: cacheFile),
-           let stored = try? JSONDecoder().decode([String: Entry].self, from: data) {
-            entries = stored
+        if let cacheFile, let data = FileManager.default.contents(atPath: cacheFile) {
+            do {
+                entries = try JSONDecoder().decode([String: Entry].self, from: data)
+            } catch {
+                // Starting empty only costs fetches; say so, since cached policies are a defense.
+                logger.warning("MTA-STS cache unreadable, starting empty", metadata: ["file": "\(cacheFile)", "error": "\(error)"])
+            }
         }
     }
 

@@ -43,9 +43,12 @@ public struct HTTPSPolicyFetcher: MTASTSPolicyFetcher {
     public func fetch(domain: String) async throws(MTASTSFetchError) -> String {
         let host = "mta-sts." + MTASTSPolicy.normalized(domain)
         var addresses: [String] = []
-        do { addresses += try await dns.lookupA(host).records.map(\.description) } catch {}
-        do { addresses += try await dns.lookupAAAA(host).records.map(\.description) } catch {}
-        guard !addresses.isEmpty else { throw MTASTSFetchError("\(host) has no address") }
+        var lookupFailure: DNSError?
+        do { addresses += try await dns.lookupA(host).records.map(\.description) } catch { if error.isTemporary { lookupFailure = error } }
+        do { addresses += try await dns.lookupAAAA(host).records.map(\.description) } catch { if error.isTemporary { lookupFailure = error } }
+        guard !addresses.isEmpty else {
+            throw MTASTSFetchError("\(host) has no address" + (lookupFailure.map { " (DNS: \($0))" } ?? ""))
+        }
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
         tls.certificateVerification = .fullVerification

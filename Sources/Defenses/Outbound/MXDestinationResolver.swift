@@ -204,8 +204,9 @@ public struct MXDestinationResolver: DestinationResolver {
         return (addressOrder == .ipv6First ? v6 + v4 : v4 + v6, failure)
     }
 
-    /// `mx.example.` → `mx.example`, lower case.
-    static func hostName(_ name: String) -> String {
+    /// `mx.example.` → `mx.example`, lower case: how MX hosts, MTA-STS patterns and policy-table
+    /// domains are compared.
+    public static func hostName(_ name: String) -> String {
         var host = name.lowercased()
         if host.hasSuffix(".") { host.removeLast() }
         return host

@@ -22,9 +22,12 @@ public actor TLSHistory {
     public init(file: String? = nil, logger: Logger = Logger(label: "mailnode.tls-history")) {
         self.file = file
         self.logger = logger
-        if let file, let data = FileManager.default.contents(atPath: file),
-           let stored = try? JSONDecoder().decode([String: Entry].self, from: data) {
-            domains = stored
+        if let file, let data = FileManager.default.contents(atPath: file) {
+            do {
+                domains = try JSONDecoder().decode([String: Entry].self, from: data)
+            } catch {
+                logger.warning("TLS history unreadable, starting empty", metadata: ["file": "\(file)", "error": "\(error)"])
+            }
         }
     }
 

@@ -48,9 +48,5 @@ public struct TLSPolicyTable: Sendable, Hashable {
 
     public var isEmpty: Bool { entries.isEmpty }
 
-    static func key(_ domain: String) -> String {
-        var key = domain.lowercased()
-        if key.hasSuffix(".") { key.removeLast() }
-        return key
-    }
+    static func key(_ domain: String) -> String { MXDestinationResolver.hostName(domain) }
 }
