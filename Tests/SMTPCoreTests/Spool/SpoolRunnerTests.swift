@@ -68,23 +68,25 @@ import Testing
     }
 
     @Test func connectionsAreReusedAndStaleOnesReplaced() async throws {
+        // The hop drops connections idle for 5 s: long enough that a loaded two-core machine does not
+        // stall that long between two queued messages (1 s did, once, in CI), short enough to wait out.
         var session = SMTPSessionConfiguration(hostname: "next.test")
-        session.limits.commandTimeout = 1   // the hop drops idle connections after 1 s
+        session.limits.commandTimeout = 5
         let next = try await LiveServer(session: session)
         let store = try SpoolStore(directory: Self.temporaryDirectory())
-        var configuration = Self.configuration(port: next.port)
-        configuration.maxConcurrentDeliveries = 1
-        let runner = SpoolRunner(store: store, configuration: configuration, logger: Logger(label: "test"))
-        try await runner.start()
         for index in 0..<5 {
             try await store.inject(envelope: Self.envelope(from: "a@src.test", to: ["b@dst.test"]),
                                    message: ByteBuffer(string: "Subject: \(index)\r\n\r\nx\r\n"))
         }
+        var configuration = Self.configuration(port: next.port)
+        configuration.maxConcurrentDeliveries = 1
+        let runner = SpoolRunner(store: store, configuration: configuration, logger: Logger(label: "test"))
+        try await runner.start()
         try await Self.eventually { next.receiver.messages.count == 5 }
         // One after another over one kept connection.
         #expect(Set(next.receiver.messages.map(\.session.sessionID)).count == 1)
         // The hop times the idle connection out; the next message gets a new one.
-        try await Task.sleep(for: .milliseconds(2500))
+        try await Self.eventually { next.server.connectionCount == 0 }
         try await store.inject(envelope: Self.envelope(from: "a@src.test", to: ["b@dst.test"]), message: ByteBuffer(string: "late\r\n"))
         try await Self.eventually { next.receiver.messages.count == 6 }
         #expect(Set(next.receiver.messages.map(\.session.sessionID)).count == 2)
