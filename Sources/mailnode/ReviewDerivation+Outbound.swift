@@ -29,10 +29,11 @@ extension ReviewDerivation {
             }
         case .authenticatedDeliveryTLS:
             let table = outbound.tlsPolicy.isEmpty ? "" : "; \(outbound.tlsPolicy.entries.count) [outbound.tls_policy] entries"
+            let dane = outbound.dane ? "DANE on (needs a validating resolver on loopback)" : "outbound.dane = false"
             guard outbound.mtaSTS else {
-                return make(outbound.tlsPolicy.isEmpty ? .disabled : .enabled, "outbound.mta_sts = false\(table); DANE not yet")
+                return make(outbound.tlsPolicy.isEmpty && !outbound.dane ? .disabled : .enabled, "outbound.mta_sts = false; \(dane)\(table)")
             }
-            return make(.enabled, "MTA-STS policies honoured (cache \(node.spoolDirectory)/mta-sts-cache.json)\(table); DANE not yet")
+            return make(.enabled, "MTA-STS policies honoured (cache \(node.spoolDirectory)/mta-sts-cache.json); \(dane)\(table)")
         default:
             return internalStageItem(entry, table: "outbound", trustedUpstreams: outbound.trustedUpstreams, node: node)
                 ?? make(.notAvailable, "no configuration for it in this role yet")

@@ -77,9 +77,12 @@ extension DefenseCatalog {
             roles: [.outbound], status: .native,
             note: "MTA-STS (RFC 8461) on by default in the outbound role (`outbound.mta_sts`): policies fetched over "
                 + "verified HTTPS, cached for max_age across restarts; under enforce only the listed MX hosts, with a "
-                + "verified certificate, else deferred. Per-domain `[outbound.tls_policy]` (verify/encrypt) beside it. "
-                + "DANE (RFC 7672) is not yet: no TLSA check.",
-            keys: ["outbound.mta_sts", "outbound.tls_policy.\"DOMAIN\"", "tls.ca_file"], references: ["RFC 8461", "RFC 7672"]),
+                + "verified certificate, else deferred. DANE (RFC 7672, `outbound.dane`, on by default): an MX "
+                + "whose MX, address and TLSA records the resolver validated (trusted AD bit: a validating resolver on "
+                + "loopback) must match a DANE-EE or DANE-TA record, else deferred; without a validating resolver "
+                + "DANE never applies. Per-domain `[outbound.tls_policy]` (none/may/encrypt/verify/dane/dane-only) "
+                + "beside them.",
+            keys: ["outbound.mta_sts", "outbound.dane", "outbound.tls_policy.\"DOMAIN\"", "tls.ca_file"], references: ["RFC 8461", "RFC 7672"]),
         CatalogEntry(
             .arc, "ARC verification",
             stages: [.a], faults: [.init(.forging, .mitigates)], source: .mailnode,

@@ -35,8 +35,11 @@ public struct MockResolver: DNSResolver {
     private var recordsByName: [String: [DNSResourceRecord]] = [:]
     private var failures: [String: [(type: DNSRecordType?, failure: Failure)]] = [:]
 
-    /// The AD bit reported with every answer.
+    /// The AD bit reported with every answer (but those of ``insecureZones``).
     public var authenticated = false
+    /// Names answered without the AD bit even when ``authenticated`` is set, with every name
+    /// below them: unsigned zones under a signed parent (RFC 4035 §4.3 "insecure").
+    public var insecureZones: Set<String> = []
     /// The negative-caching TTL of NXDOMAIN and NODATA answers; `nil` as if no SOA came.
     public var negativeTTL: UInt32? = 300
     /// How long a forced ``Failure/timeout`` waits before throwing (a slow server); zero by default.
@@ -86,7 +89,9 @@ public struct MockResolver: DNSResolver {
     public func resolve(_ question: DNSQuestion) async throws(DNSError) -> DNSResponse {
         var name = question.name
         var aliases: [DNSResourceRecord] = []
+        var authenticated = self.authenticated
         while true {
+            authenticated = authenticated && !isInsecure(name)
             if let failure = failures[name]?.last(where: { $0.type == nil || $0.type == question.type })?.failure {
                 try await fail(with: failure, name: name, type: question.type)
             }
@@ -105,7 +110,15 @@ public struct MockResolver: DNSResolver {
         }
     }
 
+    private func isInsecure(_ name: String) -> Bool {
+        insecureZones.contains { zone in
+            let zone = Self.key(zone)
+            return name == zone || name.hasSuffix("." + zone)
+        }
+    }
+
     private func fail(with failure: Failure, name: String, type: DNSRecordType) async throws(DNSError) -> Never {
+        let authenticated = authenticated && !isInsecure(name)
         switch failure {
         case .nxdomain:
             throw .nxdomain(DNSNegativeAnswer(name: name, type: type, ttl: negativeTTL, authenticated: authenticated))

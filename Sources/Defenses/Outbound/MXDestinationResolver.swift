@@ -16,8 +16,11 @@ import SMTPCore
 ///   failed temporarily are skipped while another one has an address; when none has one and
 ///   some failed temporarily, the whole answer is temporary.
 ///
-/// - MTA-STS (``mtaSTS``): an `enforce` policy keeps only the exchangers it names and makes
-///   their TLS verified; a ``tlsPolicy`` entry for the domain takes precedence.
+/// - DANE (``dane``, RFC 7672): an exchanger with DNSSEC-validated TLSA records is reached only
+///   over TLS its records authenticate.
+/// - MTA-STS (``mtaSTS``): an `enforce` policy keeps only the exchangers it names (or DANE
+///   authenticates) and makes their TLS verified; a ``tlsPolicy`` entry for the domain takes
+///   precedence over both.
 /// - An exchanger that is this host (``ownHost``: one of our addresses where we take mail on
 ///   ``port``, or our host name) ends the list: it and every exchanger of the same or a worse
 ///   preference are dropped, as Postfix does; when nothing better is left, the mail would loop
@@ -59,6 +62,12 @@ public struct MXDestinationResolver: DestinationResolver {
     /// with verified TLS (``NextHop/HopTLS/verify``); none left → a temporary failure (§5: never
     /// a bounce). `testing` and `none` policies change nothing. nil: MTA-STS off.
     public var mtaSTS: MTASTSPolicyCache?
+    /// DANE ([RFC 7672](https://www.rfc-editor.org/rfc/rfc7672)) for domains without a
+    /// ``tlsPolicy`` entry: an exchanger whose MX record, addresses and TLSA records are all
+    /// DNSSEC-validated (the resolver's trusted AD bit) must present a certificate a usable TLSA
+    /// record matches (``DANEAuthentication``); a failed TLSA look-up skips the exchanger.
+    /// Without a validating resolver nothing is validated and DANE never applies.
+    public var dane = true
     /// "Never downgrade": a domain whose exchangers once did STARTTLS gets `required` instead of
     /// `opportunistic` (a stripped STARTTLS then defers). nil: off.
     public var tlsHistory: TLSHistory?
@@ -93,6 +102,9 @@ public struct MXDestinationResolver: DestinationResolver {
     public func destination(for domain: String) async -> Destination {
         var exchangers: [String]
         var preferences: [String: Int] = [:]
+        // Whether the MX RRset (or, for the implicit MX, its absence) is DNSSEC-validated: DANE
+        // applies only then (RFC 7672 §2.2.1, as Postfix does).
+        var mxSecure = false
         do {
             let answer = try await dns.lookupMX(domain)
             if answer.isNullMX { return .nullMX }
@@ -103,8 +115,10 @@ public struct MXDestinationResolver: DestinationResolver {
                 let name = Self.hostName(record.exchange)
                 preferences[name] = min(preferences[name] ?? Int.max, Int(record.preference))
             }
-        } catch .noData {
+            mxSecure = answer.authenticated
+        } catch .noData(let negative) {
             exchangers = [domain]   // RFC 5321 §5.1: the implicit MX
+            mxSecure = negative.authenticated
         } catch .nxdomain {
             return .noMailHost("\(domain) does not exist")
         } catch .invalidName(let reason) {
@@ -114,26 +128,29 @@ public struct MXDestinationResolver: DestinationResolver {
         }
         guard !exchangers.isEmpty else { return .noMailHost("no usable MX for \(domain)") }
 
-        var tls = tlsPolicy.policy(for: domain) ?? self.tls
-        if tlsPolicy.policy(for: domain) == nil, let mtaSTS, let policy = await mtaSTS.lookup(domain).policy, policy.mode == .enforce {
-            let allowed = exchangers.filter(policy.allows)
-            guard !allowed.isEmpty else {
-                return .temporaryFailure("MTA-STS policy of \(domain) (enforce) allows none of its mail exchangers "
-                    + "\(exchangers.joined(separator: ", ")) (policy mx: \(policy.mx.joined(separator: ", ")))")
-            }
-            exchangers = allowed
-            tls = .verify
+        let explicit = tlsPolicy.policy(for: domain)
+        var tls = explicit?.hopTLS ?? self.tls
+        let daneMode: DANEMode = switch explicit {
+        case nil: dane ? .opportunistic : .off
+        case .dane: .opportunistic
+        case .daneOnly: .mandatory
+        default: .off
         }
+        // MTA-STS for a domain without an entry; an exchanger authenticated by DANE needs none
+        // (RFC 8461 §2: DANE is preferred where both exist).
+        var sts: MTASTSPolicy?
+        if explicit == nil, let mtaSTS, let policy = await mtaSTS.lookup(domain).policy, policy.mode == .enforce { sts = policy }
         if tls == .opportunistic, let tlsHistory, await tlsHistory.sawTLS(domain) { tls = .required }
         var hops: [NextHop] = []
         var hopPreferences: [Int] = []
         var temporary: [String] = []
+        var refusedBySTS: [String] = []
         var loopsAt: (exchanger: String, preference: Int)?
         for exchanger in exchangers where hops.count < maxAddresses {
             let preference = preferences[exchanger] ?? 0
             if let loopsAt, preference >= loopsAt.preference { break }
-            let (addresses, failure) = await addresses(of: exchanger)
-            if ownHost.isOwn(exchanger, addresses: addresses) {
+            let found = await addresses(of: exchanger)
+            if ownHost.isOwn(exchanger, addresses: found.addresses) {
                 // RFC 5321 §5.1: "if it [the SMTP client] is one of the MX hosts ... MUST discard
                 // all MX RRs with preference ≥ its own".
                 loopsAt = (exchanger, preference)
@@ -142,11 +159,41 @@ public struct MXDestinationResolver: DestinationResolver {
                 hopPreferences = hopPreferences.filter { $0 < preference }
                 continue
             }
-            if let failure { temporary.append("\(exchanger): \(failure)") }
-            for address in addresses where hops.count < maxAddresses
+            if let failure = found.failure { temporary.append("\(exchanger): \(failure)") }
+            guard !found.addresses.isEmpty else { continue }
+            var hopTLS = tls
+            var authentication: DANEAuthentication?
+            if daneMode != .off {
+                switch await tlsa(exchanger: exchanger, canonical: found.canonicalName, domain: domain,
+                                  secure: mxSecure && found.secure) {
+                case .authenticated(let records):
+                    authentication = records
+                    hopTLS = .required
+                case .unusable:
+                    // RFC 7672 §2.2: TLSA records exist but none is usable: TLS is still mandatory.
+                    if hopTLS != .verify { hopTLS = .required }
+                case .absent:
+                    if daneMode == .mandatory {
+                        temporary.append("\(exchanger): no DNSSEC-validated TLSA records at _\(port)._tcp.\(exchanger) (dane-only)")
+                        continue
+                    }
+                case .failed(let reason):
+                    // §2.2.3: a TLSA look-up that fails is no reason to deliver without it.
+                    temporary.append("\(exchanger): \(reason)")
+                    continue
+                }
+            }
+            if let sts, authentication == nil {
+                guard sts.allows(exchanger) else {
+                    refusedBySTS.append(exchanger)
+                    continue
+                }
+                hopTLS = .verify
+            }
+            for address in found.addresses where hops.count < maxAddresses
                 && !hops.contains(where: { $0.host == address && $0.name == exchanger }) {
-                hops.append(NextHop(name: exchanger, host: address, port: port, sessionProtocol: .smtp, tls: tls,
-                                    tlsServerName: exchanger))
+                hops.append(NextHop(name: exchanger, host: address, port: port, sessionProtocol: .smtp, tls: hopTLS,
+                                    tlsServerName: exchanger, dane: authentication))
                 hopPreferences.append(preference)
             }
         }
@@ -154,8 +201,53 @@ public struct MXDestinationResolver: DestinationResolver {
         if let loopsAt {
             return .loopsBack("mail for \(domain) loops back to myself: its best mail exchanger \(loopsAt.exchanger) is this host")
         }
+        if let sts, !refusedBySTS.isEmpty, temporary.isEmpty {
+            return .temporaryFailure("MTA-STS policy of \(domain) (enforce) allows none of its mail exchangers "
+                + "\(refusedBySTS.joined(separator: ", ")) (policy mx: \(sts.mx.joined(separator: ", ")))")
+        }
         if !temporary.isEmpty { return .temporaryFailure("address look-up: " + temporary.joined(separator: "; ")) }
         return .noMailHost("no address for the mail exchangers of \(domain)")
+    }
+
+    /// Whether and how DANE applies to a domain's exchangers.
+    enum DANEMode { case off, opportunistic, mandatory }
+
+    /// What the TLSA records of one exchanger say.
+    enum TLSAOutcome {
+        /// Validated usable records: the certificate must match them.
+        case authenticated(DANEAuthentication)
+        /// Validated records, none usable (PKIX usages, unknown types): TLS without authentication.
+        case unusable
+        /// No validated records (none published, or the zone is not signed): DANE does not apply.
+        case absent
+        /// The look-up failed (SERVFAIL: also what a validating resolver says of forged data).
+        case failed(String)
+    }
+
+    /// The TLSA records of `exchanger` ([RFC 7672 §2.2.2](https://www.rfc-editor.org/rfc/rfc7672#section-2.2.2)):
+    /// only when its name and addresses were validated (`secure`); at the CNAME target first,
+    /// then at the name itself; records without the AD bit are ignored (§2.2).
+    func tlsa(exchanger: String, canonical: String, domain: String, secure: Bool) async -> TLSAOutcome {
+        guard secure else { return .absent }
+        let bases = canonical != exchanger ? [canonical, exchanger] : [exchanger]
+        for base in bases {
+            do {
+                let answer = try await dns.lookupTLSA(port: UInt16(clamping: port), host: base)
+                guard answer.authenticated else { return .absent }
+                let usable = answer.records
+                    .map { TLSAAssociation(usage: $0.usage, selector: $0.selector, matchingType: $0.matchingType, data: $0.data) }
+                    .filter(\.isUsable)
+                guard !usable.isEmpty else { return .unusable }
+                var names: [String] = []
+                for name in [base, exchanger, domain] where !names.contains(name) { names.append(name) }
+                return .authenticated(DANEAuthentication(records: usable, baseDomain: base, referenceNames: names))
+            } catch where error.isNotFound {
+                continue
+            } catch {
+                return .failed("TLSA look-up for _\(port)._tcp.\(base): \(error)")
+            }
+        }
+        return .absent
     }
 
     /// Exchanger names in the order to try: by preference (the look-up sorted them), each run of
@@ -181,27 +273,47 @@ public struct MXDestinationResolver: DestinationResolver {
         return result
     }
 
-    /// The exchanger's addresses in ``addressOrder``, and the temporary failure if a look-up had
-    /// one (NXDOMAIN and NODATA just give no address).
-    func addresses(of exchanger: String) async -> ([String], DNSError?) {
+    /// The addresses of one exchanger, and what the DNS said about them.
+    struct ExchangerAddresses {
+        /// In ``addressOrder``.
+        var addresses: [String]
+        /// Every answer with addresses carried the (trusted) AD bit.
+        var secure: Bool
+        /// Where the addresses were found after CNAMEs (the TLSA base domain, RFC 7672 §2.2.2).
+        var canonicalName: String
+        /// A temporary failure of one of the look-ups (NXDOMAIN and NODATA just give no address).
+        var failure: DNSError?
+    }
+
+    /// The exchanger's addresses in ``addressOrder``.
+    func addresses(of exchanger: String) async -> ExchangerAddresses {
         var v4: [String] = []
         var v6: [String] = []
         var failure: DNSError?
+        var secure = true
+        var canonical = exchanger
         if addressOrder != .ipv6Only {
             do {
-                v4 = try await dns.lookupA(exchanger).records.map(\.description)
+                let answer = try await dns.lookupA(exchanger)
+                v4 = answer.records.map(\.description)
+                secure = secure && answer.authenticated
+                canonical = Self.hostName(answer.canonicalName)
             } catch {
                 if error.isTemporary { failure = error }
             }
         }
         if addressOrder != .ipv4Only {
             do {
-                v6 = try await dns.lookupAAAA(exchanger).records.map(\.description)
+                let answer = try await dns.lookupAAAA(exchanger)
+                v6 = answer.records.map(\.description)
+                secure = secure && answer.authenticated
+                if v4.isEmpty { canonical = Self.hostName(answer.canonicalName) }
             } catch {
                 if error.isTemporary { failure = failure ?? error }
             }
         }
-        return (addressOrder == .ipv6First ? v6 + v4 : v4 + v6, failure)
+        return ExchangerAddresses(addresses: addressOrder == .ipv6First ? v6 + v4 : v4 + v6,
+                                  secure: secure && !(v4.isEmpty && v6.isEmpty), canonicalName: canonical, failure: failure)
     }
 
     /// `mx.example.` → `mx.example`, lower case: how MX hosts, MTA-STS patterns and policy-table

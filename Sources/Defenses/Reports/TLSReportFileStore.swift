@@ -9,7 +9,8 @@ public struct TLSReportRecord: Sendable, Hashable, Codable {
     public var date: Int64
     /// The recipient domain (`policy-domain`).
     public var domain: String
-    /// `policy-type`: `sts` when an MTA-STS policy applied, else `no-policy-found`.
+    /// `policy-type`: `tlsa` when DANE authenticated the exchanger, `sts` when an MTA-STS policy
+    /// applied, else `no-policy-found`.
     public var policyType: String
     /// `success`, or a `result-type` of §4.4: `starttls-not-supported`,
     /// `certificate-host-mismatch`, `certificate-expired`, `certificate-not-trusted`,
@@ -48,14 +49,18 @@ public struct TLSReportRecord: Sendable, Hashable, Codable {
             result = Self.resultType(text)
             reason = text
         }
+        // RFC 8460 §4.3: a DANE-authenticated exchanger reports under its TLSA policy.
+        let dane = observation.hop.dane != nil
         self.init(date: Int64(observation.date.timeIntervalSince1970), domain: observation.domain,
-                  policyType: sts ? "sts" : "no-policy-found", result: result,
+                  policyType: dane ? "tlsa" : sts ? "sts" : "no-policy-found", result: result,
                   mx: observation.hop.tlsServerName ?? observation.hop.name, ip: observation.hop.host, reason: reason)
     }
 
     /// The §4.4 result type of a TLS failure, from the TLS library's message.
     static func resultType(_ text: String) -> String {
         let lower = text.lowercased()
+        if lower.hasPrefix("dane: no tlsa record") { return "tlsa-invalid" }
+        if lower.hasPrefix("dane: the certificate does not chain") { return "certificate-host-mismatch" }
         if lower.contains("hostname") || lower.contains("couldn't find") { return "certificate-host-mismatch" }
         if lower.contains("expired") { return "certificate-expired" }
         if lower.contains("issuer") || lower.contains("self signed") || lower.contains("self-signed")

@@ -32,12 +32,12 @@ extension ConfigurationReader {
             outbound.tls = value
         }
         // [outbound.tls_policy] "example.org" = "verify", ".example.net" = "encrypt"
-        var policy: [String: NextHop.HopTLS] = [:]
+        var policy: [String: TLSPolicyTable.Level] = [:]
         for entry in document.entries where entry.path.count == 3 && Array(entry.path.prefix(2)) == table + ["tls_policy"] {
             let domain = entry.path[2]
             guard let text = try string(entry.path) else { continue }
             guard let level = TLSPolicyTable.level(named: text) else {
-                throw fail(entry.path, "must be none, may, encrypt or verify, got '\(text)'")
+                throw fail(entry.path, "must be none, may, encrypt, verify, dane or dane-only, got '\(text)'")
             }
             let bare = domain.hasPrefix(".") ? String(domain.dropFirst()) : domain
             guard !bare.isEmpty, !bare.contains(" "), !bare.contains("@"), bare != "*" else {
@@ -47,6 +47,7 @@ extension ConfigurationReader {
         }
         outbound.tlsPolicy = TLSPolicyTable(policy)
         if let value = try boolean(table + ["mta_sts"]) { outbound.mtaSTS = value }
+        if let value = try boolean(table + ["dane"]) { outbound.dane = value }
         if let value = try string(table + ["tls_reports"]) { outbound.tlsReports = value }
         if let value = try boolean(table + ["tls_no_downgrade"]) { outbound.tlsNoDowngrade = value }
         if let value = try integer(table + ["max_connections_per_host"], range: 1...1000) { outbound.maxConnectionsPerHost = value }

@@ -24,10 +24,16 @@ public struct OutboundRoleConfiguration: Sendable {
     /// `outbound.tls`: STARTTLS towards remote servers, `opportunistic` by default (RFC 3207,
     /// RFC 7435); `required` defers mail to servers without it; `none` never uses it.
     public var tls: NextHop.HopTLS = .opportunistic
-    /// `[outbound.tls_policy]`: per-domain levels (none, may, encrypt, verify) overriding ``tls``.
+    /// `[outbound.tls_policy]`: per-domain levels (none, may, encrypt, verify, dane, dane-only)
+    /// overriding ``tls``, ``dane`` and MTA-STS.
     public var tlsPolicy = TLSPolicyTable()
     /// `outbound.mta_sts`: honour the recipients' MTA-STS policies (RFC 8461; on by default).
     public var mtaSTS = true
+    /// `outbound.dane`: authenticate mail exchangers by their DNSSEC-validated TLSA records
+    /// (RFC 7672; on by default). Takes effect only with a validating resolver whose AD bit is
+    /// trusted (a `[dns]` server on loopback, or resolv.conf's `options trust-ad`); with any other resolver no answer is
+    /// validated and nothing changes.
+    public var dane = true
     /// `outbound.max_connections_per_host`: deliveries at once to one mail exchanger address
     /// (default 10; Postfix's per-destination limit is 20 of its 100 smtp processes).
     public var maxConnectionsPerHost = 10

@@ -54,6 +54,7 @@ extension MailNode {
         var resolver = MXDestinationResolver(dns: dns, port: outbound.remotePort, tls: outbound.tls, addressOrder: outbound.addressOrder)
         resolver.ownHost = ownHost(outbound, node: node, interfaces: LocalInterfaceAddresses.all())
         resolver.tlsPolicy = outbound.tlsPolicy
+        resolver.dane = outbound.dane
         if outbound.tlsNoDowngrade {
             resolver.tlsHistory = TLSHistory(file: node.spoolDirectory + "/tls-history.json", logger: logger)
         }

@@ -19,12 +19,16 @@ public enum ClientTLSPolicy: Hashable, Sendable {
     /// ``required`` plus certificate chain and host name verification against `trustRoots`
     /// (`.default` for the system store); `serverName` is the name checked and sent as SNI.
     case verify(serverName: String, trustRoots: NIOSSLTrustRoots)
+    /// ``required`` plus the certificate authenticated by the mail exchanger's DNSSEC-validated
+    /// TLSA records instead of the CA system ([RFC 7672](https://www.rfc-editor.org/rfc/rfc7672),
+    /// ``DANEVerifier``); the TLSA base domain is sent as SNI.
+    case dane(DANEAuthentication)
 
     /// True when a connection without TLS is not acceptable.
     public var requiresTLS: Bool {
         switch self {
         case .none, .opportunistic: return false
-        case .required, .verify: return true
+        case .required, .verify, .dane: return true
         }
     }
 }

@@ -104,6 +104,7 @@ final class SMTPClientChannelHandler: ChannelInboundHandler {
     /// Anything the server sent after its `220` to STARTTLS is still plaintext; it is a
     /// protocol violation (response injection, RFC 3207 §6), so the connection is dropped.
     func startTLS(context sslContext: NIOSSLContext, serverHostname: String?,
+                  verification: NIOSSLCustomVerificationCallback? = nil,
                   timeout: TimeAmount) -> EventLoopFuture<Void> {
         guard let context else { return failedFuture(.connectionClosed(.startTLS)) }
         if let termination { return context.eventLoop.makeFailedFuture(termination.error(at: .startTLS)) }
@@ -119,7 +120,8 @@ final class SMTPClientChannelHandler: ChannelInboundHandler {
         }
         handshakeWaiter = Waiter(promise: promise, timer: timer, stage: .startTLS)
         do {
-            let tlsHandler = try NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname)
+            let tlsHandler = try NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname,
+                                                     customVerificationCallback: verification, configuration: .init())
             try context.pipeline.syncOperations.addHandler(tlsHandler, position: .first)
         } catch {
             terminate(.failed(.tlsFailed(String(describing: error))))

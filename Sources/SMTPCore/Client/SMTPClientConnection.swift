@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOConcurrencyHelpers
 import NIOPosix
 import NIOSSL
 
@@ -195,13 +196,31 @@ public actor SMTPClientConnection {
             return
         }
         let (sslContext, serverName) = try makeSSLContext()
+        var verification: NIOSSLCustomVerificationCallback?
+        let daneFailure = NIOLockedValueBox<String?>(nil)
+        if case .dane(let authentication) = policy {
+            let verifier = DANEVerifier(authentication)
+            verification = { chain, promise in
+                Task {
+                    let failure = await verifier.check(chain)
+                    daneFailure.withLockedValue { $0 = failure }
+                    promise.succeed(failure == nil ? .certificateVerified : .failed)
+                }
+            }
+        }
         do {
-            try await handler.value.startTLS(context: sslContext, serverHostname: serverName,
+            try await handler.value.startTLS(context: sslContext, serverHostname: serverName, verification: verification,
                                              timeout: configuration.timeouts.tlsHandshake).get()
-        } catch let error as SMTPClientError {
-            logger.notice("TLS handshake failed: \(error)")
-            throw error
         } catch {
+            // The DANE check's own words beat the TLS library's "certificate verify failed".
+            if let failure = daneFailure.withLockedValue({ $0 }) {
+                logger.notice("TLS handshake failed: \(failure)")
+                throw .tlsFailed(failure)
+            }
+            if let error = error as? SMTPClientError {
+                logger.notice("TLS handshake failed: \(error)")
+                throw error
+            }
             throw .tlsFailed(String(describing: error))
         }
         isTLS = true
@@ -221,6 +240,11 @@ public actor SMTPClientConnection {
             tls.certificateVerification = .fullVerification
             tls.trustRoots = trustRoots
             serverName = name
+        } else if case .dane(let authentication) = configuration.tls {
+            // The custom callback (DANEVerifier) replaces the library's checks; it runs only
+            // when verification is not `.none`.
+            tls.certificateVerification = .noHostnameVerification
+            serverName = authentication.baseDomain
         } else {
             tls.certificateVerification = .none
             // SNI carries names only, never address literals (RFC 6066 §3).

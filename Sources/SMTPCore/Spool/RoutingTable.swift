@@ -11,6 +11,10 @@ public struct NextHop: Sendable, Hashable, Codable, CustomStringConvertible {
     /// exchanger's name for a hop found by MX, `hops.NAME.tls_name` for a configured one;
     /// `nil`: ``host``.
     public var tlsServerName: String?
+    /// DANE for this hop ([RFC 7672](https://www.rfc-editor.org/rfc/rfc7672)): its mail exchanger's
+    /// DNSSEC-validated TLSA records. Set, TLS is mandatory and authenticated by them (whatever
+    /// ``tls`` says); only the MX resolver sets it.
+    public var dane: DANEAuthentication?
 
     /// TLS towards a next hop ([RFC 3207](https://www.rfc-editor.org/rfc/rfc3207)). Internal
     /// hops on loopback may use `.none`; across hosts use `.required` or `.verify`.
@@ -27,7 +31,8 @@ public struct NextHop: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     public init(name: String, host: String, port: Int, sessionProtocol: SessionProtocol = .smtp, tls: HopTLS = .opportunistic,
-                tlsServerName: String? = nil) {
+                tlsServerName: String? = nil, dane: DANEAuthentication? = nil) {
+        self.dane = dane
         self.name = name
         self.host = host
         self.port = port

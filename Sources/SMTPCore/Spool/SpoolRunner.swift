@@ -464,9 +464,12 @@ public actor SpoolRunner: SpoolAdministrator {
         case .required: client.tls = .required
         case .verify: client.tls = .verify(serverName: hop.tlsServerName ?? hop.host, trustRoots: configuration.tlsTrustRoots)
         }
-        if parameters.requireTLS, fromResolver {
+        if let dane = hop.dane {
+            client.tls = .dane(dane)
+        } else if parameters.requireTLS, fromResolver {
             // RFC 8689 §4.2.1: a REQUIRETLS message goes to a mail exchanger only over TLS whose
-            // certificate verifies for the MX name (the client also needs REQUIRETLS offered).
+            // certificate verifies for the MX name, by the CAs or by DANE (above); the client
+            // also needs REQUIRETLS offered.
             client.tls = .verify(serverName: hop.tlsServerName ?? hop.host, trustRoots: configuration.tlsTrustRoots)
         }
         let message = store.message(of: entry, chunkSize: client.chunkSize)

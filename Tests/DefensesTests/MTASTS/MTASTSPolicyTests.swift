@@ -167,7 +167,7 @@ import Testing
         guard case .hosts(let testing) = await resolver.destination(for: "example.com") else { Issue.record("no hosts"); return }
         #expect(testing.map(\.host) == ["192.0.2.1", "198.51.100.66"] && Set(testing.map(\.tls)) == [.opportunistic])
         resolver.mtaSTS = MTASTSPolicyCache(dns: dns, fetcher: TableFetcher(["example.com": Self.example]))
-        resolver.tlsPolicy = TLSPolicyTable(["example.com": .required])
+        resolver.tlsPolicy = TLSPolicyTable(["example.com": .encrypt])
         guard case .hosts(let table) = await resolver.destination(for: "example.com") else { Issue.record("no hosts"); return }
         #expect(table.count == 2 && Set(table.map(\.tls)) == [.required])
     }

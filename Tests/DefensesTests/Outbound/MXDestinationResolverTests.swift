@@ -152,12 +152,14 @@ struct MXDestinationResolverTests {
     }
 
     @Test func theTLSPolicyTableSetsEachDomainsLevelAndTheNameToVerify() async throws {
-        let table = TLSPolicyTable(["Pref.Example.": .verify, ".example": .required, "implicit.example": .none])
+        let table = TLSPolicyTable(["Pref.Example.": .verify, ".example": .encrypt, "implicit.example": TLSPolicyTable.Level.none])
         #expect(table.policy(for: "pref.example") == .verify)
-        #expect(table.policy(for: "a.b.example") == .required)
+        #expect(table.policy(for: "a.b.example") == .encrypt)
         #expect(table.policy(for: "example") == nil)
         #expect(table.policy(for: "other.test") == nil)
-        #expect(["none", "may", "encrypt", "verify", "dane"].map(TLSPolicyTable.level(named:)) == [NextHop.HopTLS.none, .opportunistic, .required, .verify, nil])
+        #expect(["none", "may", "encrypt", "verify", "dane", "dane-only", "strict"].map(TLSPolicyTable.level(named:))
+            == [TLSPolicyTable.Level.none, .may, .encrypt, .verify, .dane, .daneOnly, nil])
+        #expect(TLSPolicyTable.Level.allCases.map(\.hopTLS) == [NextHop.HopTLS.none, .opportunistic, .required, .verify, .opportunistic, .required])
 
         var resolver = Self.resolver(try Self.dns())
         resolver.tlsPolicy = table
@@ -185,7 +187,7 @@ struct MXDestinationResolverTests {
         guard case .hosts(let others) = await resolver.destination(for: "equal.example") else { Issue.record("no hosts"); return }
         #expect(Set(others.map(\.tls)) == [.opportunistic])
         // An explicit level is left alone (none stays none; verify stays verify).
-        resolver.tlsPolicy = TLSPolicyTable(["pref.example": .none])
+        resolver.tlsPolicy = TLSPolicyTable(["pref.example": TLSPolicyTable.Level.none])
         guard case .hosts(let table) = await resolver.destination(for: "pref.example") else { Issue.record("no hosts"); return }
         #expect(Set(table.map(\.tls)) == [NextHop.HopTLS.none])
     }

@@ -68,9 +68,9 @@ struct TLSPolicyLiveTests {
             configuration.retry = RetryPolicy(initialDelay: 3600, jitter: 0)   // one attempt each within the test
             var resolver = MXDestinationResolver(dns: dns.resolver(timeout: .seconds(5), attempts: 2), port: port, tls: .opportunistic)
             resolver.tlsPolicy = TLSPolicyTable([
-                "verified.tls.test": .verify, "mismatch.tls.test": .verify, "lenient.tls.test": .opportunistic,
-                ".tls.test": .required,   // encrypt.tls.test by the parent entry
-                "default.tls.test": .opportunistic,
+                "verified.tls.test": .verify, "mismatch.tls.test": .verify, "lenient.tls.test": .may,
+                ".tls.test": .encrypt,   // encrypt.tls.test by the parent entry
+                "default.tls.test": .may,
             ])
             configuration.destinations = resolver
             configuration.egress = .mailExchangers

@@ -214,12 +214,15 @@ import Testing
             ".partner.example" = "encrypt"
             "legacy.example" = "may"
             "lab.example" = "none"
+            "signed.example" = "dane-only"
+            "maybe.example" = "dane"
             """
         let configuration = try NodeConfiguration(toml: text, file: "f")
         let outbound = try #require(configuration.outbound)
         #expect(outbound.tls == .verify)
-        #expect(outbound.tlsPolicy.entries == ["bank.example": .verify, ".partner.example": .required,
-                                               "legacy.example": .opportunistic, "lab.example": NextHop.HopTLS.none])
+        #expect(outbound.tlsPolicy.entries == ["bank.example": .verify, ".partner.example": .encrypt,
+                                               "legacy.example": .may, "lab.example": TLSPolicyTable.Level.none,
+                                               "signed.example": .daneOnly, "maybe.example": .dane])
         #expect(configuration.tlsCAFilePath == "/etc/hostname")
         let relay = try #require(configuration.routing.defaultHop)
         #expect(relay.tls == .verify && relay.tlsServerName == "smtp.relay.example.net")
@@ -228,10 +231,12 @@ import Testing
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\nmax_connections_per_host = 4\n", file: "f").outbound?.maxConnectionsPerHost == 4)
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\ntls_no_downgrade = true\n", file: "f").outbound?.tlsNoDowngrade == true)
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\nmta_sts = false\n", file: "f").outbound?.mtaSTS == false)
+        #expect(outbound.dane)
+        #expect(try NodeConfiguration(toml: Self.base + "[outbound]\ndane = false\n", file: "f").outbound?.dane == false)
     }
 
     @Test(arguments: [
-        ("[outbound]\n[outbound.tls_policy]\n\"a.example\" = \"dane\"", "f:6: outbound.tls_policy.a.example: must be none, may, encrypt or verify, got 'dane'"),
+        ("[outbound]\n[outbound.tls_policy]\n\"a.example\" = \"strict\"", "f:6: outbound.tls_policy.a.example: must be none, may, encrypt, verify, dane or dane-only, got 'strict'"),
         ("[outbound]\n[outbound.tls_policy]\n\"*\" = \"verify\"", "f:6: outbound.tls_policy.*: '*' is not a domain (use \".example.org\" for its subdomains)"),
         ("[outbound]\ntls = \"strict\"", "f:5: outbound.tls: must be opportunistic, required, verify or none, got 'strict'"),
         ("[tls]\nca_file = \"/nonexistent/ca.pem\"", "f:5: tls.ca_file: cannot read '/nonexistent/ca.pem'"),
