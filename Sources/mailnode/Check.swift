@@ -9,5 +9,5 @@ import ArgumentParser
 struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a single check by hand.",
-        subcommands: [CheckSPF.self, CheckDNSBL.self, CheckDomain.self, CheckDKIM.self, CheckDMARC.self, CheckARC.self, CheckMTASTS.self, CheckAttachments.self])
+        subcommands: [CheckSPF.self, CheckDNSBL.self, CheckDomain.self, CheckDKIM.self, CheckDMARC.self, CheckARC.self, CheckMTASTS.self, CheckDANE.self, CheckAttachments.self])
 }

@@ -159,7 +159,7 @@ public struct MXDestinationResolver: DestinationResolver {
                 hopPreferences = hopPreferences.filter { $0 < preference }
                 continue
             }
-            if let failure = found.failure { temporary.append("\(exchanger): \(failure)") }
+            if let failure = found.failure { temporary.append("\(exchanger): address look-up: \(failure)") }
             guard !found.addresses.isEmpty else { continue }
             var hopTLS = tls
             var authentication: DANEAuthentication?
@@ -205,7 +205,7 @@ public struct MXDestinationResolver: DestinationResolver {
             return .temporaryFailure("MTA-STS policy of \(domain) (enforce) allows none of its mail exchangers "
                 + "\(refusedBySTS.joined(separator: ", ")) (policy mx: \(sts.mx.joined(separator: ", ")))")
         }
-        if !temporary.isEmpty { return .temporaryFailure("address look-up: " + temporary.joined(separator: "; ")) }
+        if !temporary.isEmpty { return .temporaryFailure("no usable mail exchanger for \(domain): " + temporary.joined(separator: "; ")) }
         return .noMailHost("no address for the mail exchangers of \(domain)")
     }
 

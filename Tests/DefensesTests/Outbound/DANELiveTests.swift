@@ -181,4 +181,34 @@ struct DANELiveTests {
         }
         await server.shutdown(gracePeriod: .seconds(2))
     }
+
+    @Test func checkDANEShowsTheRecordsAndChecksTheCertificates() async throws {
+        try CheckCommand.requireBinary()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mailnode-dane-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (server, _, port) = try await Self.sink()
+        try await Self.withLab(port: port, directory: directory) { unboundPort in
+            let common = ["--dns", "127.0.0.1:\(unboundPort)", "--port", "\(port)", "--connect"]
+            let ee = try await CheckCommand.run(["check", "dane", "ee.dane.test"] + common)
+            #expect(ee.status == 0, "\(ee.output)")
+            #expect(ee.output == """
+                MX: DNSSEC-validated
+                  mx-ee.dane.test 127.0.0.1: DANE, TLSA _\(port)._tcp.mx-ee.dane.test
+                    3 1 1 \(Self.daneMXSPKI)
+                    certificate: matches (TLS established)
+
+                """)
+            let wrong = try await CheckCommand.run(["check", "dane", "wrong.dane.test"] + common)
+            #expect(wrong.output.contains("certificate: ") && wrong.output.contains("DANE: no TLSA record of _25._tcp.mx-wrong.dane.test matches"),
+                    "\(wrong.output)")
+            let none = try await CheckCommand.run(["check", "dane", "none.dane.test"] + common)
+            #expect(none.output.contains("mx-none.dane.test 127.0.0.1: no validated TLSA records"), "\(none.output)")
+            let insecure = try await CheckCommand.run(["check", "dane", "insecure.test"] + common)
+            #expect(insecure.output.hasPrefix("MX: not validated (DANE does not apply)"), "\(insecure.output)")
+            let bogus = try await CheckCommand.run(["check", "dane", "bogus.dane.test"] + common)
+            #expect(bogus.output.contains("delivery: ") && bogus.output.contains("TLSA look-up"), "\(bogus.output)")
+        }
+        await server.shutdown(gracePeriod: .seconds(2))
+    }
 }
