@@ -138,8 +138,13 @@ public struct MXDestinationResolver: DestinationResolver {
         }
         // MTA-STS for a domain without an entry; an exchanger authenticated by DANE needs none
         // (RFC 8461 §2: DANE is preferred where both exist).
+        // Any policy also authenticates the exchangers it names, for REQUIRETLS (RFC 8689 §4.2.1).
         var sts: MTASTSPolicy?
-        if explicit == nil, let mtaSTS, let policy = await mtaSTS.lookup(domain).policy, policy.mode == .enforce { sts = policy }
+        var namedBySTS: MTASTSPolicy?
+        if let mtaSTS, let policy = await mtaSTS.lookup(domain).policy, policy.mode != .none {
+            namedBySTS = policy
+            if explicit == nil, policy.mode == .enforce { sts = policy }
+        }
         if tls == .opportunistic, let tlsHistory, await tlsHistory.sawTLS(domain) { tls = .required }
         var hops: [NextHop] = []
         var hopPreferences: [Int] = []
@@ -192,8 +197,10 @@ public struct MXDestinationResolver: DestinationResolver {
             }
             for address in found.addresses where hops.count < maxAddresses
                 && !hops.contains(where: { $0.host == address && $0.name == exchanger }) {
-                hops.append(NextHop(name: exchanger, host: address, port: port, sessionProtocol: .smtp, tls: hopTLS,
-                                    tlsServerName: exchanger, dane: authentication))
+                var hop = NextHop(name: exchanger, host: address, port: port, sessionProtocol: .smtp, tls: hopTLS,
+                                  tlsServerName: exchanger, dane: authentication)
+                hop.mxAuthenticated = mxSecure || namedBySTS?.allows(exchanger) == true
+                hops.append(hop)
                 hopPreferences.append(preference)
             }
         }

@@ -15,6 +15,11 @@ public struct NextHop: Sendable, Hashable, Codable, CustomStringConvertible {
     /// DNSSEC-validated TLSA records. Set, TLS is mandatory and authenticated by them (whatever
     /// ``tls`` says); only the MX resolver sets it.
     public var dane: DANEAuthentication?
+    /// The mail exchanger's name is authenticated: it came from a DNSSEC-validated MX RRset, or an
+    /// MTA-STS policy (enforce or testing) names it — what REQUIRETLS asks before a message may
+    /// go there ([RFC 8689 §4.2.1](https://www.rfc-editor.org/rfc/rfc8689#section-4.2.1)). Only the
+    /// MX resolver sets it.
+    public var mxAuthenticated = false
 
     /// TLS towards a next hop ([RFC 3207](https://www.rfc-editor.org/rfc/rfc3207)). Internal
     /// hops on loopback may use `.none`; across hosts use `.required` or `.verify`.

@@ -317,6 +317,15 @@ public actor SpoolRunner: SpoolAdministrator {
                 if case .hosts(let hosts) = destination, hosts.isEmpty {
                     destination = .noMailHost("no host to try")
                 }
+                if entry.record.envelope.parameters.requireTLS, case .hosts(let hosts) = destination {
+                    // RFC 8689 §4.2.1: only to exchangers whose name DNSSEC or MTA-STS vouches for.
+                    let authenticated = hosts.filter(\.mxAuthenticated)
+                    destination = authenticated.isEmpty
+                        ? .temporaryFailure("REQUIRETLS: no authenticated mail exchanger for \(domain) ("
+                            + Array(Set(hosts.map(\.name))).sorted().joined(separator: ", ")
+                            + ": the MX record is not DNSSEC-validated and no MTA-STS policy names it)")
+                        : .hosts(authenticated)
+                }
                 switch destination {
                 case .hosts(let hosts):
                     var last: (NextHop, DeliveryResult, Bool)?

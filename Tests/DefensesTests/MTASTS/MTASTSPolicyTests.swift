@@ -166,6 +166,9 @@ import Testing
         ]))
         guard case .hosts(let testing) = await resolver.destination(for: "example.com") else { Issue.record("no hosts"); return }
         #expect(testing.map(\.host) == ["192.0.2.1", "198.51.100.66"] && Set(testing.map(\.tls)) == [.opportunistic])
+        // ... except that a policy in either mode vouches for the names it lists (REQUIRETLS, RFC 8689 §4.2.1).
+        #expect(testing.map(\.mxAuthenticated) == [true, false])
+        #expect(hops.map(\.mxAuthenticated) == [true])
         resolver.mtaSTS = MTASTSPolicyCache(dns: dns, fetcher: TableFetcher(["example.com": Self.example]))
         resolver.tlsPolicy = TLSPolicyTable(["example.com": .encrypt])
         guard case .hosts(let table) = await resolver.destination(for: "example.com") else { Issue.record("no hosts"); return }

@@ -59,11 +59,13 @@ struct MXDestinationResolverDANETests {
         #expect(dane.records.map(\.description) == ["3 1 1 " + Self.digest])
         #expect(dane.baseDomain == "mx.signed.example")
         #expect(dane.referenceNames == ["mx.signed.example", "signed.example"])
+        #expect(hops.first?.mxAuthenticated == true)   // a validated MX RRset (REQUIRETLS)
     }
 
     @Test func withoutTheADBitNothingChanges() async throws {
         let unsigned = Self.hops(await Self.resolver(try Self.dns(authenticated: false)).destination(for: "signed.example"))
         #expect(unsigned.map(\.dane) == [nil] && unsigned.map(\.tls) == [.opportunistic])
+        #expect(unsigned.map(\.mxAuthenticated) == [false])
         // A signed exchanger zone does not help an unsigned MX RRset (as Postfix: §2.2.1's "MAY" not taken).
         var dns = try Self.dns()
         dns.insecureZones = ["hosted.example"]

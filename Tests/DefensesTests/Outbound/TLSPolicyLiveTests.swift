@@ -91,8 +91,9 @@ struct TLSPolicyLiveTests {
                                         recipients: [EnvelopeRecipient(path: .mailbox(Mailbox(localPart: "r", host: .domain("\(domain).tls.test"))))])
                 ids[domain] = try await store.inject(envelope: envelope, message: ByteBuffer(string: "Subject: \(domain)\r\n\r\nbody\r\n")).id
             }
-            // REQUIRETLS (RFC 8689): to lenient (a wrong-name certificate, policy "may") it must
-            // wait; to verified it goes, with the parameter passed on.
+            // REQUIRETLS (RFC 8689 §4.2.1): neither domain's MX record is DNSSEC-validated nor named
+            // by an MTA-STS policy, so both wait, whatever the certificate (DANELiveTests has one
+            // that goes: a validated MX with DANE).
             var requireTLSIDs: [String] = []
             for domain in ["lenient", "verified"] {
                 let envelope = Envelope(reversePath: .mailbox(Mailbox(localPart: "s", host: .domain("outbound.test"))),
@@ -104,17 +105,16 @@ struct TLSPolicyLiveTests {
 
             // Delivered: verified (TLS, name and chain checked), lenient (TLS, name not checked),
             // default (no STARTTLS offered, plaintext allowed).
-            try await MXDeliveryLiveTests.eventually { tlsSink.messages.count == 3 && plainSink.messages.count == 1 }
+            try await MXDeliveryLiveTests.eventually { tlsSink.messages.count == 2 && plainSink.messages.count == 1 }
             let subjects = Set(tlsSink.messages.map { String(buffer: $0.data).components(separatedBy: "\r\n")[0] })
-            #expect(subjects == ["Subject: verified", "Subject: lenient", "Subject: requiretls verified"])
-            #expect(tlsSink.messages.first { String(buffer: $0.data).hasPrefix("Subject: requiretls") }?.envelope.parameters.requireTLS == true)
+            #expect(subjects == ["Subject: verified", "Subject: lenient"])
             #expect(tlsSink.messages.allSatisfy { $0.session.tls != nil })
             #expect(plainSink.messages.map { $0.session.tls == nil } == [true])
             #expect(String(buffer: plainSink.messages[0].data).hasPrefix("Subject: default"))
 
             // Deferred, not bounced: mismatch (certificate not for wrong-name.test), encrypt (no STARTTLS).
             let listing = SpoolListing(directory: spoolDirectory)
-            let deferred = [ids["mismatch"]!, ids["encrypt"]!, requireTLSIDs[0]]
+            let deferred = [ids["mismatch"]!, ids["encrypt"]!] + requireTLSIDs
             try await MXDeliveryLiveTests.eventually {
                 deferred.allSatisfy { ((try? listing.item($0))?.recipients.first?.attempts ?? 0) >= 1 }
             }
@@ -125,10 +125,13 @@ struct TLSPolicyLiveTests {
             #expect(encrypt.status == .pending)
             #expect(encrypt.lastResult?.contains("STARTTLS") == true, "\(encrypt.lastResult ?? "-")")
             // The delivered entries leave the queue just after the sink has them.
-            let strict = try listing.item(requireTLSIDs[0]).recipients[0]
-            #expect(strict.status == .pending && strict.lastResult?.contains("wrong-name.test") == true, "\(strict.lastResult ?? "-")")
-            try await MXDeliveryLiveTests.eventually { await runner.queued == 3 }
-            #expect(tlsSink.messages.count == 3 && plainSink.messages.count == 1)   // no bounce went anywhere
+            for (id, exchanger) in zip(requireTLSIDs, ["wrong-name.test", "mx.test"]) {
+                let strict = try listing.item(id).recipients[0]
+                #expect(strict.status == .pending && strict.lastResult?.contains("REQUIRETLS: no authenticated mail exchanger") == true
+                        && strict.lastResult?.contains(exchanger) == true, "\(strict.lastResult ?? "-")")
+            }
+            try await MXDeliveryLiveTests.eventually { await runner.queued == 4 }
+            #expect(tlsSink.messages.count == 2 && plainSink.messages.count == 1)   // no bounce went anywhere
 
             // One record per domain's first session, with the RFC 8460 result types.
             let byDomain = Dictionary(grouping: try await reports.records(from: 0, to: Int64.max / 2), by: \.domain)
