@@ -48,6 +48,7 @@ extension ConfigurationReader {
         outbound.tlsPolicy = TLSPolicyTable(policy)
         if let value = try boolean(table + ["mta_sts"]) { outbound.mtaSTS = value }
         if let value = try boolean(table + ["dane"]) { outbound.dane = value }
+        if let value = try boolean(table + ["tls_required_header"]) { outbound.tlsRequiredHeader = value }
         if let value = try string(table + ["tls_reports"]) { outbound.tlsReports = value }
         if let value = try boolean(table + ["tls_no_downgrade"]) { outbound.tlsNoDowngrade = value }
         if let value = try integer(table + ["max_connections_per_host"], range: 1...1000) { outbound.maxConnectionsPerHost = value }

@@ -34,6 +34,10 @@ public struct OutboundRoleConfiguration: Sendable {
     /// trusted (a `[dns]` server on loopback, or resolv.conf's `options trust-ad`); with any other resolver no answer is
     /// validated and nothing changes.
     public var dane = true
+    /// `outbound.tls_required_header`: honour `TLS-Required: No` in a message (RFC 8689 §5):
+    /// it goes with opportunistic STARTTLS where DANE, MTA-STS or a `tls_policy` level would hold
+    /// it back (on by default, as Postfix's `tls_required_enable`).
+    public var tlsRequiredHeader = true
     /// `outbound.max_connections_per_host`: deliveries at once to one mail exchanger address
     /// (default 10; Postfix's per-destination limit is 20 of its 100 smtp processes).
     public var maxConnectionsPerHost = 10

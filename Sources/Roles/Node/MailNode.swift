@@ -222,7 +222,10 @@ public final class MailNode: Sendable {
             // Only the outbound role looks up mail exchangers; every other role talks only to its hops.
             forwarding.destinations = configuration.outbound.map { Self.outboundDestinations($0, node: configuration, logger: logger) }
             forwarding.egress = configuration.outbound == nil ? .configuredHops : .mailExchangers
-            if let outbound = configuration.outbound { forwarding.maxDeliveriesPerHost = outbound.maxConnectionsPerHost }
+            if let outbound = configuration.outbound {
+                forwarding.maxDeliveriesPerHost = outbound.maxConnectionsPerHost
+                forwarding.honoursTLSRequiredNo = outbound.tlsRequiredHeader
+            }
             if let path = configuration.tlsCAFilePath { forwarding.tlsTrustRoots = .file(path) }
             forwarding.hopCredentials = configuration.hopCredentials
             if let outbound = configuration.outbound, let resolver = forwarding.destinations as? MXDestinationResolver {

@@ -30,6 +30,11 @@ public struct SpoolRunnerConfiguration: Sendable {
     /// The certificate authorities a hop with ``NextHop/HopTLS/verify`` is checked against:
     /// the system's store by default (`node.tls_ca_file` names another).
     public var tlsTrustRoots: NIOSSLTrustRoots = .default
+    /// Honour `TLS-Required: No` (``TLSRequiredField``, RFC 8689 §5) in messages to mail
+    /// exchangers: such a message goes with opportunistic STARTTLS where the destination's level
+    /// (DANE, MTA-STS, `encrypt`/`verify`) would otherwise hold it back. On by default, as
+    /// Postfix's `tls_required_enable`; `outbound.tls_required_header = false` turns it off.
+    public var honoursTLSRequiredNo = true
     /// AUTH credentials per configured hop name (`hops.NAME.auth_file`, e.g. a smarthost's
     /// submission account). Never used for hosts found by MX; the client sends them only over
     /// TLS. Their description is redacted, so they never reach a log.
@@ -475,6 +480,14 @@ public actor SpoolRunner: SpoolAdministrator {
         }
         if let dane = hop.dane {
             client.tls = .dane(dane)
+        }
+        if fromResolver, !parameters.requireTLS, configuration.honoursTLSRequiredNo, client.tls.requiresTLS,
+           let headers = try? await DeliveryStatusNotification.headerSection(of: store.message(of: entry, chunkSize: 16 * 1024)),
+           TLSRequiredField.saysNo(headers: headers) {
+            logger.info("TLS-Required: No: the destination's TLS level is not enforced for this message", metadata: [
+                "host": "\(hop.name)", "dane": "\(hop.dane != nil)",
+            ])
+            client.tls = .opportunistic
         } else if parameters.requireTLS, fromResolver {
             // RFC 8689 §4.2.1: a REQUIRETLS message goes to a mail exchanger only over TLS whose
             // certificate verifies for the MX name, by the CAs or by DANE (above); the client

@@ -101,13 +101,17 @@ struct TLSPolicyLiveTests {
                                         recipients: [EnvelopeRecipient(path: .mailbox(Mailbox(localPart: "rt", host: .domain("\(domain).tls.test"))))])
                 requireTLSIDs.append(try await store.inject(envelope: envelope, message: ByteBuffer(string: "Subject: requiretls \(domain)\r\n\r\nbody\r\n")).id)
             }
+            // TLS-Required: No (RFC 8689 §5): to mismatch (verify, a wrong-name certificate) it goes anyway.
+            let optional = Envelope(reversePath: .mailbox(Mailbox(localPart: "s", host: .domain("outbound.test"))),
+                                    recipients: [EnvelopeRecipient(path: .mailbox(Mailbox(localPart: "r2", host: .domain("mismatch.tls.test"))))])
+            _ = try await store.inject(envelope: optional, message: ByteBuffer(string: "Subject: tls-required-no\r\nTLS-Required:\r\n  NO\r\n\r\nbody\r\n"))
             try await runner.start()
 
             // Delivered: verified (TLS, name and chain checked), lenient (TLS, name not checked),
             // default (no STARTTLS offered, plaintext allowed).
-            try await MXDeliveryLiveTests.eventually { tlsSink.messages.count == 2 && plainSink.messages.count == 1 }
+            try await MXDeliveryLiveTests.eventually { tlsSink.messages.count == 3 && plainSink.messages.count == 1 }
             let subjects = Set(tlsSink.messages.map { String(buffer: $0.data).components(separatedBy: "\r\n")[0] })
-            #expect(subjects == ["Subject: verified", "Subject: lenient"])
+            #expect(subjects == ["Subject: verified", "Subject: lenient", "Subject: tls-required-no"])
             #expect(tlsSink.messages.allSatisfy { $0.session.tls != nil })
             #expect(plainSink.messages.map { $0.session.tls == nil } == [true])
             #expect(String(buffer: plainSink.messages[0].data).hasPrefix("Subject: default"))
@@ -131,7 +135,7 @@ struct TLSPolicyLiveTests {
                         && strict.lastResult?.contains(exchanger) == true, "\(strict.lastResult ?? "-")")
             }
             try await MXDeliveryLiveTests.eventually { await runner.queued == 4 }
-            #expect(tlsSink.messages.count == 2 && plainSink.messages.count == 1)   // no bounce went anywhere
+            #expect(tlsSink.messages.count == 3 && plainSink.messages.count == 1)   // no bounce went anywhere
 
             // One record per domain's first session, with the RFC 8460 result types.
             let byDomain = Dictionary(grouping: try await reports.records(from: 0, to: Int64.max / 2), by: \.domain)

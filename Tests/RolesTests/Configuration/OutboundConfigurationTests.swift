@@ -231,7 +231,8 @@ import Testing
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\nmax_connections_per_host = 4\n", file: "f").outbound?.maxConnectionsPerHost == 4)
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\ntls_no_downgrade = true\n", file: "f").outbound?.tlsNoDowngrade == true)
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\nmta_sts = false\n", file: "f").outbound?.mtaSTS == false)
-        #expect(outbound.dane)
+        #expect(outbound.dane && outbound.tlsRequiredHeader)
+        #expect(try NodeConfiguration(toml: Self.base + "[outbound]\ntls_required_header = false\n", file: "f").outbound?.tlsRequiredHeader == false)
         #expect(try NodeConfiguration(toml: Self.base + "[outbound]\ndane = false\n", file: "f").outbound?.dane == false)
     }
 
