@@ -43,6 +43,11 @@ let package = Package(
             providers: [.apt(["libcrypt-dev"])]
         ),
         .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .systemLibrary(
             name: "CIDN2",
             path: "Sources/CIDN2",
             pkgConfig: "libidn2",
@@ -70,6 +75,7 @@ let package = Package(
                 "SMTPCore",
                 "CLDNS",
                 "CCrypt",
+                "CZlib",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -18,8 +18,10 @@ struct DMARCReport: AsyncParsableCommand {
         abstract: "Write one aggregate report (XML, RFC 7489 Appendix C) per policy domain for one UTC day.",
         discussion: """
             Reads DIR/YYYY-MM-DD.jsonl, groups the day's messages per policy domain and writes \
-            receiver!domain!begin!end.xml into --out, printing one line per report. Compress the files \
-            and mail them to each domain's rua address yourself; nothing is sent.
+            receiver!domain!begin!end.xml into --out, printing one line per report. With --send, each report \
+            is also gzipped and mailed (§7.2.1.1) to the mailto: rua addresses of the domain's policy that \
+            accept it (§7.1: an address outside the domain must publish D._report._dmarc.ITS-DOMAIN) and \
+            whose size limit it fits, through --via.
             """)
 
     @Option(help: "The records directory (default: mailnode-data/spool/dmarc when it exists, else /var/spool/mailnode/dmarc).")
@@ -48,6 +50,10 @@ struct DMARCReport: AsyncParsableCommand {
 
     @Flag(help: "Remove the records older than the reported day's end afterwards.")
     var prune = false
+
+    @OptionGroup var sending: ReportSendingOptions
+
+    @OptionGroup var server: DNSServerOption
 
     func validate() throws {
         if let day, UTCDay.day(named: day) == nil { throw ValidationError("--day must be a date YYYY-MM-DD, got '\(day)'") }
@@ -86,6 +92,17 @@ struct DMARCReport: AsyncParsableCommand {
             }
             let rua = report.policyPublished.aggregateReportURIs
             print("\(path)\tmessages=\(report.messageCount)\trows=\(report.rows.count)\trua=\(rua.isEmpty ? "-" : rua.joined(separator: ","))")
+            if sending.send, let from = sending.from {
+                var accepted: [ReportAddress] = []
+                for address in ReportDestinations.dmarc(rua) {
+                    if await ReportDestinations.acceptsDMARCReports(address, about: policyDomain, dns: server.resolver()) {
+                        accepted.append(address)
+                    } else {
+                        print("  skipped \(address.address): \(policyDomain)._report._dmarc.\(address.domain) does not authorise it (RFC 7489 §7.1)")
+                    }
+                }
+                print("  " + (await sending.submit({ try ReportMessage.dmarc(report, from: from, to: $0) }, to: accepted)))
+            }
             written += 1
         }
         let skipped = await store.skippedLines

@@ -18,7 +18,7 @@ struct TLSRPTReport: AsyncParsableCommand {
         abstract: "Write one TLS report (JSON, RFC 8460 §4) per recipient domain for one UTC day.",
         discussion: """
             Reads DIR/YYYY-MM-DD.jsonl and writes sender!domain!begin!end.json into --out, printing one \
-            line per report. Compress the files and deliver them to each domain's _smtp._tls rua yourself.
+            line per report. With --send, each report is also gzipped and mailed (RFC 8460 §5.3) to the             mailto: addresses of the domain's _smtp._tls TXT record, through --via (https: destinations             are not posted to yet).
             """)
 
     @Option(help: "The records directory (default: mailnode-data/spool/tls-rpt when it exists, else /var/spool/mailnode/tls-rpt).")
@@ -41,6 +41,10 @@ struct TLSRPTReport: AsyncParsableCommand {
 
     @Option(help: "Directory to write the reports to.")
     var out: String = "."
+
+    @OptionGroup var sending: ReportSendingOptions
+
+    @OptionGroup var server: DNSServerOption
 
     func validate() throws {
         if let day, UTCDay.day(named: day) == nil { throw ValidationError("--day must be a date YYYY-MM-DD, got '\(day)'") }
@@ -69,6 +73,14 @@ struct TLSRPTReport: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             print("\(path)\tsuccessful=\(report.successCount)\tfailed=\(report.failureCount)")
+            guard sending.send, let from = sending.from else { continue }
+            guard let destinations = await ReportDestinations.tlsReport(domain: name, dns: server.resolver()) else {
+                print("  not sent: _smtp._tls.\(name) has no TLSRPTv1 record")
+                continue
+            }
+            if !destinations.https.isEmpty { print("  skipped \(destinations.https.joined(separator: ", ")) (https: not supported yet)") }
+            let line = await sending.submit({ try ReportMessage.tls(report, from: from, to: $0) }, to: destinations.mailto)
+            print("  " + line)
         }
         if domains.isEmpty { print("no records for \(UTCDay.name(of: first))") }
     }
