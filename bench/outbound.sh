@@ -5,6 +5,7 @@
 #   bench/outbound.sh                         # builds release first
 #   SKIP_BUILD=1 N=2000 RUNS=3 bench/outbound.sh
 #   MODES="dns postfix" bench/outbound.sh     # modes: dns routes postfix (default: all three)
+#   MN_LOG_LEVEL=info bench/outbound.sh       # mailnode logs each delivery too (Postfix always does)
 #
 # A benchmark, NOT a CI test (wall clock); root (a separate Postfix instance), Debian 12 with postfix.
 #
@@ -54,6 +55,7 @@ SINK_PORT=${SINK_PORT:-2726}         # every sink, on 127.0.1.K
 PEERS=${PEERS:-/work/shared/peers}
 PF=$WORK/postfix
 MAILNODE=${MAILNODE:-$REPO/.build/release/mailnode}
+MN_LOG_LEVEL=${MN_LOG_LEVEL:-notice}  # info logs a line per delivery, as Postfix's maillog does
 HZ=$(getconf CLK_TCK)
 
 die() { echo "outbound.sh: $*" >&2; exit 1; }
@@ -149,7 +151,7 @@ EOF
 start_mailnode() {   # start_mailnode MODE
     rm -rf "$WORK/mn-spool"
     mn_config "$1" "$WORK/mn-spool" >"$WORK/outbound-$1.toml"
-    "$MAILNODE" --role outbound --config "$WORK/outbound-$1.toml" --log-level notice >"$WORK/mailnode-$1.log" 2>&1 &
+    "$MAILNODE" --role outbound --config "$WORK/outbound-$1.toml" --log-level "$MN_LOG_LEVEL" >"$WORK/mailnode-$1.log" 2>&1 &
     MN_PID=$!
     for _ in $(seq 400); do grep -q 'mailnode up' "$WORK/mailnode-$1.log" && return; kill -0 $MN_PID 2>/dev/null || break; sleep 0.05; done
     cat "$WORK/mailnode-$1.log"; die "mailnode did not start"
