@@ -179,11 +179,11 @@ final class MailnodeProcess {
 
     var log: String { child.output }
 
-    /// SIGTERM (graceful), SIGKILL after 20 s; returns the exit status (-1 if it had to be killed).
+    /// SIGTERM (graceful), SIGKILL after 60 s (a hang bound); returns the exit status (-1 if it had to be killed).
     @discardableResult
     func stop() async -> Int32 {
         child.signal(SIGTERM)
-        guard await child.waitForExit(timeout: .seconds(20)) else {
+        guard await child.waitForExit(timeout: .seconds(60)) else {
             child.signal(SIGKILL)
             _ = await child.waitForExit(timeout: .seconds(5))
             return -1
