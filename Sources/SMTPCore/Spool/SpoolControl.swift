@@ -11,7 +11,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// The wire format of the control socket: one JSON line each way, then the node closes.
+/// The wire format of the control socket: one JSON line each way; the client closes once it has
+/// read its answer, and the node closes after it (or after its request timeout).
 ///
 /// ```
 /// C: {"verb":"hold","id":"00HOF3K2M1ZQ4XW7P9AB"}
@@ -28,8 +29,12 @@ public struct SpoolControlResponse: Sendable, Hashable, Codable {
         self.error = error
     }
 
-    /// Largest request or response line accepted (octets).
+    /// Largest request line the node reads (octets).
     static let lineLimit = 64 * 1024
+    /// Largest answer line the CLI reads (octets). An answer lists the ids it changed: a flush of
+    /// 10,000 deferred messages is ~230 KB, so the request limit would make the CLI report a
+    /// flush the node did carry out as "unreadable answer".
+    static let answerLimit = 64 * 1024 * 1024
 }
 
 /// The control socket a running node serves inside its spool: `DIR/control.sock`, mode 0600
@@ -120,8 +125,9 @@ public final class SpoolControlServer: Sendable {
     private func serve(_ connection: Connection, timer: Scheduled<Void>) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
+                var requests = inbound.makeAsyncIterator()
                 var line = ByteBuffer()
-                for try await var chunk in inbound {
+                while var chunk = try await requests.next() {
                     line.writeBuffer(&chunk)
                     if line.readableBytesView.contains(UInt8(ascii: "\n")) || line.readableBytes > SpoolControlResponse.lineLimit { break }
                 }
@@ -141,6 +147,13 @@ public final class SpoolControlServer: Sendable {
                 var reply = ByteBuffer(bytes: try JSONEncoder().encode(response))
                 reply.writeString("\n")
                 try await outbound.write(reply)
+                // Closing drops what the channel has not written yet, and a long answer (a flush of
+                // a full queue lists every id) outgrows the socket buffer: wait until the client,
+                // having read its line, closes — bounded by the request timeout.
+                let channel = connection.channel
+                let linger = channel.eventLoop.scheduleTask(in: requestTimeout) { channel.close(promise: nil) }
+                defer { linger.cancel() }
+                while try await requests.next() != nil {}
             }
         } catch {
             logger.debug("control connection ended", metadata: ["error": "\(error)"])
@@ -212,12 +225,14 @@ public enum SpoolControlClient {
         }
         guard sent else { throw .broken("send: \(String(cString: strerror(errno)))") }
         var answer: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while !answer.contains(UInt8(ascii: "\n")), answer.count <= SpoolControlResponse.lineLimit {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var complete = false
+        while !complete, answer.count <= SpoolControlResponse.answerLimit {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0, errno == EINTR { continue }
             if count < 0 { throw .broken("no answer: \(String(cString: strerror(errno)))") }
             if count == 0 { break }
+            complete = buffer[..<count].contains(UInt8(ascii: "\n"))   // only the new bytes: a long answer stays linear
             answer += buffer[..<count]
         }
         guard let response = try? JSONDecoder().decode(SpoolControlResponse.self, from: Data(answer.prefix { $0 != UInt8(ascii: "\n") })) else {

@@ -283,4 +283,31 @@ import Testing
         try await Self.eventually { (try? SpoolLock.isHeld(spoolDirectory: directory)) == false }
         await next.stop()
     }
+
+    /// Answers every command with `count` made-up ids, as a flush of a full queue does.
+    struct ManyIDs: SpoolAdministrator {
+        let count: Int
+        func perform(_ command: SpoolAdminCommand) async throws(SpoolAdminError) -> SpoolAdminOutcome {
+            SpoolAdminOutcome(ids: (0..<count).map { String(format: "00HOS%015d", $0) }, message: "\(count) messages due now")
+        }
+    }
+
+    /// A flush of 10,000 deferred messages answers ~230 KB of ids; the CLI read only 64 KiB of it and
+    /// reported "unreadable answer" for a flush the node had carried out (found by bench/outbound.sh),
+    /// and the node closed the connection with the part beyond the socket buffer still unwritten.
+    /// 100,000 ids (2.3 MB) outgrow any socket buffer.
+    @Test func controlSocketAnswersLargerThanARequestLineAreRead() async throws {
+        let directory = Support.temporaryDirectory()
+        let count = 100_000
+        let control = SpoolControlServer(spoolDirectory: directory, administrator: ManyIDs(count: count),
+                                         group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        try await control.start()
+        let response = try await SpoolControlClient.request(SpoolAdminCommand(.flush, id: nil), spoolDirectory: directory)
+        let outcome = try #require(response.outcome, "\(response)")
+        #expect(outcome.ids.count == count)
+        #expect(outcome.ids.last == String(format: "00HOS%015d", count - 1))
+        #expect(outcome.message == "100000 messages due now")
+        #expect(try JSONEncoder().encode(response).count > SpoolControlResponse.lineLimit)   // the case that failed
+        await control.stop()
+    }
 }
