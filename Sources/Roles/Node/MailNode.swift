@@ -265,9 +265,12 @@ public final class MailNode: Sendable {
     }
 
     /// True when every hop of `routing` uses STARTTLS (`required` or `verify`; `opportunistic`
-    /// may end in plaintext), or there is none.
+    /// may end in plaintext) or is on this host (a loopback address: the chained stages of
+    /// `mailnode up`), or there is none.
     static func carriesRequireTLS(_ routing: RoutingTable) -> Bool {
-        (Array(routing.routes.values) + [routing.defaultHop].compactMap { $0 }).allSatisfy { $0.tls == .required || $0.tls == .verify }
+        (Array(routing.routes.values) + [routing.defaultHop].compactMap { $0 }).allSatisfy {
+            $0.tls == .required || $0.tls == .verify || LoopbackAddress.contains($0.host)
+        }
     }
 
     /// The resolver of the mx role's DNS-based defenses (hooks and message stage); nil when none is on.

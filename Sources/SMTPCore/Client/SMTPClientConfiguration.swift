@@ -78,6 +78,10 @@ public struct SMTPClientConfiguration: Hashable, Sendable {
     /// Our name in EHLO/HELO/LHLO (RFC 5321 §4.1.1.1: the client's FQDN or an address literal).
     public var heloName: MailHost = .domain("localhost")
     public var tls: ClientTLSPolicy = .opportunistic
+    /// Send REQUIRETLS messages to a server on a loopback address without TLS (it must still
+    /// offer REQUIRETLS): the plaintext hand-off between stages on one host. Off by default; the
+    /// spool runner turns it on for configured next hops on loopback.
+    public var requireTLSOverLoopback = false
     /// A client certificate for mutual TLS between stages (empty: none).
     public var clientCertificateChain: [NIOSSLCertificateSource] = []
     public var clientPrivateKey: NIOSSLPrivateKeySource? = nil

@@ -170,7 +170,7 @@ extension SMTPClientConnection {
         }
         if envelope.requireTLS {
             // RFC 8689 §4.1, §5: only over TLS to a server offering REQUIRETLS, else 5.7.30.
-            guard isTLS, capabilities.requireTLS else {
+            guard isTLS || (configuration.requireTLSOverLoopback && LoopbackAddress.contains(host)), capabilities.requireTLS else {
                 throw .localPolicy(Reply(.transactionFailed, .requireTLSNotSupported,
                                          "REQUIRETLS support required"), stage: .mail)
             }

@@ -90,8 +90,14 @@ extension SMTPSession {
         if configuration.dsnEnabled { lines.append("DSN") }
         if context.tls == nil, configuration.startTLSAvailable { lines.append("STARTTLS") }
         if authOffered { lines.append("AUTH " + configuration.authMechanisms.joined(separator: " ")) }
-        if context.tls != nil, configuration.requireTLSOffered { lines.append("REQUIRETLS") }   // RFC 8689 §4: only over TLS
+        if protectedForRequireTLS, configuration.requireTLSOffered { lines.append("REQUIRETLS") }   // RFC 8689 §4: only over TLS
         return Reply(.ok, nil, lines: lines)
+    }
+
+    /// TLS is up, or the client is on this host (``SMTPSessionConfiguration/requireTLSOverLoopback``).
+    var protectedForRequireTLS: Bool {
+        context.tls != nil
+            || (configuration.requireTLSOverLoopback && context.remoteAddress.map(LoopbackAddress.contains) == true)
     }
 
     /// AUTH is advertised only when mechanisms exist and TLS is up (or plaintext AUTH is allowed).
@@ -136,8 +142,8 @@ extension SMTPSession {
         if parameters.requireTLS, !configuration.requireTLSOffered {
             return error(Reply(.parametersNotRecognized, .invalidArguments, "REQUIRETLS not supported"))
         }
-        if parameters.requireTLS, context.tls == nil {
-            // RFC 8689 §4.1: REQUIRETLS only over TLS.
+        if parameters.requireTLS, !protectedForRequireTLS {
+            // RFC 8689 §4.1: REQUIRETLS only over TLS (or within this host).
             return error(Reply(.authenticationRequired, .tlsRequired, "REQUIRETLS needs a TLS connection"))
         }
         if let mailbox = path.mailbox, mailbox.isInternationalized, !parameters.smtpUTF8 {

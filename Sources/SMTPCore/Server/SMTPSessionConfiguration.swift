@@ -35,6 +35,10 @@ public struct SMTPSessionConfiguration: Sendable, Hashable {
     /// A node turns it off when it cannot keep the promise on its next hop (a plaintext hand-off
     /// could not carry the flag); the parameter is then refused with `555`.
     public var requireTLSOffered = true
+    /// A session from a loopback address (``LoopbackAddress``) counts as protected for
+    /// REQUIRETLS: offered and accepted without STARTTLS. Both ends are on this host and no
+    /// network carries the bytes — the hand-offs between the chained stages of `mailnode up`.
+    public var requireTLSOverLoopback = true
 
     public init(hostname: String,
                 sessionProtocol: SessionProtocol = .smtp,

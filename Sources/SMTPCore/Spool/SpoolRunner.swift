@@ -472,6 +472,8 @@ public actor SpoolRunner: SpoolAdministrator {
         var client = configuration.client
         client.mode = hop.sessionProtocol
         if !fromResolver, let credentials = configuration.hopCredentials[hop.name] { client.credentials = credentials }
+        // A configured stage on this host may carry REQUIRETLS in plaintext (RFC 8689's threat is the network).
+        if !fromResolver { client.requireTLSOverLoopback = LoopbackAddress.contains(hop.host) }
         switch hop.tls {
         case .none: client.tls = .none
         case .opportunistic: client.tls = .opportunistic

@@ -286,8 +286,14 @@ import Testing
         #expect(MailNode.carriesRequireTLS(RoutingTable(routes: ["a.example": hop(.required)], defaultHop: hop(.verify))))
         #expect(!MailNode.carriesRequireTLS(RoutingTable(routes: ["a.example": hop(.none)], defaultHop: hop(.verify))))
         #expect(!MailNode.carriesRequireTLS(RoutingTable(defaultHop: hop(.opportunistic))))
-        // mailnode up / --role all: the chained stages hand over in plaintext on loopback.
+        // A plaintext hop on this host carries it (nothing on the network to see it).
+        let local = { (host: String) in NextHop(name: "next", host: host, port: 10025, tls: .none) }
+        #expect(MailNode.carriesRequireTLS(RoutingTable(defaultHop: local("127.0.0.1"))))
+        #expect(MailNode.carriesRequireTLS(RoutingTable(defaultHop: local("::1"))))
+        #expect(MailNode.carriesRequireTLS(RoutingTable(defaultHop: local("localhost"))))
+        #expect(!MailNode.carriesRequireTLS(RoutingTable(defaultHop: local("128.0.0.1"))))
+        // mailnode up / --role all: the chained stages hand over in plaintext on loopback, and do carry it.
         let chained = try NodeConfiguration(toml: Self.base + "[mx]\ndomains = [\"example.org\"]\n[outbound]\n", file: "f").stages()
-        #expect(chained.first.map { MailNode.carriesRequireTLS($0.configuration.routing) } == false)
+        #expect(!chained.isEmpty && chained.allSatisfy { MailNode.carriesRequireTLS($0.configuration.routing) })
     }
 }

@@ -45,6 +45,26 @@ import Testing
         #expect(harness.send("MAIL FROM:<a@example.org>\r\n")[0].code == .ok)
     }
 
+    @Test func requireTLSWithoutTLSOnlyFromThisHost() throws {
+        // Loopback (the chained stages of one node): offered and accepted in plaintext.
+        for address in ["127.0.0.1", "::1", "127.8.9.10"] {
+            var local = SessionHarness(remoteAddress: try SocketAddress(ipAddress: address, port: 40000))
+            #expect(local.send("EHLO client.test\r\n")[0].lines.contains("REQUIRETLS"), "\(address)")
+            #expect(local.send("MAIL FROM:<a@example.org> REQUIRETLS\r\n")[0].code == .ok, "\(address)")
+        }
+        // Another host: only after STARTTLS.
+        var remote = SessionHarness(remoteAddress: try SocketAddress(ipAddress: "192.0.2.7", port: 40000))
+        #expect(!remote.send("EHLO client.test\r\n")[0].lines.contains("REQUIRETLS"))
+        let refused = remote.send("MAIL FROM:<a@example.org> REQUIRETLS\r\n")[0]
+        #expect(refused.code == .authenticationRequired && refused.text.contains("REQUIRETLS needs a TLS connection"))
+        // Switched off: loopback is no exception.
+        var strict = SessionHarness(.test { $0.requireTLSOverLoopback = false }, remoteAddress: try SocketAddress(ipAddress: "127.0.0.1", port: 40000))
+        #expect(!strict.send("EHLO client.test\r\n")[0].lines.contains("REQUIRETLS"))
+        #expect(strict.send("MAIL FROM:<a@example.org> REQUIRETLS\r\n")[0].code == .authenticationRequired)
+        #expect(LoopbackAddress.contains("localhost") && LoopbackAddress.contains("[::1]") && LoopbackAddress.contains("::ffff:127.0.0.1"))
+        #expect(!LoopbackAddress.contains("128.0.0.1") && !LoopbackAddress.contains("::2") && !LoopbackAddress.contains("127.0.0"))
+    }
+
     @Test func fullTransactionDeliversUnstuffedData() {
         var harness = SessionHarness()
         let codes = harness.codes(Self.transaction)

@@ -20,8 +20,8 @@ struct SessionHarness {
     private var open: ByteBuffer?
     private var input = ByteBuffer()
 
-    init(_ configuration: SMTPSessionConfiguration = .init(hostname: "mx.test"), greet: Bool = true) {
-        session = SMTPSession(configuration: configuration, context: SessionContext(sessionID: "T1"), now: now)
+    init(_ configuration: SMTPSessionConfiguration = .init(hostname: "mx.test"), greet: Bool = true, remoteAddress: SocketAddress? = nil) {
+        session = SMTPSession(configuration: configuration, context: SessionContext(sessionID: "T1", remoteAddress: remoteAddress), now: now)
         if greet { start() }
     }
 
