@@ -76,7 +76,7 @@ struct CheckDANE: AsyncParsableCommand {
                 lines.append("  \(hop.name) \(hop.host): \(level)")
                 continue
             }
-            lines.append("  \(hop.name) \(hop.host): DANE, TLSA _\(port)._tcp.\(dane.baseDomain)")
+            lines.append("  \(hop.name) \(hop.host): DANE, TLSA \(dane.ownerName)")
             lines += dane.records.map { "    \($0)" }
             if connect { lines.append("    " + (await Self.probe(hop, dane: dane, helo: helo))) }
         }

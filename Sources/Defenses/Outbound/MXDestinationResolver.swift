@@ -247,7 +247,7 @@ public struct MXDestinationResolver: DestinationResolver {
                 guard !usable.isEmpty else { return .unusable }
                 var names: [String] = []
                 for name in [base, exchanger, domain] where !names.contains(name) { names.append(name) }
-                return .authenticated(DANEAuthentication(records: usable, baseDomain: base, referenceNames: names))
+                return .authenticated(DANEAuthentication(records: usable, baseDomain: base, referenceNames: names, port: port))
             } catch where error.isNotFound {
                 continue
             } catch {

@@ -490,7 +490,7 @@ public actor SpoolRunner: SpoolAdministrator {
                 "host": "\(hop.name)", "dane": "\(hop.dane != nil)",
             ])
             client.tls = .opportunistic
-        } else if parameters.requireTLS, fromResolver {
+        } else if parameters.requireTLS, fromResolver, hop.dane == nil {
             // RFC 8689 §4.2.1: a REQUIRETLS message goes to a mail exchanger only over TLS whose
             // certificate verifies for the MX name, by the CAs or by DANE (above); the client
             // also needs REQUIRETLS offered.

@@ -91,7 +91,9 @@ struct DNSDefenseSessionTests {
         // The list answers everything except the query for 192.0.2.93, which it ignores
         // (Fixtures/dns/behaviours.conf).
         try await withDNSTestServer { dns in
-            let resolver = dns.resolver(timeout: .seconds(5), attempts: 1)
+            // 15 s: B, C and D must finish inside A's wait even while the whole suite starts on
+            // two cores (5 s was once not enough).
+            let resolver = dns.resolver(timeout: .seconds(15), attempts: 1)
             let lists = DNSListDefense(
                 checker: DNSListChecker(resolver: resolver, configuration: DNSListConfiguration(zones: [DNSListZone("bl.dnsbl.test")], timeLimit: .seconds(300))),
                 policy: DNSListPolicy(stage: .mailFrom, onUnknown: .tempfail))
@@ -129,12 +131,12 @@ struct DNSDefenseSessionTests {
             let listed = try await d.command("MAIL FROM:<d@good.senders.test>")
             #expect(listed?.description == "550 5.7.1 Service unavailable; client host [2001:db8::99] blocked by a DNS block list")
 
-            // B and C and D were answered while A still waited for DNS (its timeout is 5 s) ...
+            // B and C and D were answered while A still waited for DNS (its timeout is 15 s) ...
             #expect(aStillWaiting)
             #expect(receiver.messages.count == 1)
             #expect(receiver.messages.first?.envelope.reversePath == DNSListFixture.reversePath("b@good.senders.test"))
             // ... then A gets a 4xx naming no list, never a 5xx, and may try again.
-            let deferred = try await a.reply()
+            let deferred = try await a.reply(timeout: .seconds(60))
             #expect(deferred?.description == "451 4.4.3 Temporary DNS failure, try again later")
             #expect(try await a.command("QUIT")?.code == .closing)
             #expect(dns.queries("93.2.0.192.bl.dnsbl.test", "A").count == 1)

@@ -381,6 +381,7 @@ struct OutboundKillNineTests {
                 outbound kill -9: \(acked.count - missing.count)/\(acked.count) acknowledged arrived \
                 (\(Self.messages) messages, \(attempts.count) attempts, \(ambiguous.count) lost their 250 in a kill), \
                 \(received.count) arrivals, \(duplicates) duplicates (\(sameEntryTwice) same entry re-sent after a kill, \
+                at most \(byEntry.values.map(\.count).max() ?? 0) copies of one entry, \
                 \(viaSecondEntry) same Message-ID via a second entry), \(Self.kills) kills (\(killsWithQueue) with messages queued), \
                 quarantined \(Self.entries(spool + "/quarantine").count), took \(elapsed)
                 """)

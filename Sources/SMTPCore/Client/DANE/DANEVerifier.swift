@@ -32,7 +32,7 @@ public struct DANEVerifier: Sendable {
         for record in anchorRecords where record.selector == 0 && record.matchingType == 0 {
             if let parsed = try? Certificate(derEncoded: record.data) { anchors.append((parsed, chain.count)) }
         }
-        let base = "_25._tcp.\(authentication.baseDomain)"
+        let base = authentication.ownerName
         guard !anchors.isEmpty else {
             return "DANE: no TLSA record of \(base) matches the server's certificate chain"
         }

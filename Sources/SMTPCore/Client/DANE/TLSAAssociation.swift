@@ -82,10 +82,16 @@ public struct DANEAuthentication: Hashable, Sendable, Codable {
     /// ([RFC 7672 §3.2.2](https://www.rfc-editor.org/rfc/rfc7672#section-3.2.2)). DANE-EE
     /// ignores names and validity dates (§3.1.1).
     public var referenceNames: [String]
+    /// The port in the TLSA owner name `_PORT._tcp.BASE` (25 for SMTP, RFC 7672 §2.2.3).
+    public var port: Int
 
-    public init(records: [TLSAAssociation], baseDomain: String, referenceNames: [String]) {
+    public init(records: [TLSAAssociation], baseDomain: String, referenceNames: [String], port: Int = 25) {
         self.records = records
         self.baseDomain = baseDomain
         self.referenceNames = referenceNames
+        self.port = port
     }
+
+    /// `_25._tcp.mx.example.org`: where the records were found.
+    public var ownerName: String { "_\(port)._tcp.\(baseDomain)" }
 }
