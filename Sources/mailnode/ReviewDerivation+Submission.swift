@@ -58,6 +58,14 @@ extension ReviewDerivation {
         case .smugglingDefense:
             return submission.bareLineEndings == .accept ? make(.disabled, "bare_line_endings = accept")
                 : make(.enabled, "bare CR/LF " + (submission.bareLineEndings == .reject ? "refused with 554 5.5.2" : "rewritten to CRLF"))
+        case .mtaRules:
+            guard !submission.localDomains.isEmpty else { return make(.disabled, "submission.local_domains is empty (and no mx.domains)") }
+            return make(.enabled, "recipients at " + submission.localDomains.sorted().joined(separator: ", ")
+                + " must be users or aliases of \(submission.usersPath) (550 5.1.1 at RCPT)")
+        case .badRecipientThrottle:
+            guard let throttle = submission.badRecipientThrottle else { return make(.disabled, "no [submission.bad_rcpt] table (or enabled = false)") }
+            return make(.enabled, "after \(throttle.free) refused recipients each is answered later (at most "
+                + "\(throttle.maxDelay.components.seconds) s), 421 after \(throttle.disconnectAfter); state: \(stateText(node))")
         case .noDisclosure, .sessionLimits, .startTLSInjectionDefense, .roleEnforcedEgress:
             return make(.enabled, "as on every listener")
         default:

@@ -160,9 +160,12 @@ extension DefenseCatalog {
                 + "file too) — the backscatter defense. The store role refuses addresses its user directory does not "
                 + "know (550 5.1.1 at LMTP RCPT, always on); the mx asks a user directory too (mx.recipients.users), "
                 + "on by default when the store runs in the same process (--role all, mailnode up), so an added user "
-                + "counts at the next RCPT with no list to copy.",
+                + "counts at the next RCPT with no list to copy. The submission role checks recipients at its local "
+                + "domains (submission.local_domains, default mx.domains) against its user directory, as Postfix's "
+                + "reject_unlisted_recipient does on every smtpd.",
             keys: ["mx.sender_checks.helo", "mx.sender_checks.sender_domain", "mx.sender_checks.iprev", "dns.servers",
-                   "mx.recipients.addresses", "mx.recipients.file", "mx.recipients.users", "mx.recipients.domains", "store.users"],
+                   "mx.recipients.addresses", "mx.recipients.file", "mx.recipients.users", "mx.recipients.domains", "store.users",
+                   "submission.local_domains"],
             references: ["RFC 5321 §4.1.4", "RFC 7505", "RFC 8601 §3 (iprev)"]),
         CatalogEntry(
             .dnsBlockLists, "DNSBL (centralised blacklists)",
@@ -315,9 +318,10 @@ extension DefenseCatalog {
             roles: [.mx, .submission], status: .native,
             note: "Each recipient refused with 5xx beyond the first few is answered later (a growing tarpit delay); "
                 + "after a threshold 421 4.7.0 and close. Counted per client address in the state store for an hour. "
-                + "Off by default; mx.max_errors (MN07) still closes a session after that many errors.",
+                + "Off by default; mx.max_errors (MN07) still closes a session after that many errors. On submission "
+                + "([submission.bad_rcpt]) it counts the recipient check's 550s: an account probing local addresses.",
             keys: ["mx.bad_rcpt.free", "mx.bad_rcpt.delay_step", "mx.bad_rcpt.max_delay", "mx.bad_rcpt.disconnect_after",
-                   "state.backend"],
+                   "submission.bad_rcpt.free", "submission.bad_rcpt.disconnect_after", "state.backend"],
             references: ["RFC 5321 §4.2.5"]),
     ]
 }

@@ -66,17 +66,7 @@ extension ConfigurationReader {
             try markRead(["mx", "rate"], keys: ["window", "max_connections", "max_messages", "max_recipients"])
         }
 
-        if document.tables[["mx", "bad_rcpt"]] != nil, try boolean(["mx", "bad_rcpt", "enabled"]) ?? true {
-            var throttle = BadRecipientThrottle.Configuration(trustedNetworks: mx.trustedUpstreams)
-            if let value = try integer(["mx", "bad_rcpt", "free"], range: 0...1000) { throttle.free = value }
-            if let value = try seconds(["mx", "bad_rcpt", "delay_step"], range: 0...60) { throttle.delayStep = value }
-            if let value = try seconds(["mx", "bad_rcpt", "max_delay"], range: 0...300) { throttle.maxDelay = value }
-            if let value = try integer(["mx", "bad_rcpt", "disconnect_after"], range: 1...10_000) { throttle.disconnectAfter = value }
-            if let value = try seconds(["mx", "bad_rcpt", "window"], range: 60...(7 * 86_400)) { throttle.window = value }
-            mx.badRecipientThrottle = throttle
-        } else {
-            try markRead(["mx", "bad_rcpt"], keys: ["free", "delay_step", "max_delay", "disconnect_after", "window"])
-        }
+        mx.badRecipientThrottle = try badRecipientThrottle(["mx", "bad_rcpt"], trustedNetworks: mx.trustedUpstreams)
 
         if document.tables[["mx", "greet_pause"]] != nil, try boolean(["mx", "greet_pause", "enabled"]) ?? true {
             var pause = GreetPause.Configuration(trustedNetworks: mx.trustedUpstreams)
@@ -115,5 +105,20 @@ extension ConfigurationReader {
             guard let entry = entry(path) else { continue }
             if key == "spf_exempt" { _ = try boolean(path) } else { used.insert(path); _ = entry }
         }
+    }
+
+    /// A `[ROLE.bad_rcpt]` table (DM36): nil when absent or `enabled = false`.
+    mutating func badRecipientThrottle(_ table: [String], trustedNetworks: [IPNetwork]) throws(ConfigurationError) -> BadRecipientThrottle.Configuration? {
+        guard document.tables[table] != nil, try boolean(table + ["enabled"]) ?? true else {
+            try markRead(table, keys: ["free", "delay_step", "max_delay", "disconnect_after", "window"])
+            return nil
+        }
+        var throttle = BadRecipientThrottle.Configuration(trustedNetworks: trustedNetworks)
+        if let value = try integer(table + ["free"], range: 0...1000) { throttle.free = value }
+        if let value = try seconds(table + ["delay_step"], range: 0...60) { throttle.delayStep = value }
+        if let value = try seconds(table + ["max_delay"], range: 0...300) { throttle.maxDelay = value }
+        if let value = try integer(table + ["disconnect_after"], range: 1...10_000) { throttle.disconnectAfter = value }
+        if let value = try seconds(table + ["window"], range: 60...(7 * 86_400)) { throttle.window = value }
+        return throttle
     }
 }

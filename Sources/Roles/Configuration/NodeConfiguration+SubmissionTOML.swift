@@ -49,6 +49,12 @@ extension ConfigurationReader {
         } else {
             submission.senderVolume = nil
         }
+        if let domains = try strings(["submission", "local_domains"]) {
+            submission.localDomains = Set(domains.map { $0.lowercased() })
+        } else if let domains = try strings(["mx", "domains"]) {
+            submission.localDomains = Set(domains.map { $0.lowercased() })
+        }
+        submission.badRecipientThrottle = try badRecipientThrottle(["submission", "bad_rcpt"], trustedNetworks: [])
         return submission
     }
 }

@@ -33,6 +33,12 @@ public struct SubmissionRoleConfiguration: Sendable {
     /// DM34 per user (`[submission.sender_rate]`; on by default for submission: 200 messages and
     /// 1,000 recipients per user and hour).
     public var senderVolume: SenderVolumeLimit.Configuration? = SenderVolumeLimit.Configuration()
+    /// DM19 `submission.local_domains`: recipients at these domains must be users or aliases of
+    /// the user directory (550 5.1.1 at RCPT, as Postfix's `reject_unlisted_recipient` does on
+    /// every smtpd); default: the file's `mx.domains`; empty: no check.
+    public var localDomains: Set<String> = []
+    /// DM36 `[submission.bad_rcpt]`: the refused-recipient tarpit (off by default, as on the mx).
+    public var badRecipientThrottle: BadRecipientThrottle.Configuration?
 
     public init(usersPath: String) {
         self.usersPath = usersPath

@@ -37,6 +37,12 @@ extension MailNode {
                                   metrics: metrics))
         hooks.append(MeteredHooks(SenderOwnership.id, SenderOwnership(users: users, configuration: .init(allowNullSender: submission.allowNullSender),
                                                                       logger: logger), metrics: metrics))
+        if !submission.localDomains.isEmpty {
+            // DM19: a user's typo in a colleague's address is answered now, not by a bounce later.
+            hooks.append(MeteredHooks(RecipientVerification.id, RecipientVerification(.init(domains: submission.localDomains),
+                                                                                      directory: UserRecipientDirectory(users), logger: logger),
+                                      metrics: metrics))
+        }
         if let store, let volume = submission.senderVolume {
             hooks.append(MeteredHooks(SenderVolumeLimit.id, SenderVolumeLimit(volume, store: store, logger: logger), metrics: metrics))
         }

@@ -174,7 +174,13 @@ public final class MailNode: Sendable {
             listeners += Self.submissionListeners(submission, hostname: configuration.hostname, tlsContext: tlsContext)
             if submission.hideClientAddress { receiving.hideClientAddress = ["submission", "submissions"] }
             let users = try SQLiteUserDirectory(path: submission.usersPath)
-            hooks = HookChain(Self.submissionHooks(submission, users: users, store: store, metrics: metrics, logger: logger))
+            let chain = HookChain(Self.submissionHooks(submission, users: users, store: store, metrics: metrics, logger: logger))
+            // DM36 wraps the chain: it sees the 5xx of the recipient check (an account probing addresses).
+            if let store, let throttle = submission.badRecipientThrottle {
+                hooks = BadRecipientThrottle(throttle, wrapping: chain, store: store, logger: logger, metrics: metrics)
+            } else {
+                hooks = chain
+            }
             if submission.checkFrom { inspectors.append(AuthorOwnership(users: users, metrics: metrics, logger: logger)) }
             if let store {
                 authenticator = DirectoryAuthenticator(users: users, store: store, configuration: submission.authentication, logger: logger)

@@ -15,6 +15,13 @@ struct SubmissionConfigurationTests {
         #expect(!submission.allowNullSender)
         #expect(submission.senderVolume?.maxMessages == 200)   // on by default for users
         #expect(submission.connectionLimit?.maxPerClient == 10)
+        #expect(submission.localDomains.isEmpty && submission.badRecipientThrottle == nil)   // no [mx] in this file
+        let withMX = try NodeConfiguration(toml: Self.base + "[mx]\ndomains = [\"Example.org\"]\n[submission]\n", file: "f")
+        #expect(withMX.submission?.localDomains == ["example.org"])
+        let explicit = try NodeConfiguration(toml: Self.base + "[mx]\ndomains = [\"example.org\"]\n[submission]\nlocal_domains = []\n"
+            + "[submission.bad_rcpt]\nfree = 3\ndisconnect_after = 5\n", file: "f")
+        #expect(explicit.submission?.localDomains.isEmpty == true)
+        #expect(explicit.submission?.badRecipientThrottle?.free == 3 && explicit.submission?.badRecipientThrottle?.disconnectAfter == 5)
         #expect(configuration.needsStateStore)
     }
 

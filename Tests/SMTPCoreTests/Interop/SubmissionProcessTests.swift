@@ -79,4 +79,75 @@ struct SubmissionProcessTests {
         #expect(await node.waitForExit(timeout: .seconds(10)))
         await next.stop()
     }
+
+    /// DM19 and DM36 on submission: a logged-in user's recipients at the local domain must exist
+    /// (550 5.1.1 now instead of a bounce later); an account that keeps probing local addresses
+    /// is cut off (421) — Python's smtplib as the mail program.
+    @Test func unknownLocalRecipientsAreRefusedAndProbingIsCutOff() async throws {
+        let next = try await LiveServer(session: SMTPSessionConfiguration(hostname: "antivirus.test"))
+        let scratch = try TemporaryDirectory("submission-rcpt")
+        defer { scratch.remove() }
+        let mailnode = try InteropTools.mailnodeBinary()
+        let users = scratch.path + "/spool/defenses/users.sqlite"
+        let added = try await ExternalProcess.run(mailnode, ["users", "add", "alice@example.test", "--alias", "info@example.test",
+                                                             "--directory", users], stdin: Array("s3cret pw\n".utf8))
+        #expect(added.status == 0, "\(added)")
+        let config = """
+            [node]
+            hostname = "submit.example.test"
+            spool = "\(scratch.path)/spool"
+            [tls]
+            certificate = "\(FixturePaths.serverCertificate)"
+            key = "\(FixturePaths.serverKey)"
+            [submission]
+            listen = ["127.0.0.1:0"]
+            local_domains = ["example.test"]
+            [submission.bad_rcpt]
+            free = 1
+            delay_step = 0
+            disconnect_after = 3
+            [hops.antivirus]
+            address = "127.0.0.1:\(next.port)"
+            tls = "none"
+            [routes]
+            "*" = "antivirus"
+            """
+        let file = try scratch.write("mailnode.toml", Array(config.utf8))
+        let node = try RunningProcess(mailnode, ["--role", "submission", "--config", file], in: scratch)
+        defer { node.signal(SIGKILL) }
+        let port = try #require(await node.waitForOutput(timeout: .seconds(15), MailnodeProcessInteropTests.Node.boundPort), "\(node.result())")
+        let script = """
+            import smtplib, ssl, sys
+            s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+            s.ehlo("laptop.example")
+            context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE
+            s.starttls(context=context); s.ehlo("laptop.example")
+            s.login("alice@example.test", "s3cret pw")
+            print("MAIL", s.mail("alice@example.test")[0])
+            for r in ["info@example.test", "bob@elsewhere.test", "nobody1@example.test", "nobody2@example.test",
+                      "nobody3@example.test", "carol@elsewhere.test"]:
+                try:
+                    code, text = s.rcpt(r)
+                    print(r, code, text.decode().split(" ")[0])
+                except smtplib.SMTPServerDisconnected:
+                    print(r, "disconnected")
+                    break
+            """
+        let result = try await ExternalProcess.run(try InteropTools.python3(), ["-c", script, String(port)], timeout: .seconds(60))
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout == """
+            MAIL 250
+            info@example.test 250 2.1.5
+            bob@elsewhere.test 250 2.1.5
+            nobody1@example.test 550 5.1.1
+            nobody2@example.test 550 5.1.1
+            nobody3@example.test 421 4.7.0
+            carol@elsewhere.test disconnected
+
+            """, "\(result)\n\(node.result())")
+        #expect(node.result().description.contains("defense=DM36"))
+        node.signal(SIGTERM)
+        #expect(await node.waitForExit(timeout: .seconds(10)))
+        await next.stop()
+    }
 }
