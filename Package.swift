@@ -151,6 +151,7 @@ let package = Package(
                 "Defenses",
                 "Roles",
                 "StateSQLite",
+                "StatePostgres",
                 "MailStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),

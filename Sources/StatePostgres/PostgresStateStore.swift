@@ -68,8 +68,12 @@ public final class PostgresStateStore: StateStore {
                 """, logger: logger)
             try await connection.query(
                 "CREATE INDEX IF NOT EXISTS mailnode_records_expires ON mailnode_records (expires)", logger: logger)
+            try await PostgresUserDirectory.createTables(connection, logger: logger)
         }
     }
+
+    /// The users kept in this store (its pool, its database; tables made by ``prepare()``).
+    public var users: PostgresUserDirectory { PostgresUserDirectory(client: client, logger: logger) }
 
     /// Closes the pool's connections.
     public func shutdown() async {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Defenses
 import Foundation
 import Roles
+import StatePostgres
 import StateSQLite
 
 /// `mailnode users add|passwd|del|list|alias|disable|enable`: the node's users (issue 7's user
@@ -54,12 +55,36 @@ struct UserDirectoryOption: ParsableArguments {
         return paths.first ?? node.spoolDirectory + "/defenses/users.sqlite"
     }
 
-    func open() throws -> SQLiteUserDirectory {
+    /// Runs `body` with the directory: the SQLite file, or — when `--config` names a node whose
+    /// `state.users = "store"` — the PostgreSQL state store's users (prepared, closed afterwards).
+    func withDirectory<T: Sendable>(_ body: (any UserDirectory) async throws -> T) async throws -> T {
+        if directory == nil, let file = configurationFile, let postgres = Self.postgresStore(configuration: file) {
+            let store = PostgresStateStore(configuration: postgres)
+            let result: Result<T, any Error>
+            do {
+                try await store.prepare()
+                result = .success(try await body(store.users))
+            } catch {
+                result = .failure(error)
+            }
+            await store.shutdown()
+            return try result.get()
+        }
+        let users: SQLiteUserDirectory
         do {
-            return try SQLiteUserDirectory(path: path)
+            users = try SQLiteUserDirectory(path: path)
         } catch {
             UsersCommand.fail("\(path): \(error)")
         }
+        return try await body(users)
+    }
+
+    /// The PostgreSQL store of a configuration whose users live there (`state.users = "store"`).
+    static func postgresStore(configuration file: String) -> PostgresStateConfiguration? {
+        guard let node = try? Mailnode.load(file, role: ""), node.state.usersInStore, case .postgres(let postgres) = node.state.backend else {
+            return nil
+        }
+        return postgres
     }
 }
 
@@ -100,7 +125,7 @@ struct UsersAdd: AsyncParsableCommand {
         let password = UsersCommand.readPassword()
         await UsersCommand.run {
             let hash = try await PasswordHash.make(password)
-            try await target.open().add(MailUser(name: name, passwordHash: hash, aliases: aliases))
+            try await target.withDirectory { try await $0.add(MailUser(name: name, passwordHash: hash, aliases: aliases)) }
             print("added \(name.lowercased())" + (aliases.isEmpty ? "" : " (aliases: \(aliases.map { $0.lowercased() }.joined(separator: ", ")))"))
         }
     }
@@ -114,7 +139,8 @@ struct UsersPasswd: AsyncParsableCommand {
     func run() async {
         let password = UsersCommand.readPassword()
         await UsersCommand.run {
-            try await target.open().setPasswordHash(try await PasswordHash.make(password), for: name)
+            let hash = try await PasswordHash.make(password)
+            try await target.withDirectory { try await $0.setPasswordHash(hash, for: name) }
             print("password of \(name.lowercased()) changed")
         }
     }
@@ -127,7 +153,7 @@ struct UsersDelete: AsyncParsableCommand {
 
     func run() async {
         await UsersCommand.run {
-            guard try await target.open().remove(name) else { throw UserDirectoryError.noSuchUser(name.lowercased()) }
+            guard try await target.withDirectory({ try await $0.remove(name) }) else { throw UserDirectoryError.noSuchUser(name.lowercased()) }
             print("removed \(name.lowercased())")
         }
     }
@@ -141,7 +167,7 @@ struct UsersAlias: AsyncParsableCommand {
 
     func run() async {
         await UsersCommand.run {
-            try await target.open().setAliases(aliases, for: name)
+            try await target.withDirectory { try await $0.setAliases(aliases, for: name) }
             print("aliases of \(name.lowercased()): \(aliases.isEmpty ? "none" : aliases.map { $0.lowercased() }.joined(separator: ", "))")
         }
     }
@@ -153,7 +179,7 @@ struct UsersDisable: AsyncParsableCommand {
     @Argument var name: String
 
     func run() async {
-        await UsersCommand.run { try await target.open().setDisabled(true, for: name); print("\(name.lowercased()) disabled") }
+        await UsersCommand.run { try await target.withDirectory { try await $0.setDisabled(true, for: name) }; print("\(name.lowercased()) disabled") }
     }
 }
 
@@ -163,7 +189,7 @@ struct UsersEnable: AsyncParsableCommand {
     @Argument var name: String
 
     func run() async {
-        await UsersCommand.run { try await target.open().setDisabled(false, for: name); print("\(name.lowercased()) enabled") }
+        await UsersCommand.run { try await target.withDirectory { try await $0.setDisabled(false, for: name) }; print("\(name.lowercased()) enabled") }
     }
 }
 
@@ -182,7 +208,7 @@ struct UsersList: AsyncParsableCommand {
 
     func run() async {
         await UsersCommand.run {
-            let users = try await target.open().all()
+            let users = try await target.withDirectory { try await $0.all() }
             let formatter = ISO8601DateFormatter()
             let entries = users.map {
                 Entry(name: $0.name, aliases: $0.aliases, disabled: $0.disabled, created: formatter.string(from: $0.created),

@@ -44,6 +44,17 @@ extension ConfigurationReader {
         }
         var state = StateConfiguration(backend: backend)
         if let interval = try seconds(["state", "purge_interval"], range: 60...86_400) { state.purgeInterval = interval }
+        if let users = try string(["state", "users"]) {
+            switch users {
+            case "file": state.usersInStore = false
+            case "store":
+                guard case .postgres = state.backend else {
+                    throw fail(["state", "users"], "\"store\" needs backend = \"postgres\" (the SQLite state file keeps no users)")
+                }
+                state.usersInStore = true
+            default: throw fail(["state", "users"], "must be file or store, got '\(users)'")
+            }
+        }
         return state
     }
 

@@ -162,6 +162,7 @@ public struct NodeConfiguration: Sendable {
     /// True when an enabled mechanism keeps state in the store.
     public var needsStateStore: Bool {
         if mx == nil, submission != nil { return true }   // AUTH lockout and per-user limits
+        if state.usersInStore, store != nil || mx?.recipientDirectory?.usersPath != nil { return true }   // the users live there
         if mx == nil, store?.servesPOP3 == true || store?.servesIMAP == true { return true }   // POP3 and IMAP login lockout
         guard let mx else { return false }
         return mx.greylisting != nil || mx.rateLimit != nil || mx.badRecipientThrottle != nil || mx.greetPause != nil

@@ -25,6 +25,9 @@ public struct StateConfiguration: Sendable, Hashable {
     public var backend: Backend
     /// How often expired records and counter buckets are deleted (default 3600 s).
     public var purgeInterval: Duration
+    /// `state.users = "store"`: the user directory lives in this (PostgreSQL) store, shared by
+    /// every node that uses it, instead of the `users.sqlite` file (`"file"`, the default).
+    public var usersInStore = false
 
     public init(backend: Backend, purgeInterval: Duration = .seconds(3600)) {
         self.backend = backend

@@ -28,7 +28,7 @@ extension MailNode {
                            stateStore: (any StateStore)?, metrics: DefenseMetrics, group: any EventLoopGroup,
                            logger: Logger) throws -> StoreParts {
         let mailboxes = try SQLiteMailboxStore(directory: role.path)
-        let users = try SQLiteUserDirectory(path: role.usersPath)
+        let users = try userDirectory(path: role.usersPath, node: node, stateStore: stateStore)
         var session = SMTPSessionConfiguration(hostname: node.hostname, sessionProtocol: role.sessionProtocol)
         session.limits.maxMessageSize = role.maxMessageSize
         let listeners = role.listen.map {

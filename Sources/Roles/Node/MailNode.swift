@@ -173,7 +173,7 @@ public final class MailNode: Sendable {
             guard let tlsContext else { throw SubmissionSetupError.noTLS }
             listeners += Self.submissionListeners(submission, hostname: configuration.hostname, tlsContext: tlsContext)
             if submission.hideClientAddress { receiving.hideClientAddress = ["submission", "submissions"] }
-            let users = try SQLiteUserDirectory(path: submission.usersPath)
+            let users = try Self.userDirectory(path: submission.usersPath, node: configuration, stateStore: store)
             let chain = HookChain(Self.submissionHooks(submission, users: users, store: store, metrics: metrics, logger: logger))
             // DM36 wraps the chain: it sees the 5xx of the recipient check (an account probing addresses).
             if let store, let throttle = submission.badRecipientThrottle {
@@ -279,6 +279,13 @@ public final class MailNode: Sendable {
         }
     }
 
+    /// The user directory of a role: the PostgreSQL state store's when `state.users = "store"`,
+    /// else the SQLite file at `path`.
+    static func userDirectory(path: String, node: NodeConfiguration, stateStore: (any StateStore)?) throws -> any UserDirectory {
+        if node.state.usersInStore, let postgres = stateStore as? PostgresStateStore { return postgres.users }
+        return try SQLiteUserDirectory(path: path)
+    }
+
     /// The resolver of the mx role's DNS-based defenses (hooks and message stage); nil when none is on.
     static func mxResolver(_ mx: MXRoleConfiguration, node: NodeConfiguration, logger: Logger) -> (any DNSResolver)? {
         let needsDNS = mx.dnsDefenses.dnsLists != nil || mx.dnsDefenses.senderChecks != nil || mx.dnsDefenses.spf != nil
@@ -314,7 +321,7 @@ public final class MailNode: Sendable {
             var directory: any RecipientDirectory = StaticRecipientDirectory(patterns: settings.addresses + (mx.spamTraps?.addresses ?? []),
                                                                              file: file)
             if let path = settings.usersPath {
-                directory = RecipientDirectories([directory, UserRecipientDirectory(try SQLiteUserDirectory(path: path))])
+                directory = RecipientDirectories([directory, UserRecipientDirectory(try userDirectory(path: path, node: node, stateStore: store))])
             }
             hooks.append(metered(RecipientVerification.id, RecipientVerification(.init(domains: settings.domains), directory: directory,
                                                                                  logger: logger)))

@@ -61,6 +61,9 @@ struct StateConfigurationTests {
         let shown = "\(configuration.state.backend)"
         #expect(shown == "postgres postgres://mailnode:***@db.example:5433/mail?sslmode=require")
         #expect(!shown.contains("s3cret"))
+        #expect(!configuration.state.usersInStore)   // users stay in their file unless asked
+        let shared = try NodeConfiguration(toml: text + "\nusers = \"store\"\n", file: "f")
+        #expect(shared.state.usersInStore)
     }
 
     @Test func disabledTablesKeepTheirKeys() throws {
@@ -80,6 +83,8 @@ struct StateConfigurationTests {
         (base + "[mx.greylist]\ndelay = \"5m\"\n", "f:7: mx.greylist.delay: expected an integer, got a string"),
         (base + "[mx.greylist]\ndelai = 5\n", "f:7: mx.greylist.delai: unknown key"),
         (base + "[mx.rate]\nenabled = \"yes\"\n", "f:7: mx.rate.enabled: expected true or false, got a string"),
+        (base + "[state]\nusers = \"store\"\n", "f:7: state.users: \"store\" needs backend = \"postgres\" (the SQLite state file keeps no users)"),
+        (base + "[state]\nbackend = \"postgres\"\nurl = \"postgres://u@h/db\"\nusers = \"ldap\"\n", "f:9: state.users: must be file or store, got 'ldap'"),
     ])
     func errors(text: String, expected: String) {
         do {

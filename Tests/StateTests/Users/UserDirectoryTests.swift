@@ -2,6 +2,7 @@ import Defenses
 import Foundation
 import NIOCore
 import SMTPCore
+import StatePostgres
 import StateSQLite
 import Testing
 
@@ -63,7 +64,71 @@ struct UserDirectoryTests {
 
     @Test("names and aliases share one address space; removing a user removes its aliases", arguments: Directory.allCases)
     func directoryContract(kind: Directory) async throws {
-        let users = try kind.make()
+        try await Self.contract(try kind.make())
+    }
+
+    /// The same contract over the PostgreSQL state store's directory (a real server, docs/state.md).
+    @Test func postgresDirectoryContract() async throws {
+        try await PostgresTestServer.with { server in
+            let store = PostgresStateStore(configuration: server.configuration)
+            let result: Result<Void, any Error>
+            do {
+                try await store.prepare()
+                try await Self.contract(store.users)
+                result = .success(())
+            } catch {
+                result = .failure(error)
+            }
+            await store.shutdown()
+            try result.get()
+        }
+    }
+
+    /// Two nodes (two stores, two pools) adding users that claim one alias at the same moment:
+    /// the advisory lock serialises them, exactly one gets the address, and a third node sees it.
+    @Test func postgresNodesCannotBothTakeOneAddress() async throws {
+        try await PostgresTestServer.with { server in
+            let stores = (0..<3).map { _ in PostgresStateStore(configuration: server.configuration) }
+            let result: Result<Void, any Error>
+            do {
+                for store in stores { try await store.prepare() }
+                for round in 0..<10 {
+                    let outcomes = await withTaskGroup(of: String.self) { group in
+                        for index in 0..<2 {
+                            let users = stores[index].users
+                            group.addTask {
+                                do {
+                                    try await users.add(MailUser(name: "u\(round)-\(index)@example.org", passwordHash: "$y$x",
+                                                                 aliases: ["shared\(round)@example.org"]))
+                                    return "added"
+                                } catch let error as UserDirectoryError {
+                                    return "\(error)"
+                                } catch {
+                                    return "other error: \(String(reflecting: error))"
+                                }
+                            }
+                        }
+                        var all: [String] = []
+                        for await outcome in group { all.append(outcome) }
+                        return all.sorted()
+                    }
+                    // The loser is told who has the address (not a unique-key violation from the server).
+                    #expect(outcomes.count == 2 && outcomes[0] == "added"
+                            && outcomes[1].hasPrefix("shared\(round)@example.org already belongs to u\(round)-"), "round \(round): \(outcomes)")
+                    let owner = try await stores[2].users.user(forAddress: "shared\(round)@example.org")
+                    #expect(owner?.name.hasPrefix("u\(round)-") == true)
+                }
+                #expect(try await stores[2].users.all().count == 10)
+                result = .success(())
+            } catch {
+                result = .failure(error)
+            }
+            for store in stores { await store.shutdown() }
+            try result.get()
+        }
+    }
+
+    static func contract(_ users: any UserDirectory) async throws {
         try await users.add(MailUser(name: "Alice@Example.org", passwordHash: "$y$x", aliases: ["a@example.org", "ALI@example.org"]))
         #expect(try await users.user(named: "alice@example.org")?.aliases.sorted() == ["a@example.org", "ali@example.org"])
         #expect(try await users.user(forAddress: "ALI@example.org")?.name == "alice@example.org")
