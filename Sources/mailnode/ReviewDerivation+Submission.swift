@@ -58,6 +58,11 @@ extension ReviewDerivation {
         case .smugglingDefense:
             return submission.bareLineEndings == .accept ? make(.disabled, "bare_line_endings = accept")
                 : make(.enabled, "bare CR/LF " + (submission.bareLineEndings == .reject ? "refused with 554 5.5.2" : "rewritten to CRLF"))
+        case .certificates:
+            guard let caFile = submission.clientCAFile else {
+                return make(.disabled, "no submission.client_ca_file: no client certificates, AUTH EXTERNAL not offered")
+            }
+            return make(.enabled, "client certificates from the CAs in \(caFile) log their user in with AUTH EXTERNAL")
         case .mtaRules:
             guard !submission.localDomains.isEmpty else { return make(.disabled, "submission.local_domains is empty (and no mx.domains)") }
             return make(.enabled, "recipients at " + submission.localDomains.sorted().joined(separator: ", ")

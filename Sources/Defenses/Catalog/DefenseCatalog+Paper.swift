@@ -32,16 +32,20 @@ extension DefenseCatalog {
                 + "user directory (`mailnode users`, yescrypt hashes), lockout per user and per client in the state "
                 + "store (454 4.7.0, logged as brute force), the envelope sender must be the user's own address "
                 + "(553 5.7.1), and so must every From:/Sender: address of the message (550 5.7.1 at the end of DATA, "
-                + "AuthorOwnership). SCRAM and client certificates (DM05) are not yet.",
+                + "AuthorOwnership). AUTH EXTERNAL with client certificates: DM05. SCRAM is not yet.",
             keys: ["submission.users", "submission.auth_max_failures_per_user", "submission.auth_max_failures_per_client",
-                   "submission.auth_window", "submission.allow_null_sender", "submission.check_from"],
+                   "submission.auth_window", "submission.allow_null_sender", "submission.check_from", "state.users"],
             references: ["RFC 4954", "RFC 4616"]),
         CatalogEntry(
             .certificates, "Digital certificates - PKI",
             stages: [.b, .e, .g], faults: [.init(.noPrivacy, .mitigates), .init(.forging, .mitigates)], source: .inferred,
-            roles: [.submission, .webmail, .store], status: .notYet,
-            note: "Server certificates are loaded for STARTTLS (DM14, tls.certificate); client "
-                + "certificates (AUTH EXTERNAL) and S/MIME are not yet."),
+            roles: [.submission], status: .native,
+            note: "Server certificates for STARTTLS (DM14, tls.certificate). Client certificates on submission "
+                + "(submission.client_ca_file): the listeners ask for one during TLS, verify a presented one against "
+                + "those CAs (a bad one ends the handshake), and AUTH EXTERNAL logs in the user whose name or alias "
+                + "its email SAN (else CN) is — no password. Not yet: client certificates for IMAP/POP3 and webmail, "
+                + "S/MIME.",
+            keys: ["submission.client_ca_file", "tls.certificate"], references: ["RFC 4422 Appendix A", "RFC 5280 §4.2.1.6"]),
         CatalogEntry(
             .pgp, "PGP",
             stages: [.b, .e, .g], faults: [.init(.noPrivacy, .mitigates), .init(.forging, .mitigates)], source: .inferred,

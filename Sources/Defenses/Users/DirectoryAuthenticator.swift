@@ -51,6 +51,7 @@ public struct DirectoryAuthenticator: Authenticator {
     }
 
     public func authenticate(_ credentials: Credentials, session: SessionContext) async -> SMTPCore.AuthenticationResult {
+        if credentials.isExternal { return await authenticateExternal(credentials, session: session) }
         let name = credentials.username.lowercased()
         let client = ClientNetworkGrouping.singleAddress.key(for: session.remoteAddress) ?? "-"
         let window = StateWindow(configuration.window)
@@ -79,6 +80,53 @@ public struct DirectoryAuthenticator: Authenticator {
         } catch {
             metadata["error"] = "\(error)"
             logger.error("AUTH: directory or state store failed", metadata: metadata)
+            return .temporaryFailure
+        }
+    }
+
+    /// AUTH EXTERNAL (DM05): the client certificate the listener verified names the user — one of
+    /// its email identities is a user's name or alias. A requested authorization identity must be
+    /// an address of that same user. No password, so nothing to guess: failures are still counted
+    /// per client (a client with a valid certificate for nobody keeps trying), and a locked-out
+    /// client or a disabled user is refused as with passwords.
+    func authenticateExternal(_ credentials: Credentials, session: SessionContext) async -> SMTPCore.AuthenticationResult {
+        let client = ClientNetworkGrouping.singleAddress.key(for: session.remoteAddress) ?? "-"
+        let window = StateWindow(configuration.window)
+        var metadata: Logger.Metadata = [
+            "defense": "\(DefenseID.certificates)", "session": "\(session.sessionID)", "client": "\(client)",
+            "certificate": "\(credentials.certificateNames.joined(separator: ","))",
+        ]
+        do {
+            let clientFailures = try await store.count("authfail:client:\(client)", window: window, at: now())
+            if clientFailures >= configuration.maxFailuresPerClient {
+                metadata["result"] = "locked-out"
+                logger.warning("AUTH EXTERNAL: client locked out", metadata: metadata)
+                return .temporaryFailure
+            }
+            var found: MailUser?
+            for name in credentials.certificateNames {
+                if let user = try await users.user(forAddress: name) {
+                    found = user
+                    break
+                }
+            }
+            let requested = credentials.authorizationID.lowercased()
+            if let user = found, !user.disabled,
+               requested.isEmpty || requested == user.name || user.aliases.contains(requested) {
+                metadata["user"] = "\(user.name)"
+                metadata["result"] = "success"
+                logger.info("AUTH EXTERNAL", metadata: metadata)
+                return .success(identity: user.name)
+            }
+            _ = try await store.increment("authfail:client:\(client)", window: window, at: now())
+            metadata["user"] = "\(found?.name ?? "-")"
+            metadata["result"] = found == nil ? "unknown-certificate" : found?.disabled == true ? "disabled" : "authzid-refused"
+            if !requested.isEmpty { metadata["authzid"] = "\(requested)" }
+            logger.notice("AUTH EXTERNAL failed", metadata: metadata)
+            return .invalidCredentials
+        } catch {
+            metadata["error"] = "\(error)"
+            logger.error("AUTH EXTERNAL: directory or state store failed", metadata: metadata)
             return .temporaryFailure
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Defenses
 import SMTPCore
 
@@ -55,6 +56,10 @@ extension ConfigurationReader {
             submission.localDomains = Set(domains.map { $0.lowercased() })
         }
         submission.badRecipientThrottle = try badRecipientThrottle(["submission", "bad_rcpt"], trustedNetworks: [])
+        if let path = try string(["submission", "client_ca_file"]) {
+            guard FileManager.default.isReadableFile(atPath: path) else { throw fail(["submission", "client_ca_file"], "cannot read '\(path)'") }
+            submission.clientCAFile = path
+        }
         return submission
     }
 }

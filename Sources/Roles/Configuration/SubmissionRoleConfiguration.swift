@@ -39,6 +39,11 @@ public struct SubmissionRoleConfiguration: Sendable {
     public var localDomains: Set<String> = []
     /// DM36 `[submission.bad_rcpt]`: the refused-recipient tarpit (off by default, as on the mx).
     public var badRecipientThrottle: BadRecipientThrottle.Configuration?
+    /// DM05 `submission.client_ca_file`: PEM certificate authorities of the users' client
+    /// certificates. Set, the listeners ask for a certificate during TLS (optional: a client
+    /// without one uses a password), verify a presented one against these CAs, and offer
+    /// AUTH EXTERNAL (RFC 4422 Appendix A) for the user whose address it names.
+    public var clientCAFile: String?
 
     public init(usersPath: String) {
         self.usersPath = usersPath

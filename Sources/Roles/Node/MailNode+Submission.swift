@@ -7,13 +7,14 @@ import StateSQLite
 /// The submission role's parts (stage B).
 extension MailNode {
     /// 587-style listeners (STARTTLS required before MAIL and AUTH) and 465-style implicit-TLS ones;
-    /// both require AUTH before MAIL and offer only PLAIN and LOGIN, never in plaintext.
+    /// both require AUTH before MAIL and offer only PLAIN and LOGIN (and EXTERNAL with client
+    /// certificates), never in plaintext.
     static func submissionListeners(_ submission: SubmissionRoleConfiguration, hostname: String,
                                     tlsContext: NIOSSLContext) -> [SMTPListenerConfiguration] {
         var session = SMTPSessionConfiguration(hostname: hostname, limits: submission.limits, bareLineEndings: submission.bareLineEndings)
         session.requireTLS = true
         session.requireAuthentication = true
-        session.authMechanisms = ["PLAIN", "LOGIN"]
+        session.authMechanisms = ["PLAIN", "LOGIN"] + (submission.clientCAFile == nil ? [] : ["EXTERNAL"])
         session.allowPlaintextAuth = false
         return submission.listen.map {
             SMTPListenerConfiguration(name: "submission", host: $0.host, port: $0.port, session: session, tls: .startTLS, tlsContext: tlsContext)
@@ -24,6 +25,20 @@ extension MailNode {
 
     /// DM10 and DM11 (per client), then sender ownership (DM04) and the per-user volume limit (DM34); relaying to any
     /// domain is allowed only because every session authenticated (the session enforces that).
+    /// The submission listeners' TLS: the node's certificate, and with `submission.client_ca_file`
+    /// a request for the client's certificate, verified against those CAs when one is presented
+    /// (NIOSSL's optional verification: no certificate is fine, a bad one ends the handshake).
+    static func submissionTLSContext(_ submission: SubmissionRoleConfiguration, node: NodeConfiguration,
+                                     default context: NIOSSLContext) throws -> NIOSSLContext {
+        guard let caFile = submission.clientCAFile, let certificate = node.tlsCertificatePath, let key = node.tlsKeyPath else { return context }
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        tls.certificateVerification = .optionalVerification
+        tls.trustRoots = .file(caFile)
+        return try NIOSSLContext(configuration: tls)
+    }
+
     static func submissionHooks(_ submission: SubmissionRoleConfiguration, users: any UserDirectory, store: (any StateStore)?,
                                 metrics: DefenseMetrics, logger: Logger) -> [any SessionHooks] {
         var hooks: [any SessionHooks] = []

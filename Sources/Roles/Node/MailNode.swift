@@ -171,7 +171,8 @@ public final class MailNode: Sendable {
         var authenticator: (any Authenticator)?
         if configuration.mx == nil, let submission = configuration.submission {
             guard let tlsContext else { throw SubmissionSetupError.noTLS }
-            listeners += Self.submissionListeners(submission, hostname: configuration.hostname, tlsContext: tlsContext)
+            listeners += Self.submissionListeners(submission, hostname: configuration.hostname,
+                                                  tlsContext: try Self.submissionTLSContext(submission, node: configuration, default: tlsContext))
             if submission.hideClientAddress { receiving.hideClientAddress = ["submission", "submissions"] }
             let users = try Self.userDirectory(path: submission.usersPath, node: configuration, stateStore: store)
             let chain = HookChain(Self.submissionHooks(submission, users: users, store: store, metrics: metrics, logger: logger))

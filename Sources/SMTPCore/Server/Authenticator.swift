@@ -4,15 +4,32 @@ public struct Credentials: Sendable, Hashable, CustomStringConvertible {
     public var authorizationID: String
     public var username: String
     public var password: String
+    /// AUTH EXTERNAL ([RFC 4422 Appendix A](https://www.rfc-editor.org/rfc/rfc4422#appendix-A)):
+    /// the verified client certificate's identities (``TLSDetails/clientCertificateNames``); then
+    /// ``username`` and ``password`` are empty and ``authorizationID`` is the identity asked for.
+    public var certificateNames: [String]
 
     public init(authorizationID: String = "", username: String, password: String) {
         self.authorizationID = authorizationID
         self.username = username
         self.password = password
+        self.certificateNames = []
     }
 
+    /// AUTH EXTERNAL credentials: the certificate's identities and the requested authorization identity.
+    public static func external(certificateNames: [String], authorizationID: String) -> Credentials {
+        var credentials = Credentials(authorizationID: authorizationID, username: "", password: "")
+        credentials.certificateNames = certificateNames
+        return credentials
+    }
+
+    /// Whether these come from AUTH EXTERNAL (a client certificate), not from a password.
+    public var isExternal: Bool { !certificateNames.isEmpty }
+
     /// Redacted: the password never appears in logs or test failures.
-    public var description: String { "Credentials(user: \(username), password: ***)" }
+    public var description: String {
+        isExternal ? "Credentials(certificate: \(certificateNames.joined(separator: ",")))" : "Credentials(user: \(username), password: ***)"
+    }
 }
 
 /// The outcome of checking credentials.

@@ -149,7 +149,11 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if case .handshakeCompleted = tlsEvent {
                 let tlsHandler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
                 let version = tlsHandler?.tlsVersion.map { "\($0)" } ?? "TLS"
-                session.tlsEstablished(TLSDetails(version: version, implicit: implicitTLS))
+                // A client certificate is there only when the listener asked for one, and then the
+                // handshake verified it against the listener's client CAs (optional verification).
+                let identity = tlsHandler?.peerCertificate.map(ClientCertificateIdentity.init)
+                session.tlsEstablished(TLSDetails(version: version, implicit: implicitTLS, peerCertificateSubject: identity?.subject,
+                                                  clientCertificateNames: identity?.names ?? []))
                 logger[metadataKey: "tls"] = "\(version)"
                 logger.debug("tls established")
                 process(context)

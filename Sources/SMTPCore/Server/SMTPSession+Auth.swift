@@ -8,6 +8,8 @@ enum SASLExchange: Sendable, Hashable {
     case loginUsername
     /// LOGIN: waiting for the password.
     case loginPassword(username: String)
+    /// EXTERNAL without initial response: waiting for the authorization identity (RFC 4422 Appendix A).
+    case external
 }
 
 extension SMTPSession {
@@ -42,9 +44,24 @@ extension SMTPSession {
                 return challenge(.loginPassword(username: username), Base64.encode("Password:"))
             }
             return challenge(.loginUsername, Base64.encode("Username:"))
+        case "EXTERNAL":
+            if let initialResponse { return externalResponse(initialResponse) }
+            return challenge(.external, "")
         default:
             return error(Reply(.parameterNotImplemented, .invalidArguments, "Unrecognized authentication type"))
         }
+    }
+
+    /// EXTERNAL: the client certificate the TLS handshake verified is the credential; the
+    /// response is the requested authorization identity (empty: the certificate's own).
+    mutating func externalResponse(_ text: String) -> [Action] {
+        guard let authzid = decodeText(text) else { return invalidBase64() }
+        guard let names = context.tls?.clientCertificateNames, !names.isEmpty else {
+            authFailures += 1
+            return error(Reply(.authenticationFailed, .authCredentialsInvalid, "No verified client certificate"))
+        }
+        pending = .authentication
+        return [.authenticate(.external(certificateNames: names, authorizationID: authzid))]
     }
 
     mutating func challenge(_ exchange: SASLExchange, _ text: String) -> [Action] {
@@ -70,6 +87,8 @@ extension SMTPSession {
             guard let password = decodeText(text) else { return invalidBase64() }
             pending = .authentication
             return [.authenticate(Credentials(username: username, password: password))]
+        case .external:
+            return externalResponse(text)
         }
     }
 

@@ -70,11 +70,17 @@ public struct TLSDetails: Sendable, Hashable {
     public var implicit: Bool
     /// The client certificate's subject, when one was presented and verified.
     public var peerCertificateSubject: String?
+    /// The identities of a client certificate the listener verified against its client CAs
+    /// (`submission.client_ca_file`): the certificate's email SANs (rfc822Name), else its
+    /// subject common name — what AUTH EXTERNAL authenticates (RFC 4422 Appendix A, DM05).
+    /// Empty when no certificate was presented or the listener does not ask for one.
+    public var clientCertificateNames: [String]
 
-    public init(version: String, implicit: Bool, peerCertificateSubject: String? = nil) {
+    public init(version: String, implicit: Bool, peerCertificateSubject: String? = nil, clientCertificateNames: [String] = []) {
         self.version = version
         self.implicit = implicit
         self.peerCertificateSubject = peerCertificateSubject
+        self.clientCertificateNames = clientCertificateNames
     }
 }
 

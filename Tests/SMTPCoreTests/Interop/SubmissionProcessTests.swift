@@ -150,4 +150,84 @@ struct SubmissionProcessTests {
         #expect(await node.waitForExit(timeout: .seconds(10)))
         await next.stop()
     }
+
+    /// DM05: a client certificate from the users' CA (`submission.client_ca_file`) logs its user in
+    /// with AUTH EXTERNAL — no password — and the mail goes; another identity asked for, no
+    /// certificate, or a certificate from no trusted CA: refused. Python's smtplib and ssl.
+    @Test func clientCertificatesLogInWithAuthExternal() async throws {
+        let next = try await LiveServer(session: SMTPSessionConfiguration(hostname: "antivirus.test"))
+        let scratch = try TemporaryDirectory("submission-cert")
+        defer { scratch.remove() }
+        let mailnode = try InteropTools.mailnodeBinary()
+        let users = scratch.path + "/spool/defenses/users.sqlite"
+        let added = try await ExternalProcess.run(mailnode, ["users", "add", "alice@example.test", "--alias", "info@example.test",
+                                                             "--directory", users], stdin: Array("s3cret pw\n".utf8))
+        #expect(added.status == 0, "\(added)")
+        let tls = FixturePaths.root.appendingPathComponent("tls").path
+        let config = """
+            [node]
+            hostname = "submit.example.test"
+            spool = "\(scratch.path)/spool"
+            [tls]
+            certificate = "\(FixturePaths.serverCertificate)"
+            key = "\(FixturePaths.serverKey)"
+            [submission]
+            listen = ["127.0.0.1:0"]
+            client_ca_file = "\(tls)/ca.pem"
+            [hops.antivirus]
+            address = "127.0.0.1:\(next.port)"
+            tls = "none"
+            [routes]
+            "*" = "antivirus"
+            """
+        let file = try scratch.write("mailnode.toml", Array(config.utf8))
+        let node = try RunningProcess(mailnode, ["--role", "submission", "--config", file], in: scratch)
+        defer { node.signal(SIGKILL) }
+        let port = try #require(await node.waitForOutput(timeout: .seconds(15), MailnodeProcessInteropTests.Node.boundPort), "\(node.result())")
+        let script = """
+            import base64, smtplib, ssl, sys
+            port, tls = int(sys.argv[1]), sys.argv[2]
+            def session(name=None):
+                s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+                s.ehlo("laptop.example")
+                context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE
+                if name: context.load_cert_chain(tls + "/" + name + ".pem", tls + "/" + name + ".key")
+                s.starttls(context=context); s.ehlo("laptop.example")
+                return s
+            s = session("client-alice")
+            print("offered", "EXTERNAL" in s.esmtp_features.get("auth", "").split())
+            print("external", s.docmd("AUTH", "EXTERNAL =")[0])
+            print("mail", s.mail("info@example.test")[0], s.rcpt("bob@elsewhere.test")[0],
+                  s.data(b"Subject: by certificate\\r\\nFrom: alice@example.test\\r\\n\\r\\nhi\\r\\n")[0])
+            s.quit()
+            s = session("client-alice")
+            print("other authzid", s.docmd("AUTH", "EXTERNAL " + base64.b64encode(b"ceo@example.test").decode())[0])
+            s.quit()
+            s = session()
+            print("no certificate", s.docmd("AUTH", "EXTERNAL =")[0], s.mail("alice@example.test")[0])
+            s.quit()
+            try:
+                s = session("client-stranger")
+                print("stranger", s.docmd("AUTH", "EXTERNAL =")[0])
+            except (ssl.SSLError, smtplib.SMTPServerDisconnected, OSError):
+                print("stranger refused")
+            """
+        let result = try await ExternalProcess.run(try InteropTools.python3(), ["-c", script, String(port), tls], timeout: .seconds(60))
+        #expect(result.stdout == """
+            offered True
+            external 235
+            mail 250 250 250
+            other authzid 535
+            no certificate 535 530
+            stranger refused
+
+            """, "\(result)\n\(node.result())")
+        let deadline = ContinuousClock.now + .seconds(20)
+        while next.receiver.messages.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(next.receiver.messages.map(\.envelope.reversePath.description) == ["<info@example.test>"])
+        #expect(node.result().description.contains("result=success") && node.result().description.contains("defense=DM05"))
+        node.signal(SIGTERM)
+        #expect(await node.waitForExit(timeout: .seconds(10)))
+        await next.stop()
+    }
 }

@@ -65,6 +65,29 @@ import Testing
         #expect(!LoopbackAddress.contains("128.0.0.1") && !LoopbackAddress.contains("::2") && !LoopbackAddress.contains("127.0.0"))
     }
 
+    @Test func authExternalPassesTheVerifiedCertificateNamesAndTheAuthzid() {
+        let configuration = SMTPSessionConfiguration.test { $0.startTLSAvailable = true; $0.authMechanisms = ["PLAIN", "EXTERNAL"] }
+        var harness = SessionHarness(configuration)
+        harness.send("EHLO client.test\r\n")
+        harness.send("STARTTLS\r\n")
+        harness.establishTLS(clientCertificateNames: ["alice@example.org"])
+        #expect(harness.send("EHLO client.test\r\n")[0].lines.contains("AUTH PLAIN EXTERNAL"))
+        // Without an initial response: an empty challenge, then the authzid.
+        #expect(harness.send("AUTH EXTERNAL\r\n")[0].code == .authContinue)
+        harness.send(Base64.encode("info@example.org") + "\r\n")
+        #expect(harness.credentialsSeen == [.external(certificateNames: ["alice@example.org"], authorizationID: "info@example.org")])
+        #expect(harness.credentialsSeen.first?.description == "Credentials(certificate: alice@example.org)")
+        // No certificate: refused before any authenticator is asked.
+        var anonymous = SessionHarness(configuration)
+        anonymous.send("EHLO client.test\r\n")
+        anonymous.send("STARTTLS\r\n")
+        anonymous.establishTLS()
+        anonymous.send("EHLO client.test\r\n")
+        let refused = anonymous.send("AUTH EXTERNAL =\r\n")[0]
+        #expect(refused.code == .authenticationFailed && refused.text == "No verified client certificate")
+        #expect(anonymous.credentialsSeen.isEmpty)
+    }
+
     @Test func fullTransactionDeliversUnstuffedData() {
         var harness = SessionHarness()
         let codes = harness.codes(Self.transaction)

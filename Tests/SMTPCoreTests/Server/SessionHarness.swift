@@ -56,8 +56,8 @@ struct SessionHarness {
         send(text).map(\.code.rawValue)
     }
 
-    mutating func establishTLS() {
-        session.tlsEstablished(TLSDetails(version: "TLSv1.3", implicit: false))
+    mutating func establishTLS(clientCertificateNames: [String] = []) {
+        session.tlsEstablished(TLSDetails(version: "TLSv1.3", implicit: false, clientCertificateNames: clientCertificateNames))
         pump()
     }
 
