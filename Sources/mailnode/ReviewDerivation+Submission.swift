@@ -58,6 +58,10 @@ extension ReviewDerivation {
         case .smugglingDefense:
             return submission.bareLineEndings == .accept ? make(.disabled, "bare_line_endings = accept")
                 : make(.enabled, "bare CR/LF " + (submission.bareLineEndings == .reject ? "refused with 554 5.5.2" : "rewritten to CRLF"))
+        case .regularExpressions:
+            guard let rules = submission.contentRules else { return make(.disabled, "no [submission.rules] patterns") }
+            return make(.enabled, "\(rules.header.count) header and \(rules.body.count) body patterns on the users' outgoing mail "
+                + "(first \(rules.bodyScanLimit) body octets), 550 5.7.1 at the end of DATA")
         case .certificates:
             guard let caFile = submission.clientCAFile else {
                 return make(.disabled, "no submission.client_ca_file: no client certificates, AUTH EXTERNAL not offered")

@@ -208,9 +208,11 @@ extension DefenseCatalog {
                 + "and each RCPT TO address (EnvelopeRules), and in the message stage on each unfolded header field and "
                 + "each body line as the message streams in (ContentRules; bodies scanned up to body_scan_limit, "
                 + "default 1 MiB) refuse with 550 5.7.1 (the pattern only in the log), behind the DM21 allow list. "
+                + "On submission ([submission.rules]) the header and body rules check the users' own outgoing mail. "
                 + "Not in the antispam role yet.",
             keys: ["mx.rules.reject_helo", "mx.rules.reject_sender", "mx.rules.reject_recipient", "mx.rules.reject_header",
-                   "mx.rules.reject_body", "mx.rules.body_scan_limit"]),
+                   "mx.rules.reject_body", "mx.rules.body_scan_limit", "submission.rules.reject_header",
+                   "submission.rules.reject_body", "submission.rules.body_scan_limit"]),
         CatalogEntry(
             .bayesianFilters, "Bayesian filters",
             stages: [.d, .mua], faults: [.init(.spam, .mitigates)], source: .tableII(printedAs: nil),

@@ -42,6 +42,9 @@ public struct ContentRules: MessageInspector {
         /// Never checked (upstream stages).
         public var trustedNetworks: [IPNetwork]
         public var messageLimits: MessageLimits
+        /// Check authenticated users' mail too: the submission role's rules (`[submission.rules]`),
+        /// where every session is authenticated. Off for the mx, whose rules are for strangers.
+        public var checksAuthenticatedUsers = false
 
         public static let defaultBodyScanLimit = 1024 * 1024
 
@@ -81,7 +84,7 @@ public struct ContentRules: MessageInspector {
 
     public func begin(envelope: Envelope, session: SessionContext) async -> (any MessageInspection)? {
         guard !configuration.isEmpty,
-              !DefenseHookSupport.isExempt(session, authenticated: true, trusted: configuration.trustedNetworks),
+              !DefenseHookSupport.isExempt(session, authenticated: !configuration.checksAuthenticatedUsers, trusted: configuration.trustedNetworks),
               allowList?.allows(message: envelope, session: session) == nil else { return nil }
         return Inspection(owner: self, session: session)
     }

@@ -92,14 +92,7 @@ extension ConfigurationReader {
 
         if try enabled(["mx", "rules"], keys: ["reject_helo", "reject_sender", "reject_recipient", "reject_header", "reject_body",
                                                "body_scan_limit"]) {
-            func rules(_ key: String) throws(ConfigurationError) -> [EnvelopeRules.Rule] {
-                var out: [EnvelopeRules.Rule] = []
-                for pattern in try strings(["mx", "rules", key]) ?? [] {
-                    guard let rule = EnvelopeRules.Rule(pattern) else { throw fail(["mx", "rules", key], "'\(pattern)' is not a valid regular expression") }
-                    out.append(rule)
-                }
-                return out
-            }
+            func rules(_ key: String) throws(ConfigurationError) -> [EnvelopeRules.Rule] { try ruleList(["mx", "rules", key]) }
             mx.envelopeRules = EnvelopeRules.Configuration(helo: try rules("reject_helo"), sender: try rules("reject_sender"),
                                                            recipient: try rules("reject_recipient"), trustedNetworks: mx.trustedUpstreams)
             // The message stage (headers and bodies), only when there is something to match.
@@ -150,5 +143,15 @@ extension ConfigurationReader {
             if let value = try integer(["mx", "sender_rate", "max_recipients"], range: 0...10_000_000) { volume.maxRecipients = value }
             mx.senderVolume = volume
         }
+    }
+
+    /// A list of regular expressions (DM23 rules); each must compile.
+    mutating func ruleList(_ path: [String]) throws(ConfigurationError) -> [EnvelopeRules.Rule] {
+        var out: [EnvelopeRules.Rule] = []
+        for pattern in try strings(path) ?? [] {
+            guard let rule = EnvelopeRules.Rule(pattern) else { throw fail(path, "'\(pattern)' is not a valid regular expression") }
+            out.append(rule)
+        }
+        return out
     }
 }

@@ -56,6 +56,13 @@ extension ConfigurationReader {
             submission.localDomains = Set(domains.map { $0.lowercased() })
         }
         submission.badRecipientThrottle = try badRecipientThrottle(["submission", "bad_rcpt"], trustedNetworks: [])
+        if try enabled(["submission", "rules"], keys: ["reject_header", "reject_body", "body_scan_limit"]) {
+            var content = ContentRules.Configuration(header: try ruleList(["submission", "rules", "reject_header"]),
+                                                     body: try ruleList(["submission", "rules", "reject_body"]))
+            content.checksAuthenticatedUsers = true
+            if let value = try integer(["submission", "rules", "body_scan_limit"], range: 0...(1 << 30)) { content.bodyScanLimit = value }
+            submission.contentRules = content.isEmpty ? nil : content
+        }
         if let path = try string(["submission", "client_ca_file"]) {
             guard FileManager.default.isReadableFile(atPath: path) else { throw fail(["submission", "client_ca_file"], "cannot read '\(path)'") }
             submission.clientCAFile = path

@@ -44,6 +44,9 @@ public struct SubmissionRoleConfiguration: Sendable {
     /// without one uses a password), verify a presented one against these CAs, and offer
     /// AUTH EXTERNAL (RFC 4422 Appendix A) for the user whose address it names.
     public var clientCAFile: String?
+    /// DM23 `[submission.rules]` `reject_header` / `reject_body` / `body_scan_limit`: regular
+    /// expressions over the users' own outgoing messages (550 5.7.1 at the end of DATA); off when empty.
+    public var contentRules: ContentRules.Configuration?
 
     public init(usersPath: String) {
         self.usersPath = usersPath

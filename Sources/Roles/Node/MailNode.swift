@@ -183,6 +183,7 @@ public final class MailNode: Sendable {
                 hooks = chain
             }
             if submission.checkFrom { inspectors.append(AuthorOwnership(users: users, metrics: metrics, logger: logger)) }
+            if let rules = submission.contentRules { inspectors.append(ContentRules(rules, metrics: metrics, logger: logger)) }
             if let store {
                 authenticator = DirectoryAuthenticator(users: users, store: store, configuration: submission.authentication, logger: logger)
             }

@@ -26,6 +26,8 @@ struct SubmissionProcessTests {
             [submission]
             listen = ["127.0.0.1:0"]
             hide_client_address = true
+            [submission.rules]
+            reject_body = ["(?i)project nightshade"]
             [hops.antivirus]
             address = "127.0.0.1:\(next.port)"
             tls = "none"
@@ -65,6 +67,11 @@ struct SubmissionProcessTests {
         let forgedHeader = try await swaks(["--tls", "--auth", "PLAIN", "--auth-user", "alice@example.test", "--auth-password", "s3cret pw",
                                             "--from", "alice@example.test", "--header", "From: The CEO <ceo@example.test>"])
         #expect(forgedHeader.status != 0 && forgedHeader.stdout.contains("550 5.7.1"), "\(forgedHeader)")
+        // DM23 on the users' own mail ([submission.rules]): a forbidden phrase is refused at the end of DATA.
+        let ruled = try await swaks(["--tls", "--auth", "PLAIN", "--auth-user", "alice@example.test", "--auth-password", "s3cret pw",
+                                     "--from", "alice@example.test", "--header", "From: alice@example.test",
+                                     "--body", "About Project Nightshade: see attached"])
+        #expect(ruled.status != 0 && ruled.stdout.contains("550 5.7.1"), "\(ruled)")
 
         let deadline = ContinuousClock.now + .seconds(20)
         while next.receiver.messages.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
