@@ -96,19 +96,7 @@ public struct StoreReceiver: MessageReceiver {
         var received = "Received: from \(from)\r\n\tby \(hostname) with \(session.receivedProtocol(smtpUTF8: envelope.parameters.smtpUTF8)) id \(id)"
         if let tls = session.tls { received += " (\(tls.version))" }
         if envelope.recipients.count == 1 { received += "\r\n\tfor \(envelope.recipients[0].path)" }
-        return "Return-Path: \(envelope.reversePath)\r\n" + received + "; " + rfc5322Date(arrival) + "\r\n"
-    }
-
-    /// RFC 5322 §3.3 date-time in UTC.
-    static func rfc5322Date(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
+        return "Return-Path: \(envelope.reversePath)\r\n" + received + "; " + RFC5322Date.string(arrival) + "\r\n"
     }
 }
 

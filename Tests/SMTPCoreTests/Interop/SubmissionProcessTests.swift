@@ -7,37 +7,77 @@ import Testing
 /// `mailnode users add` (password on stdin).
 @Suite(.timeLimit(.minutes(2)))
 struct SubmissionProcessTests {
+    /// A `mailnode --role submission` process with user alice@example.test (alias info@…, password
+    /// "s3cret pw", made with `mailnode users add`) relaying to an in-process next hop.
+    final class Node {
+        let next: LiveServer
+        let scratch: TemporaryDirectory
+        let process: RunningProcess
+        let port: Int
+        private var stopped = false
+
+        /// `submission` is appended to the `[submission]` table (more keys, sub-tables).
+        init(_ label: String, submission: String) async throws {
+            next = try await LiveServer(session: SMTPSessionConfiguration(hostname: "antivirus.test"))
+            scratch = try TemporaryDirectory(label)
+            let mailnode = try InteropTools.mailnodeBinary()
+            let added = try await ExternalProcess.run(mailnode, ["users", "add", "alice@example.test", "--alias", "info@example.test",
+                                                                 "--directory", scratch.path + "/spool/defenses/users.sqlite"],
+                                                      stdin: Array("s3cret pw\n".utf8))
+            #expect(added.status == 0, "\(added)")
+            let config = """
+                [node]
+                hostname = "submit.example.test"
+                spool = "\(scratch.path)/spool"
+                [tls]
+                certificate = "\(FixturePaths.serverCertificate)"
+                key = "\(FixturePaths.serverKey)"
+                [hops.antivirus]
+                address = "127.0.0.1:\(next.port)"
+                tls = "none"
+                [routes]
+                "*" = "antivirus"
+                [submission]
+                listen = ["127.0.0.1:0"]
+                \(submission)
+                """
+            let file = try scratch.write("mailnode.toml", Array(config.utf8))
+            process = try RunningProcess(mailnode, ["--role", "submission", "--config", file], in: scratch)
+            let bound = await process.waitForOutput(timeout: .seconds(15), MailnodeProcessInteropTests.Node.boundPort)
+            guard let bound else {
+                process.signal(SIGKILL)
+                scratch.remove()
+                Issue.record("the submission node did not start: \(process.result())")
+                throw TestTimeout()
+            }
+            port = bound
+        }
+
+        /// SIGTERM, expecting a clean exit, then the next hop and the directory go.
+        func stop() async {
+            stopped = true
+            process.signal(SIGTERM)
+            #expect(await process.waitForExit(timeout: .seconds(10)))
+            await next.stop()
+            scratch.remove()
+        }
+
+        /// For `defer`: nothing is left running if the test failed half-way.
+        func kill() {
+            guard !stopped else { return }
+            process.signal(SIGKILL)
+            scratch.remove()
+        }
+    }
+
     @Test func authenticatedUsersSendAsThemselvesOnlyOverTLS() async throws {
-        let next = try await LiveServer(session: SMTPSessionConfiguration(hostname: "antivirus.test"))
-        let scratch = try TemporaryDirectory("submission")
-        defer { scratch.remove() }
-        let mailnode = try InteropTools.mailnodeBinary()
-        let users = scratch.path + "/spool/defenses/users.sqlite"
-        let added = try await ExternalProcess.run(mailnode, ["users", "add", "alice@example.test", "--alias", "info@example.test",
-                                                             "--directory", users], stdin: Array("s3cret pw\n".utf8))
-        #expect(added.status == 0, "\(added)")
-        let config = """
-            [node]
-            hostname = "submit.example.test"
-            spool = "\(scratch.path)/spool"
-            [tls]
-            certificate = "\(FixturePaths.serverCertificate)"
-            key = "\(FixturePaths.serverKey)"
-            [submission]
-            listen = ["127.0.0.1:0"]
+        let node = try await Node("submission", submission: """
             hide_client_address = true
             [submission.rules]
             reject_body = ["(?i)project nightshade"]
-            [hops.antivirus]
-            address = "127.0.0.1:\(next.port)"
-            tls = "none"
-            [routes]
-            "*" = "antivirus"
-            """
-        let file = try scratch.write("mailnode.toml", Array(config.utf8))
-        let node = try RunningProcess(mailnode, ["--role", "submission", "--config", file], in: scratch)
-        defer { node.signal(SIGKILL) }
-        let port = try #require(await node.waitForOutput(timeout: .seconds(15), MailnodeProcessInteropTests.Node.boundPort), "\(node.result())")
+            """)
+        defer { node.kill() }
+        let (next, port) = (node.next, node.port)
         func swaks(_ options: [String]) async throws -> ProcessResult {
             try await ExternalProcess.run(try InteropTools.swaks(), [
                 "--server", "127.0.0.1", "--port", String(port), "--helo", "laptop.example", "--to", "bob@elsewhere.test",
@@ -75,54 +115,29 @@ struct SubmissionProcessTests {
 
         let deadline = ContinuousClock.now + .seconds(20)
         while next.receiver.messages.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        let message = try #require(next.receiver.messages.first, "\(node.result())")
+        let message = try #require(next.receiver.messages.first, "\(node.process.result())")
         #expect(next.receiver.messages.count == 1)
         #expect(message.envelope.reversePath.description == "<info@example.test>")
         #expect(String(buffer: message.data).contains("with ESMTPSA"))   // TLS and AUTH in the Received field
         #expect(String(buffer: message.data).hasPrefix("Received: from laptop.example (authenticated user)\r\n"))
         #expect(!String(buffer: message.data).contains("127.0.0.1"))   // hide_client_address
-        #expect(!node.result().description.contains("s3cret"))          // the password is never logged
-        node.signal(SIGTERM)
-        #expect(await node.waitForExit(timeout: .seconds(10)))
-        await next.stop()
+        #expect(!node.process.result().description.contains("s3cret"))          // the password is never logged
+        await node.stop()
     }
 
     /// DM19 and DM36 on submission: a logged-in user's recipients at the local domain must exist
     /// (550 5.1.1 now instead of a bounce later); an account that keeps probing local addresses
     /// is cut off (421) — Python's smtplib as the mail program.
     @Test func unknownLocalRecipientsAreRefusedAndProbingIsCutOff() async throws {
-        let next = try await LiveServer(session: SMTPSessionConfiguration(hostname: "antivirus.test"))
-        let scratch = try TemporaryDirectory("submission-rcpt")
-        defer { scratch.remove() }
-        let mailnode = try InteropTools.mailnodeBinary()
-        let users = scratch.path + "/spool/defenses/users.sqlite"
-        let added = try await ExternalProcess.run(mailnode, ["users", "add", "alice@example.test", "--alias", "info@example.test",
-                                                             "--directory", users], stdin: Array("s3cret pw\n".utf8))
-        #expect(added.status == 0, "\(added)")
-        let config = """
-            [node]
-            hostname = "submit.example.test"
-            spool = "\(scratch.path)/spool"
-            [tls]
-            certificate = "\(FixturePaths.serverCertificate)"
-            key = "\(FixturePaths.serverKey)"
-            [submission]
-            listen = ["127.0.0.1:0"]
+        let node = try await Node("submission-rcpt", submission: """
             local_domains = ["example.test"]
             [submission.bad_rcpt]
             free = 1
             delay_step = 0
             disconnect_after = 3
-            [hops.antivirus]
-            address = "127.0.0.1:\(next.port)"
-            tls = "none"
-            [routes]
-            "*" = "antivirus"
-            """
-        let file = try scratch.write("mailnode.toml", Array(config.utf8))
-        let node = try RunningProcess(mailnode, ["--role", "submission", "--config", file], in: scratch)
-        defer { node.signal(SIGKILL) }
-        let port = try #require(await node.waitForOutput(timeout: .seconds(15), MailnodeProcessInteropTests.Node.boundPort), "\(node.result())")
+            """)
+        defer { node.kill() }
+        let port = node.port
         let script = """
             import smtplib, ssl, sys
             s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
@@ -151,46 +166,19 @@ struct SubmissionProcessTests {
             nobody3@example.test 421 4.7.0
             carol@elsewhere.test disconnected
 
-            """, "\(result)\n\(node.result())")
-        #expect(node.result().description.contains("defense=DM36"))
-        node.signal(SIGTERM)
-        #expect(await node.waitForExit(timeout: .seconds(10)))
-        await next.stop()
+            """, "\(result)\n\(node.process.result())")
+        #expect(node.process.result().description.contains("defense=DM36"))
+        await node.stop()
     }
 
     /// DM05: a client certificate from the users' CA (`submission.client_ca_file`) logs its user in
     /// with AUTH EXTERNAL — no password — and the mail goes; another identity asked for, no
     /// certificate, or a certificate from no trusted CA: refused. Python's smtplib and ssl.
     @Test func clientCertificatesLogInWithAuthExternal() async throws {
-        let next = try await LiveServer(session: SMTPSessionConfiguration(hostname: "antivirus.test"))
-        let scratch = try TemporaryDirectory("submission-cert")
-        defer { scratch.remove() }
-        let mailnode = try InteropTools.mailnodeBinary()
-        let users = scratch.path + "/spool/defenses/users.sqlite"
-        let added = try await ExternalProcess.run(mailnode, ["users", "add", "alice@example.test", "--alias", "info@example.test",
-                                                             "--directory", users], stdin: Array("s3cret pw\n".utf8))
-        #expect(added.status == 0, "\(added)")
         let tls = FixturePaths.root.appendingPathComponent("tls").path
-        let config = """
-            [node]
-            hostname = "submit.example.test"
-            spool = "\(scratch.path)/spool"
-            [tls]
-            certificate = "\(FixturePaths.serverCertificate)"
-            key = "\(FixturePaths.serverKey)"
-            [submission]
-            listen = ["127.0.0.1:0"]
-            client_ca_file = "\(tls)/ca.pem"
-            [hops.antivirus]
-            address = "127.0.0.1:\(next.port)"
-            tls = "none"
-            [routes]
-            "*" = "antivirus"
-            """
-        let file = try scratch.write("mailnode.toml", Array(config.utf8))
-        let node = try RunningProcess(mailnode, ["--role", "submission", "--config", file], in: scratch)
-        defer { node.signal(SIGKILL) }
-        let port = try #require(await node.waitForOutput(timeout: .seconds(15), MailnodeProcessInteropTests.Node.boundPort), "\(node.result())")
+        let node = try await Node("submission-cert", submission: "client_ca_file = \"\(tls)/ca.pem\"")
+        defer { node.kill() }
+        let (next, port) = (node.next, node.port)
         let script = """
             import base64, smtplib, ssl, sys
             port, tls = int(sys.argv[1]), sys.argv[2]
@@ -228,13 +216,11 @@ struct SubmissionProcessTests {
             no certificate 535 530
             stranger refused
 
-            """, "\(result)\n\(node.result())")
+            """, "\(result)\n\(node.process.result())")
         let deadline = ContinuousClock.now + .seconds(20)
         while next.receiver.messages.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         #expect(next.receiver.messages.map(\.envelope.reversePath.description) == ["<info@example.test>"])
-        #expect(node.result().description.contains("result=success") && node.result().description.contains("defense=DM05"))
-        node.signal(SIGTERM)
-        #expect(await node.waitForExit(timeout: .seconds(10)))
-        await next.stop()
+        #expect(node.process.result().description.contains("result=success") && node.process.result().description.contains("defense=DM05"))
+        await node.stop()
     }
 }
