@@ -61,7 +61,7 @@ struct CheckDANE: AsyncParsableCommand {
         let destination = await resolver.destination(for: domain)
         guard case .hosts(let hops) = destination else {
             switch destination {
-            case .temporaryFailure(let reason): lines.append("delivery: deferred: \(reason)")
+            case .temporaryFailure(let reason), .securityDeferral(let reason): lines.append("delivery: deferred: \(reason)")
             case .noMailHost(let reason), .loopsBack(let reason): lines.append("delivery: fails: \(reason)")
             case .nullMX: lines.append("delivery: fails: the domain publishes a null MX (RFC 7505)")
             case .hosts: break

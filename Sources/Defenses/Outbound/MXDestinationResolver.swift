@@ -149,6 +149,8 @@ public struct MXDestinationResolver: DestinationResolver {
         var hops: [NextHop] = []
         var hopPreferences: [Int] = []
         var temporary: [String] = []
+        /// The exchangers skipped by DANE (dane-only without records, a failed TLSA look-up).
+        var refusedByDANE = 0
         var refusedBySTS: [String] = []
         var loopsAt: (exchanger: String, preference: Int)?
         for exchanger in exchangers where hops.count < maxAddresses {
@@ -180,11 +182,13 @@ public struct MXDestinationResolver: DestinationResolver {
                 case .absent:
                     if daneMode == .mandatory {
                         temporary.append("\(exchanger): no DNSSEC-validated TLSA records at _\(port)._tcp.\(exchanger) (dane-only)")
+                        refusedByDANE += 1
                         continue
                     }
                 case .failed(let reason):
                     // §2.2.3: a TLSA look-up that fails is no reason to deliver without it.
                     temporary.append("\(exchanger): \(reason)")
+                    refusedByDANE += 1
                     continue
                 }
             }
@@ -209,10 +213,14 @@ public struct MXDestinationResolver: DestinationResolver {
             return .loopsBack("mail for \(domain) loops back to myself: its best mail exchanger \(loopsAt.exchanger) is this host")
         }
         if let sts, !refusedBySTS.isEmpty, temporary.isEmpty {
-            return .temporaryFailure("MTA-STS policy of \(domain) (enforce) allows none of its mail exchangers "
+            return .securityDeferral("MTA-STS policy of \(domain) (enforce) allows none of its mail exchangers "
                 + "\(refusedBySTS.joined(separator: ", ")) (policy mx: \(sts.mx.joined(separator: ", ")))")
         }
-        if !temporary.isEmpty { return .temporaryFailure("no usable mail exchanger for \(domain): " + temporary.joined(separator: "; ")) }
+        if !temporary.isEmpty {
+            let reason = "no usable mail exchanger for \(domain): " + temporary.joined(separator: "; ")
+            // Only DANE kept them out: a security matter, not a DNS outage.
+            return refusedByDANE == temporary.count ? .securityDeferral(reason) : .temporaryFailure(reason)
+        }
         return .noMailHost("no address for the mail exchangers of \(domain)")
     }
 

@@ -19,8 +19,13 @@ public enum Destination: Sendable, Hashable {
     case nullMX
     /// The domain does not exist, or has no host that could take mail: `550 5.1.2`.
     case noMailHost(String)
-    /// The DNS could not answer now: retried later, never bounced for that.
+    /// The DNS could not answer now: retried later, never bounced for that (`4.4.3`).
     case temporaryFailure(String)
+    /// A transport-security policy leaves no exchanger to use now — MTA-STS names none of them,
+    /// DANE is mandatory and none has validated records, a TLSA look-up failed, REQUIRETLS finds
+    /// no authenticated one: retried later like ``temporaryFailure(_:)``, but reported as the
+    /// security matter it is (`4.7.5`, as Postfix reports TLS policy deferrals).
+    case securityDeferral(String)
     /// The best mail exchanger is this host itself: the mail would come back to us
     /// ([RFC 5321 §5.1](https://www.rfc-editor.org/rfc/rfc5321#section-5.1)). `554 5.4.6`.
     case loopsBack(String)

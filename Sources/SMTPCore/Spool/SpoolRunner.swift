@@ -326,7 +326,7 @@ public actor SpoolRunner: SpoolAdministrator {
                     // RFC 8689 §4.2.1: only to exchangers whose name DNSSEC or MTA-STS vouches for.
                     let authenticated = hosts.filter(\.mxAuthenticated)
                     destination = authenticated.isEmpty
-                        ? .temporaryFailure("REQUIRETLS: no authenticated mail exchanger for \(domain) ("
+                        ? .securityDeferral("REQUIRETLS: no authenticated mail exchanger for \(domain) ("
                             + Array(Set(hosts.map(\.name))).sorted().joined(separator: ", ")
                             + ": the MX record is not DNSSEC-validated and no MTA-STS policy names it)")
                         : .hosts(authenticated)
@@ -361,13 +361,15 @@ public actor SpoolRunner: SpoolAdministrator {
                         newlyFailed.append(.init(recipient: recipients[index], reply: reply, remoteMTA: nil))
                         log.notice("failed", metadata: ["domain": "\(domain)", "rcpt": "\(recipients[index].path)", "reply": "\(reply)"])
                     }
-                case .temporaryFailure(let reason):
+                case .temporaryFailure(let reason), .securityDeferral(let reason):
+                    // RFC 3463 X.4.3: directory server failure; X.7.5: cryptographic failure.
+                    var code = EnhancedStatusCode(4, 4, 3)
+                    if case .securityDeferral = destination { code = EnhancedStatusCode(4, 7, 5) }
                     for index in indices {
                         state.recipients[index].attempts += 1
                         state.recipients[index].lastResult = reason
                         state.recipients[index].hop = "MX of \(domain)"
-                        // RFC 3463 X.4.3: directory server failure.
-                        lastReply[index] = (Reply(.localError, EnhancedStatusCode(4, 4, 3), reason), nil)
+                        lastReply[index] = (Reply(.localError, code, reason), nil)
                     }
                     log.info("deferred", metadata: ["domain": "\(domain)", "reason": "\(reason)"])
                 }

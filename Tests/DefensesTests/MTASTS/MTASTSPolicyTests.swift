@@ -157,7 +157,8 @@ import Testing
         resolver.mtaSTS = MTASTSPolicyCache(dns: dns, fetcher: TableFetcher([
             "example.com": "version: STSv1\nmode: enforce\nmx: other.example.com\nmax_age: 100\n",
         ]))
-        guard case .temporaryFailure(let reason) = await resolver.destination(for: "example.com") else { Issue.record("not deferred"); return }
+        // A security deferral (4.7.5 in the queue and in delay warnings), not a DNS failure.
+        guard case .securityDeferral(let reason) = await resolver.destination(for: "example.com") else { Issue.record("not deferred"); return }
         #expect(reason.contains("allows none of its mail exchangers mail.example.com, rogue.example.org"))
 
         // testing: as without a policy; a tls_policy entry wins over MTA-STS.

@@ -91,8 +91,8 @@ struct MXDestinationResolverDANETests {
         let two = Self.hops(await resolver.destination(for: "two.example"))
         #expect(two.map { $0.dane != nil } == [true, false])
         resolver.tlsPolicy = TLSPolicyTable(["plain.example": .daneOnly, "two.example": .daneOnly])
-        guard case .temporaryFailure(let reason) = await resolver.destination(for: "plain.example") else {
-            Issue.record("dane-only without records must defer")
+        guard case .securityDeferral(let reason) = await resolver.destination(for: "plain.example") else {
+            Issue.record("dane-only without records must defer (4.7.5)")
             return
         }
         #expect(reason.contains("dane-only") && reason.contains("mx.plain.example"))
