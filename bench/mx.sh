@@ -23,7 +23,7 @@ REPO=$PWD
 WORK=${WORK:-/tmp/mailnode-mx-bench}
 N=${N:-5000}
 SIZE=${SIZE:-5120}
-CONC=${CONC:-10}                     # DM10's default mx.max_connections_per_client is 10
+CONC=${CONC:-8}                      # below DM10's default mx.max_connections_per_client = 10 (see README)
 RUNS=${RUNS:-1}
 OFF=${OFF:-}                         # mx tables to leave out, e.g. "dnsbl greylist"
 PROFILE=${PROFILE:-0}
@@ -55,20 +55,7 @@ fi
 . "$REPO/bench/relay_lib.sh"
 
 # ---- loopback DNS --------------------------------------------------------------------------
-DNS_PID=
-DNS_PORT=
-start_dns() {
-    /usr/bin/python3 "$REPO/Tests/interop/dns_server.py" --zones "$WORK/zones" --address 127.0.0.1 \
-        --log "$WORK/dns-queries.log" >"$WORK/dns.out" 2>&1 &
-    DNS_PID=$!
-    for _ in $(seq 200); do
-        DNS_PORT=$(sed -n 's/^READY //p' "$WORK/dns.out")
-        [ -n "$DNS_PORT" ] && return
-        kill -0 "$DNS_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    cat "$WORK/dns.out"; die "dns_server.py did not start"
-}
+. "$REPO/bench/dns_lib.sh"
 
 # ---- the mx --------------------------------------------------------------------------------
 off() { case " $OFF " in *" $1 "*) return 0;; esac; return 1; }
@@ -141,8 +128,7 @@ mx_stop() { stop_mailnode; }
 
 cleanup() {
     stop_sink; stop_mailnode
-    [ -n "$DNS_PID" ] && kill "$DNS_PID" 2>/dev/null && wait "$DNS_PID" 2>/dev/null
-    true
+    stop_dns_server
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -154,7 +140,7 @@ python3 "$REPO/bench/mx_setup.py" message --size "$SIZE" --out "$WORK/message.em
 "$MAILNODE" dkim sign --key "$WORK/dkim.key" --domain sender.test --selector bench <"$WORK/message.eml" \
     | sed 's/\r$//' >"$WORK/signed.eml" || die "dkim sign failed"
 python3 "$REPO/bench/mx_setup.py" zone --dkim-record "$WORK/dkim.record" --out "$WORK/zones/bench.json"
-start_dns
+start_dns_server "$WORK/zones"
 "$MAILNODE" check dnsbl --ip 127.0.0.1 --zone bl.test --dns 127.0.0.1:$DNS_PORT >"$WORK/dnsbl-check.out" 2>&1 \
     || { cat "$WORK/dnsbl-check.out"; die "dnsbl check failed"; }
 
