@@ -20,6 +20,7 @@ sink_count() { tail -c 200 "$WORK/sink.out" 2>/dev/null | tr '\r' '\n' | grep -o
 MN_PID=
 start_mailnode() {
     rm -rf "$WORK/mn-spool"
+    : >"$WORK/mailnode.log"   # else the wait below may find the previous run's 'mailnode up' line
     "$MAILNODE" up --listen 127.0.0.1:$MN_PORT --hostname mx.bench.local --domain bench.test \
         --spool "$WORK/mn-spool" --next-hop 127.0.0.1:$SINK_PORT --log-level notice >"$WORK/mailnode.log" 2>&1 &
     MN_PID=$!
