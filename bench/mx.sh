@@ -27,6 +27,11 @@ CONC=${CONC:-8}                      # below DM10's default mx.max_connections_p
 RUNS=${RUNS:-1}
 OFF=${OFF:-}                         # mx tables to leave out, e.g. "dnsbl greylist"
 PROFILE=${PROFILE:-0}
+# with PROFILE=1: one mx run per set of tables left out (comma-joined), then one with the state store in memory
+STATE_TABLES=rate,sender_rate,greylist,greet_pause,bad_rcpt,blocklist,spam_traps
+DNS_TABLES=spf,authentication,sender_checks,dnsbl
+PROFILE_SETS=${PROFILE_SETS:-"spf authentication sender_checks dnsbl greylist greet_pause rate sender_rate bad_rcpt blocklist spam_traps recipients connection_limit $STATE_TABLES $DNS_TABLES"}
+STATE_BACKEND=${STATE_BACKEND:-sqlite}   # [state] backend (default sqlite: <spool>/defenses/state.sqlite)
 RUN_LIMIT=${RUN_LIMIT:-300}
 MN_PORT=${MN_PORT:-2655}             # the relay node (relay.sh: 2635; own ports, so both can run)
 MX_PORT=${MX_PORT:-2657}
@@ -58,7 +63,7 @@ fi
 . "$REPO/bench/dns_lib.sh"
 
 # ---- the mx --------------------------------------------------------------------------------
-off() { case " $OFF " in *" $1 "*) return 0;; esac; return 1; }
+off() { case " ${OFF//,/ } " in *" $1 "*) return 0;; esac; return 1; }
 mx_config() {   # every [mx.*] defense table at its defaults, except the deviations printed by deviations()
     cat <<EOF
 [node]
@@ -67,6 +72,7 @@ spool = "$WORK/mx-spool"
 
 [dns]
 servers = ["127.0.0.1:$DNS_PORT"]
+$([ "$STATE_BACKEND" != sqlite ] && printf '\n[state]\nbackend = "%s"' "$STATE_BACKEND")
 
 [mx]
 listen = ["127.0.0.1:$MX_PORT"]
@@ -102,6 +108,8 @@ deviations() {
     echo "   greet pause (DM32, 5 s) on: paid once per mx run by the warm-up session, then remember_passed (1 day) skips it for 127.0.0.1"
     echo "   greylisting (DM22) on at defaults: the sender passes by its SPF pass (spf_exempt = true, the default)"
     [ -n "$OFF" ] && echo "   OFF: tables left out: $OFF"
+    [ "$STATE_BACKEND" != sqlite ] && echo "   [state] backend = \"$STATE_BACKEND\""
+    true
 }
 mx_fail() { tail -5 "$WORK/mx.log" >&2; stop_mailnode; stop_sink; die "$1"; }   # (in run()'s subshell)
 mx_queue() { ls -f "$WORK/mx-spool/queue" 2>/dev/null | grep -vc '^\.\.\?$'; }
@@ -168,10 +176,14 @@ for r in $(seq "$RUNS"); do
 done
 if [ "$PROFILE" = 1 ]; then
     base_off=$OFF
-    for d in spf authentication sender_checks dnsbl greylist greet_pause rate sender_rate bad_rcpt blocklist spam_traps recipients connection_limit; do
-        OFF="$base_off $d"; one mx "mx-no-$d"
+    for d in $PROFILE_SETS; do
+        label=mx-no-$d
+        [ "$d" = "$STATE_TABLES" ] && label=mx-no-state-defenses
+        [ "$d" = "$DNS_TABLES" ] && label=mx-no-dns-defenses
+        OFF="$base_off $d"; one mx "$label"
     done
     OFF=$base_off
+    STATE_BACKEND=memory; one mx mx-state-memory; STATE_BACKEND=sqlite
 fi
 echo "== done $(date -u +%FT%TZ), uptime: $(uptime)"
 python3 - "$WORK/mx.csv" <<'EOF'
@@ -182,9 +194,9 @@ for row in rows:
     by.setdefault(row["server"], []).append(row)
 def med(label, key):
     return statistics.median(float(r[key]) for r in by[label])
-print("\nserver               runs  delivered/s  accepted/s  CPU us/msg  (medians)")
+print("\nserver                 runs  delivered/s  accepted/s  CPU us/msg  (medians)")
 for label in by:
-    print(f"{label:20} {len(by[label]):4}  {med(label, 'delivered_per_s'):11.1f}  {med(label, 'accepted_per_s'):10.1f}  {med(label, 'cpu_us_per_msg'):10.0f}")
+    print(f"{label:22} {len(by[label]):4}  {med(label, 'delivered_per_s'):11.1f}  {med(label, 'accepted_per_s'):10.1f}  {med(label, 'cpu_us_per_msg'):10.0f}")
 bad = [r for r in rows if int(r["sink_count"]) != int(r["n"]) or int(r["queue_left"]) != 0 or int(r["source_rc"]) != 0]
 if bad:
     print("INCOMPLETE runs:", ", ".join(r["server"] for r in bad))
