@@ -31,6 +31,7 @@ PROFILE=${PROFILE:-0}
 STATE_TABLES=rate,sender_rate,greylist,greet_pause,bad_rcpt,blocklist,spam_traps
 DNS_TABLES=spf,authentication,sender_checks,dnsbl
 PROFILE_SETS=${PROFILE_SETS:-"spf authentication sender_checks dnsbl greylist greet_pause rate sender_rate bad_rcpt blocklist spam_traps recipients connection_limit $STATE_TABLES $DNS_TABLES"}
+GREYLIST_PASS=${GREYLIST_PASS:-spf}     # spf: the default SPF-pass exemption; triplet: spf_exempt = false + a passed triplet
 STATE_BACKEND=${STATE_BACKEND:-sqlite}   # [state] backend (default sqlite: <spool>/defenses/state.sqlite)
 RUN_LIMIT=${RUN_LIMIT:-300}
 MN_PORT=${MN_PORT:-2655}             # the relay node (relay.sh: 2635; own ports, so both can run)
@@ -89,7 +90,7 @@ EOF
     off authentication || printf '\n[mx.authentication]\n'
     off sender_checks  || printf '\n[mx.sender_checks]\n'
     off dnsbl          || printf '\n[mx.dnsbl]\nzones = ["bl.test"]\n'
-    off greylist       || printf '\n[mx.greylist]\n'
+    off greylist       || printf '\n[mx.greylist]\n%s' "$([ "$GREYLIST_PASS" = triplet ] && echo 'spf_exempt = false')"
     off greet_pause    || printf '\n[mx.greet_pause]\n'
     off rate           || printf '\n[mx.rate]\nmax_connections = %s\nmax_messages = %s\nmax_recipients = %s\n' $RAISED_LIMIT $RAISED_LIMIT $RAISED_LIMIT
     off sender_rate    || printf '\n[mx.sender_rate]\nmax_messages = %s\nmax_recipients = %s\n' $RAISED_LIMIT $RAISED_LIMIT
@@ -106,7 +107,12 @@ deviations() {
     echo "   [mx.spam_traps] addresses = [\"trap@bench.test\"] (required key; never hit); [mx.dnsbl] zones = [\"bl.test\"] (required)"
     echo "   [mx.recipients] addresses = [\"$RCPT\"] (required key); [mx.rules] absent (it has no default patterns), [mx.allowlist] absent"
     echo "   greet pause (DM32, 5 s) on: paid once per mx run by the warm-up session, then remember_passed (1 day) skips it for 127.0.0.1"
-    echo "   greylisting (DM22) on at defaults: the sender passes by its SPF pass (spf_exempt = true, the default)"
+    if [ "$GREYLIST_PASS" = triplet ]; then
+        echo "   greylisting (DM22): spf_exempt = false (default true), and the triplet (127.0.0.0/24, $SENDER, $RCPT) pre-seeded"
+        echo "     as passed in the state store before the warm-up, as if the sender had retried after the delay once"
+    else
+        echo "   greylisting (DM22) on at defaults: the sender passes by its SPF pass (spf_exempt = true, the default)"
+    fi
     [ -n "$OFF" ] && echo "   OFF: tables left out: $OFF"
     [ "$STATE_BACKEND" != sqlite ] && echo "   [state] backend = \"$STATE_BACKEND\""
     true
@@ -122,6 +128,11 @@ mx_start() {   # called by run() with the counting sink up
     for _ in $(seq 200); do grep -q 'mailnode up' "$WORK/mx.log" && break; kill -0 $MN_PID 2>/dev/null || break; sleep 0.05; done
     grep -q 'mailnode up' "$WORK/mx.log" || mx_fail "mx did not start"
     PORT=$MX_PORT
+    if [ "$GREYLIST_PASS" = triplet ] && ! off greylist; then
+        [ "$STATE_BACKEND" = sqlite ] || mx_fail "GREYLIST_PASS=triplet needs STATE_BACKEND=sqlite"
+        python3 "$REPO/bench/mx_setup.py" seed-triplet --db "$WORK/mx-spool/defenses/state.sqlite" \
+            --network 127.0.0.0/24 --from $SENDER --to $RCPT || mx_fail "could not pre-seed the greylisting triplet"
+    fi
     # warm-up (untimed): through the greet pause, one signed message to a dumping sink
     stop_sink; mkdir -p "$WORK/dump"; chown nobody "$WORK/dump"; SINK_DUMP=$WORK/dump/m. start_sink
     local greeted ar

@@ -5,6 +5,7 @@
     mx_setup.py zone --dkim-record FILE --out FILE.json   the loopback DNS zone (dns_server.py JSON)
     mx_setup.py warmup --port P --helo H --from A --to A --file F
         one SMTP transaction through the greet pause (DM32): prints the seconds the greeting took
+    mx_setup.py seed-triplet --db STATE.sqlite --network N/24 --from A --to A   a passed greylisting triplet
     mx_setup.py check-dump DIR                             the dumped message's Authentication-Results
 """
 
@@ -103,6 +104,18 @@ def check_dump(args):
     sys.exit("check-dump: no message reached the sink's dump directory")
 
 
+def seed_triplet(args):
+    """A passed greylisting triplet, as Greylisting.decide() stores it (key, value "passed", 36 days)."""
+    import sqlite3
+    now = int(time.time() * 1000)
+    key = f"greylist:{args.network}|{args.sender.lower()}|{args.rcpt.lower()}"
+    db = sqlite3.connect(args.db, timeout=10)
+    with db:
+        db.execute("INSERT OR REPLACE INTO mailnode_records (key, value, created, expires) VALUES (?, 'passed', ?, ?)",
+                   (key, now - 600_000, now + 36 * 86_400_000))
+    db.close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -111,9 +124,11 @@ def main():
     p = sub.add_parser("warmup"); p.add_argument("--port", type=int, required=True); p.add_argument("--helo", default=HELO)
     p.add_argument("--from", dest="sender", required=True); p.add_argument("--to", dest="rcpt", required=True)
     p.add_argument("--file", required=True)
+    p = sub.add_parser("seed-triplet"); p.add_argument("--db", required=True); p.add_argument("--network", required=True)
+    p.add_argument("--from", dest="sender", required=True); p.add_argument("--to", dest="rcpt", required=True)
     p = sub.add_parser("check-dump"); p.add_argument("dir"); p.add_argument("--no-authentication", action="store_true")
     args = parser.parse_args()
-    {"message": message, "zone": zone, "warmup": warmup, "check-dump": check_dump}[args.command](args)
+    {"message": message, "zone": zone, "warmup": warmup, "seed-triplet": seed_triplet, "check-dump": check_dump}[args.command](args)
 
 
 if __name__ == "__main__":
