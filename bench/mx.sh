@@ -7,6 +7,10 @@
 #   SKIP_BUILD=1 N=2000 RUNS=3 bench/mx.sh
 #   SKIP_BUILD=1 PROFILE=1 bench/mx.sh           # then one mx run per defense switched off
 #   OFF="authentication dnsbl" bench/mx.sh       # switch tables off (printed as deviations)
+#   GREYLIST_PASS=triplet bench/mx.sh            # greylisting by a pre-seeded passed triplet, not by SPF pass
+#   STATE_BACKEND=memory bench/mx.sh             # [state] backend = "memory" (default sqlite)
+#
+# Raw results stay in $WORK (mx.csv, logs); the spools, the sink's dump and the DKIM key are removed on exit.
 #
 # Per run, interleaved: (a) relay: exactly bench/relay.sh's mailnode run (bench/relay_lib.sh:
 # `mailnode up --next-hop`, smtp-source -l SIZE, the same N and concurrency); (b) mx: `mailnode
@@ -52,7 +56,7 @@ die() { echo "mx.sh: $*" >&2; exit 1; }
 PATH=$PATH:/usr/sbin
 command -v smtp-source >/dev/null || die "apt-get install -y postfix"
 python3 -c 'import dnslib' 2>/dev/null || die "apt-get install -y python3-dnslib"
-rm -rf "$WORK"; mkdir -p "$WORK"
+mkdir -p "$WORK"; rm -rf "$WORK/mx-spool" "$WORK/mn-spool" "$WORK/dump" "$WORK/zones"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     swift build -c release --product mailnode || die "release build failed"
 fi
@@ -149,6 +153,7 @@ mx_stop() { stop_mailnode; }
 cleanup() {
     stop_sink; stop_mailnode
     stop_dns_server
+    rm -rf "$WORK/mx-spool" "$WORK/mn-spool" "$WORK/dump" "$WORK/dkim.key"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
