@@ -96,8 +96,7 @@ stop_sinks() {
 }
 
 # ---- loopback DNS (mode dns) ---------------------------------------------------------------
-DNS_PID=
-DNS_PORT=
+. "$REPO/bench/dns_lib.sh"
 start_dns() {
     mkdir -p "$WORK/zones"
     {
@@ -105,16 +104,7 @@ start_dns() {
         echo '@ 3600 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 3600'
         for k in $(seq "$DOMAINS"); do echo "d$k MX 10 mx.d$k"; echo "mx.d$k A $(sink_addr "$k")"; done
     } >"$WORK/zones/bench.zone"
-    /usr/bin/python3 "$REPO/Tests/interop/dns_server.py" --zones "$WORK/zones" --address 127.0.0.1 \
-        --log "$WORK/dns-queries.log" >"$WORK/dns.out" 2>&1 &
-    DNS_PID=$!
-    for _ in $(seq 200); do
-        DNS_PORT=$(sed -n 's/^READY //p' "$WORK/dns.out")
-        [ -n "$DNS_PORT" ] && return
-        kill -0 "$DNS_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    cat "$WORK/dns.out"; die "dns_server.py did not start (apt-get install -y python3-dnslib)"
+    start_dns_server "$WORK/zones"
 }
 
 # ---- mailnode ------------------------------------------------------------------------------
@@ -201,7 +191,7 @@ pf_cpu() {   # master (with reaped children) + live children
 
 cleanup() {
     stop_sinks; stop_mailnode
-    [ -n "$DNS_PID" ] && kill "$DNS_PID" 2>/dev/null && wait "$DNS_PID" 2>/dev/null
+    stop_dns_server
     [ -d "$PF/etc" ] && pf stop >/dev/null 2>&1
     true
 }
