@@ -58,10 +58,11 @@ public final class SQLiteStateStore: StateStore {
     public func increment(_ key: String, by amount: Int, window: StateWindow, at now: Date) async throws -> Int {
         let bucket = window.bucket(at: now)
         return try await pool.write { db in
-            try db.execute(sql: """
+            // Prepared once per connection (GRDB's statement cache): every message runs these.
+            try db.cachedStatement(sql: """
                 INSERT INTO mailnode_counters (key, bucket, count, expires) VALUES (?, ?, ?, ?)
                 ON CONFLICT (key, bucket) DO UPDATE SET count = count + excluded.count
-                """, arguments: [key, bucket, amount, window.bucketExpiry(bucket)])
+                """).execute(arguments: [key, bucket, amount, window.bucketExpiry(bucket)])
             return try Self.total(db, key: key, window: window, now: now)
         }
     }
@@ -71,9 +72,9 @@ public final class SQLiteStateStore: StateStore {
     }
 
     private static func total(_ db: Database, key: String, window: StateWindow, now: Date) throws -> Int {
-        try Int.fetchOne(db, sql: """
+        try Int.fetchOne(db.cachedStatement(sql: """
             SELECT COALESCE(SUM(count), 0) FROM mailnode_counters WHERE key = ? AND bucket >= ? AND bucket <= ?
-            """, arguments: [key, window.oldestBucket(at: now), window.bucket(at: now)]) ?? 0
+            """), arguments: [key, window.oldestBucket(at: now), window.bucket(at: now)]) ?? 0
     }
 
     public func record(_ key: String, at now: Date) async throws -> StateRecord? {
@@ -81,9 +82,9 @@ public final class SQLiteStateStore: StateStore {
     }
 
     private static func liveRecord(_ db: Database, key: String, now: Date) throws -> StateRecord? {
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT value, created, expires FROM mailnode_records WHERE key = ? AND expires > ?
-            """, arguments: [key, StateTime.milliseconds(now)]) else { return nil }
+            """), arguments: [key, StateTime.milliseconds(now)]) else { return nil }
         return StateRecord(value: row["value"], created: StateTime.date(row["created"]), expires: StateTime.date(row["expires"]))
     }
 
