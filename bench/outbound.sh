@@ -153,7 +153,7 @@ mn_queue() { mn_count queue; }
 mn_deferred() { [ "$(mn_count state)" = "$N" ] && [ "$(mn_queue)" = "$N" ]; }   # every entry attempted once
 
 # ---- Postfix instance (never /etc/postfix) -------------------------------------------------
-pf() { script -qec "postfix -c $PF/etc $*" /dev/null; }   # postfix prints fatals only on a tty
+. "$REPO/bench/postfix_lib.sh"
 pf_setup() {
     local k map=
     pf stop >/dev/null 2>&1 || true
@@ -171,23 +171,10 @@ pf_setup() {
         "initial_destination_concurrency = $PER_HOST" \
         "default_destination_concurrency_limit = $PER_HOST" \
         || die "postconf failed"
-    chown postfix "$PF/data"; : >"$PF/maillog"
-    pf set-permissions >/dev/null 2>&1 || true
-    pf check || die "postfix check failed"
-    pf start || die "postfix start failed"
-    for _ in $(seq 100); do ss -ltn "sport = :$PF_PORT" | grep -q LISTEN && return; sleep 0.1; done
-    die "postfix smtpd did not listen on $PF_PORT"
+    pf_launch
 }
 pf_count() { find "$PF/spool/$1" -type f 2>/dev/null | wc -l; }
-pf_queue() { find "$PF/spool/"{maildrop,incoming,active,deferred,hold} -type f 2>/dev/null | wc -l; }
 pf_deferred() { [ "$(pf_count deferred)" = "$N" ] && [ "$(pf_queue)" = "$N" ]; }
-pf_cpu() {   # master (with reaped children) + live children
-    local m; m=$(tr -d ' ' <"$PF/spool/pid/master.pid" 2>/dev/null)
-    [ -n "$m" ] || { echo 0; return; }
-    { awk '{print $14 + $15 + $16 + $17}' "/proc/$m/stat"
-      for p in $(pgrep -P "$m"); do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done
-    } | awk -v hz="$HZ" '{s += $1} END {printf "%.2f\n", s / hz}'
-}
 
 cleanup() {
     stop_sinks; stop_mailnode

@@ -37,31 +37,18 @@ mailnode_queue() { mn_queue; }
 mailnode_stop() { stop_mailnode; }
 
 # ---- Postfix instance (never /etc/postfix) ------------------------------------------------
-pf() { script -qec "postfix -c $PF/etc $*" /dev/null; }   # postfix prints fatals only on a tty
+. "$REPO/bench/postfix_lib.sh"
 pf_setup() {
     pf stop >/dev/null 2>&1 || true
     rm -rf "$PF"; mkdir -p "$PF/etc" "$PF/spool" "$PF/data"
     sed -e "s#@PF_ROOT@#$PF#g" -e "s#@SINK_PORT@#$SINK_PORT#g" "$PEERS/postfix-config/main.cf.in" >"$PF/etc/main.cf"
     sed -e "s#^2525 #$PF_PORT #" "$PEERS/postfix-config/master.cf" >"$PF/etc/master.cf"
-    chown postfix "$PF/data"; : >"$PF/maillog"
-    pf set-permissions >/dev/null 2>&1 || true
-    pf check || die "postfix check failed"
-    pf start || die "postfix start failed"
-    for _ in $(seq 100); do ss -ltn "sport = :$PF_PORT" | grep -q LISTEN && return; sleep 0.1; done
-    die "postfix smtpd did not listen on $PF_PORT"
+    pf_launch
 }
-pf_queue() { find "$PF/spool/"{maildrop,incoming,active,deferred,hold} -type f 2>/dev/null | wc -l; }
 postfix_start() { PORT=$PF_PORT; }
 postfix_cpu() { pf_cpu; }
 postfix_queue() { pf_queue; }
 postfix_stop() { :; }
-pf_cpu() {   # master (with reaped children) + live children
-    local m; m=$(tr -d ' ' <"$PF/spool/pid/master.pid" 2>/dev/null)
-    [ -n "$m" ] || { echo 0; return; }
-    { awk '{print $14 + $15 + $16 + $17}' "/proc/$m/stat"
-      for p in $(pgrep -P "$m"); do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done
-    } | awk -v hz="$HZ" '{s += $1} END {printf "%.2f\n", s / hz}'
-}
 cleanup() { stop_sink; stop_mailnode; pf stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -58,9 +58,9 @@ public struct TLSReportRecord: Sendable, Hashable, Codable {
 
     /// The §4.4 result type of a TLS failure, from the TLS library's message.
     static func resultType(_ text: String) -> String {
+        if text.hasPrefix(DANEVerifier.noMatchingRecord) { return "tlsa-invalid" }
+        if text.hasPrefix(DANEVerifier.anchorChainInvalid) { return "certificate-host-mismatch" }
         let lower = text.lowercased()
-        if lower.hasPrefix("dane: no tlsa record") { return "tlsa-invalid" }
-        if lower.hasPrefix("dane: the certificate does not chain") { return "certificate-host-mismatch" }
         if lower.contains("hostname") || lower.contains("couldn't find") { return "certificate-host-mismatch" }
         if lower.contains("expired") { return "certificate-expired" }
         if lower.contains("issuer") || lower.contains("self signed") || lower.contains("self-signed")

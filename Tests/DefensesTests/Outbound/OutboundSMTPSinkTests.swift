@@ -13,27 +13,7 @@ struct OutboundSMTPSinkTests {
     static let origin = "sink.lo.test"
 
     static func configuration(spool: String, dnsPort: UInt16, remotePort: Int, initialRetry: Int) -> String {
-        """
-        [node]
-        hostname = "out.\(origin)"
-        spool = "\(spool)"
-
-        [dns]
-        servers = ["127.0.0.1:\(dnsPort)"]
-
-        [outbound]
-        listen = ["127.0.0.1:0"]
-        port = \(remotePort)
-        tls = "none"
-        mta_sts = false
-        tls_reports = ""
-
-        [retry]
-        initial_delay = \(initialRetry)
-        max_delay = \(initialRetry)
-        jitter_percent = 0
-        delay_warning = 0
-        """
+        LoopbackInternet.outboundConfiguration(origin: origin, spool: spool, dnsPort: dnsPort, remotePort: remotePort, retry: initialRetry)
     }
 
     /// A message whose body has a dot-stuffed line, a long line and bytes that a sloppy relay mangles.

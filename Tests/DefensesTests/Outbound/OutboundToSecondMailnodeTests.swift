@@ -30,27 +30,7 @@ struct OutboundToSecondMailnodeTests {
     }
 
     static func outboundConfiguration(spool: String, dnsPort: UInt16, remotePort: Int) -> String {
-        """
-        [node]
-        hostname = "out.\(origin)"
-        spool = "\(spool)"
-
-        [dns]
-        servers = ["127.0.0.1:\(dnsPort)"]
-
-        [outbound]
-        listen = ["127.0.0.1:0"]
-        port = \(remotePort)
-        tls = "none"
-        mta_sts = false
-        tls_reports = ""
-
-        [retry]
-        initial_delay = 1
-        max_delay = 1
-        jitter_percent = 0
-        delay_warning = 0
-        """
+        LoopbackInternet.outboundConfiguration(origin: origin, spool: spool, dnsPort: dnsPort, remotePort: remotePort, retry: 1)
     }
 
     /// Every committed entry of a (stopped) node's spool with its stored message bytes.

@@ -17,6 +17,33 @@ enum LoopbackInternet {
 
     static var mailnodeBinary: String { DNSFixtures.root.appendingPathComponent(".build/debug/mailnode").path }
 
+    /// A `mailnode --role outbound` configuration for the loopback Internet: mail exchangers found
+    /// through the loopback DNS at `dnsPort`, on `remotePort`, plaintext, no MTA-STS or TLS-RPT
+    /// records, a fixed retry delay and no delay warnings.
+    static func outboundConfiguration(origin: String, spool: String, dnsPort: UInt16, remotePort: Int, retry: Int) -> String {
+        """
+        [node]
+        hostname = "out.\(origin)"
+        spool = "\(spool)"
+
+        [dns]
+        servers = ["127.0.0.1:\(dnsPort)"]
+
+        [outbound]
+        listen = ["127.0.0.1:0"]
+        port = \(remotePort)
+        tls = "none"
+        mta_sts = false
+        tls_reports = ""
+
+        [retry]
+        initial_delay = \(retry)
+        max_delay = \(retry)
+        jitter_percent = 0
+        delay_warning = 0
+        """
+    }
+
     /// A zone file for `origin` with one mail exchanger per label: `label MX 10 mx.label`,
     /// `mx.label A address`.
     static func zone(origin: String, exchangers: [(label: String, address: String)]) -> String {

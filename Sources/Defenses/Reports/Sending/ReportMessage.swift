@@ -23,19 +23,10 @@ public struct ReportMessage: Sendable {
         let attachment = try Gzip.compress(Array(report.json))
         let id = "<\(report.reportID)@\(report.sender)>"
         let boundary = "tlsrpt-" + Self.token()
-        let head = [
-            "From: <\(from)>",
-            "To: " + to.map { "<\($0)>" }.joined(separator: ", "),
-            "Date: \(RFC5322Date.string(date))",
-            "Subject: Report Domain: \(report.domain) Submitter: \(report.sender) Report-ID: \(id)",
-            "Message-ID: \(id)",
-            "TLS-Report-Domain: \(report.domain)",
-            "TLS-Report-Submitter: \(report.sender)",
-            "TLS-Required: No",
-            "MIME-Version: 1.0",
-            "Content-Type: multipart/report; report-type=\"tlsrpt\";",
-            "\tboundary=\"\(boundary)\"",
-        ]
+        let head = Self.head(from: from, to: to, date: date,
+                             subject: "Report Domain: \(report.domain) Submitter: \(report.sender) Report-ID: \(id)", messageID: id,
+                             fields: ["TLS-Report-Domain: \(report.domain)", "TLS-Report-Submitter: \(report.sender)", "TLS-Required: No"],
+                             contentType: "multipart/report; report-type=\"tlsrpt\";", boundary: boundary)
         let text = """
             This is an aggregate TLS report (RFC 8460) from \(report.organization) for \(report.domain),
             \(TLSReport.timestamp(report.begin)) to \(TLSReport.timestamp(report.end)): \(report.successCount) successful, \(report.failureCount) failed sessions.
@@ -51,16 +42,10 @@ public struct ReportMessage: Sendable {
         let fileName = report.fileName + ".gz"
         let attachment = try Gzip.compress(Array(report.xml.utf8))
         let boundary = "dmarc-" + Self.token()
-        let head = [
-            "From: <\(from)>",
-            "To: " + to.map { "<\($0)>" }.joined(separator: ", "),
-            "Date: \(RFC5322Date.string(date))",
-            "Subject: Report Domain: \(report.policyDomain) Submitter: \(report.reporter.domain) Report-ID: <\(report.reportID)>",
-            "Message-ID: <\(report.reportID).\(Self.token())@\(report.reporter.domain)>",
-            "MIME-Version: 1.0",
-            "Content-Type: multipart/mixed;",
-            "\tboundary=\"\(boundary)\"",
-        ]
+        let head = Self.head(from: from, to: to, date: date,
+                             subject: "Report Domain: \(report.policyDomain) Submitter: \(report.reporter.domain) Report-ID: <\(report.reportID)>",
+                             messageID: "<\(report.reportID).\(Self.token())@\(report.reporter.domain)>",
+                             fields: [], contentType: "multipart/mixed;", boundary: boundary)
         let text = """
             This is a DMARC aggregate report (RFC 7489) from \(report.reporter.organization) for \(report.policyDomain): \
             \(report.messageCount) messages in \(report.rows.count) rows.
@@ -68,6 +53,14 @@ public struct ReportMessage: Sendable {
         return ReportMessage(from: from, to: to, bytes: Self.assemble(head: head, boundary: boundary, text: text,
                                                                       type: "application/gzip", fileName: fileName, attachment: attachment),
                              fileName: fileName)
+    }
+
+    /// The header section: originator, destination, date, subject, id, the report's own fields, MIME.
+    static func head(from: String, to: [String], date: Date, subject: String, messageID: String, fields: [String],
+                     contentType: String, boundary: String) -> [String] {
+        ["From: <\(from)>", "To: " + to.map { "<\($0)>" }.joined(separator: ", "), "Date: \(RFC5322Date.string(date))",
+         "Subject: \(subject)", "Message-ID: \(messageID)"]
+            + fields + ["MIME-Version: 1.0", "Content-Type: \(contentType)", "\tboundary=\"\(boundary)\""]
     }
 
     static func assemble(head: [String], boundary: String, text: String, type: String, fileName: String, attachment: [UInt8]) -> [UInt8] {

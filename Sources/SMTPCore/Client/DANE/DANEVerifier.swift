@@ -12,6 +12,10 @@ import X509
 public struct DANEVerifier: Sendable {
     public var authentication: DANEAuthentication
 
+    /// How ``check(_:)``'s refusals begin, for whoever classifies them (TLS-RPT result types).
+    public static let noMatchingRecord = "DANE: no TLSA record of "
+    public static let anchorChainInvalid = "DANE: the certificate does not chain to the trust anchor of "
+
     /// DANE-TA chains are validated at the current time.
     public init(_ authentication: DANEAuthentication) {
         self.authentication = authentication
@@ -34,7 +38,7 @@ public struct DANEVerifier: Sendable {
         }
         let base = authentication.ownerName
         guard !anchors.isEmpty else {
-            return "DANE: no TLSA record of \(base) matches the server's certificate chain"
+            return Self.noMatchingRecord + "\(base) matches the server's certificate chain"
         }
         guard let serverCertificate = try? Certificate(derEncoded: leaf.toDERBytes()) else {
             return "DANE: the server's certificate cannot be parsed"
@@ -52,7 +56,7 @@ public struct DANEVerifier: Sendable {
                 }
             }
         }
-        return "DANE: the certificate does not chain to the trust anchor of \(base) as a valid certificate for "
+        return Self.anchorChainInvalid + "\(base) as a valid certificate for "
             + authentication.referenceNames.joined(separator: " or ")
     }
 }
