@@ -41,12 +41,15 @@ public struct MessageAuthentication: MessageInspector {
         /// Largest body held in memory for ARC (whose verifier needs it whole); a larger body
         /// gets `arc=none` with a reason and no override.
         public var maxARCBody: Int
+        /// Whether a `Received-SPF` field ([RFC 7208 §9.1](https://www.rfc-editor.org/rfc/rfc7208#section-9.1))
+        /// goes above the `Authentication-Results` field when the session has an SPF result.
+        public var receivedSPF: Bool
         public var messageLimits: MessageLimits
 
         public init(authservID: String, verifyDKIM: Bool = true, verifyARC: Bool = true, evaluateDMARC: Bool = true,
                     onReject: DefenseAction = .reject, onQuarantine: DefenseAction = .tag, onTemperror: DefenseAction = .tag,
                     trustedARCSealers: Set<String> = [], trustedNetworks: [IPNetwork] = [], maxARCBody: Int = 10 * 1024 * 1024,
-                    messageLimits: MessageLimits = MessageLimits()) {
+                    receivedSPF: Bool = true, messageLimits: MessageLimits = MessageLimits()) {
             self.authservID = authservID
             self.verifyDKIM = verifyDKIM
             self.verifyARC = verifyARC
@@ -57,6 +60,7 @@ public struct MessageAuthentication: MessageInspector {
             self.trustedARCSealers = Set(trustedARCSealers.map { MessageASCII.lowercased($0) })
             self.trustedNetworks = trustedNetworks
             self.maxARCBody = maxARCBody
+            self.receivedSPF = receivedSPF
             self.messageLimits = messageLimits
         }
     }
@@ -170,8 +174,18 @@ public struct MessageAuthentication: MessageInspector {
         return record
     }
 
-    /// The field we put on top of the message.
+    /// The fields we put on top of the message: `Received-SPF` (when the session has an SPF
+    /// result and ``Configuration/receivedSPF`` is on), then `Authentication-Results`.
     func field(_ findings: Findings, session: SessionContext) -> String {
+        var text = ""
+        if configuration.receivedSPF, let check = findings.spf {
+            text = check.receivedSPFField(receiver: configuration.authservID)
+        }
+        return text + authenticationResultsField(findings, session: session)
+    }
+
+    /// Our `Authentication-Results` field (RFC 8601).
+    func authenticationResultsField(_ findings: Findings, session: SessionContext) -> String {
         var results = AuthenticationResults(authservID: configuration.authservID)
         if let check = findings.spf { results.append(.spf(check)) }
         if let problem = findings.headerProblem {

@@ -7,7 +7,8 @@ import SMTPCore
 /// refused with `550 5.7.23` ([RFC 7372 §3.2](https://www.rfc-editor.org/rfc/rfc7372#section-3.2),
 /// with the domain's `exp=` explanation when it has one, §6.2), a temporary DNS error defers with
 /// `451 4.7.24`, `softfail`/`permerror`/`neutral`/`none` pass and are logged. Authenticated and
-/// trusted sessions are not checked. The Received-SPF header field needs the message stage (not yet).
+/// trusted sessions are not checked. The `Received-SPF` field is written by the message stage
+/// (``MessageAuthentication``, `[mx.authentication] received_spf`).
 /// Log field: `defense=DM30`, `spf=`, `domain=`, `mechanism=`.
 public struct SPFDefense: SessionHooks {
     public struct Configuration: Sendable, Hashable {

@@ -2,11 +2,20 @@
 /// and the `spf` method of `Authentication-Results`
 /// ([RFC 8601 §2.7.2](https://www.rfc-editor.org/rfc/rfc8601#section-2.7.2)).
 ///
-/// Both are returned unfolded; whoever writes the header block folds long lines.
+/// ``receivedSPFField(receiver:)`` is folded and ready for a header section; the other texts are
+/// unfolded, and whoever writes them into a header block folds long lines.
 extension SPFCheck {
     /// The field name and body: `Received-SPF: pass (...) client-ip=...; ...`.
     public func receivedSPFHeader(receiver: String) -> String {
         "Received-SPF: " + receivedSPF(receiver: receiver)
+    }
+
+    /// The whole field as it goes into a header section: `Received-SPF:` and the body of
+    /// ``receivedSPF(receiver:)`` folded before each key-value pair (CRLF TAB, RFC 5322 §2.2.3),
+    /// ending in CRLF.
+    public func receivedSPFField(receiver: String) -> String {
+        let (head, pairs) = receivedSPFParts(receiver: receiver)
+        return "Received-SPF: " + head + "\r\n\t" + pairs.joined(separator: ";\r\n\t") + ";\r\n"
     }
 
     /// The `Received-SPF` field body (§9.1):
@@ -20,6 +29,12 @@ extension SPFCheck {
     /// With the keys `client-ip`, `envelope-from` (MAIL FROM identity), `helo`, `problem`
     /// (temperror, permerror), `receiver`, `identity` and `mechanism` (when one decided).
     public func receivedSPF(receiver: String) -> String {
+        let (head, pairs) = receivedSPFParts(receiver: receiver)
+        return head + " " + pairs.joined(separator: "; ") + ";"
+    }
+
+    /// `result (comment)` and the `key=value` pairs, unjoined.
+    private func receivedSPFParts(receiver: String) -> (head: String, pairs: [String]) {
         var pairs: [(String, String)] = [("client-ip", clientIP.description)]
         if identity == .mailFrom { pairs.append(("envelope-from", sender.description)) }
         pairs.append(("helo", helo))
@@ -27,8 +42,8 @@ extension SPFCheck {
         pairs.append(("receiver", receiver))
         pairs.append(("identity", identity.rawValue))
         if let mechanism { pairs.append(("mechanism", mechanism)) }
-        let list = pairs.map { "\($0.0)=\(HeaderText.dotAtomOrQuoted($0.1))" }.joined(separator: "; ")
-        return "\(result.rawValue) (\(HeaderText.comment(receiverComment(receiver)))) \(list);"
+        return ("\(result.rawValue) (\(HeaderText.comment(receiverComment(receiver))))",
+                pairs.map { "\($0.0)=\(HeaderText.dotAtomOrQuoted($0.1))" })
     }
 
     /// The human-readable comment of §9.1, in the words of the RFC's examples.

@@ -119,7 +119,7 @@ extension ConfigurationReader {
         }
 
         let authenticationKeys = ["authserv_id", "dkim", "arc", "dmarc", "on_reject", "on_quarantine", "on_temperror",
-                                  "trusted_arc_sealers", "max_arc_body", "dmarc_records", "dmarc_record_days"]
+                                  "trusted_arc_sealers", "max_arc_body", "received_spf", "dmarc_records", "dmarc_record_days"]
         if try enabled(["mx", "authentication"], keys: authenticationKeys) {
             let table = ["mx", "authentication"]
             var authentication = MessageAuthentication.Configuration(authservID: "", trustedNetworks: mx.trustedUpstreams)
@@ -142,6 +142,7 @@ extension ConfigurationReader {
                 authentication.trustedARCSealers = Set(sealers.map { $0.lowercased() })
             }
             if let value = try integer(table + ["max_arc_body"], range: 0...(1 << 30)) { authentication.maxARCBody = value }
+            if let value = try boolean(table + ["received_spf"]) { authentication.receivedSPF = value }
             if let value = try string(table + ["dmarc_records"]) { mx.dnsDefenses.dmarcRecords.directory = value }
             if let value = try integer(table + ["dmarc_record_days"], range: 1...366) { mx.dnsDefenses.dmarcRecords.retentionDays = value }
             mx.dnsDefenses.authentication = authentication

@@ -71,10 +71,39 @@ import Testing
         return String(decoding: field.raw, as: UTF8.self) + "\r\n" + text
     }
 
-    /// The Authentication-Results field we put on top, unfolded.
+    /// The Authentication-Results field we put on top (below our Received-SPF), unfolded.
     static func ourField(_ stored: String) -> String {
         let first = stored.components(separatedBy: "\r\nReceived: ")[0]
-        return first.replacingOccurrences(of: "\r\n\t", with: " ")
+        let field = first.range(of: "Authentication-Results: ").map { String(first[$0.lowerBound...]) } ?? first
+        return field.replacingOccurrences(of: "\r\n\t", with: " ")
+    }
+
+    /// Our Received-SPF field, unfolded, or nil when the stored message starts otherwise.
+    static func receivedSPF(_ stored: String) -> String? {
+        guard stored.hasPrefix("Received-SPF: "), let end = stored.range(of: "\r\nAuthentication-Results: ") else { return nil }
+        return String(stored[..<end.lowerBound]).replacingOccurrences(of: "\r\n\t", with: " ")
+    }
+
+    @Test func receivedSPFFieldGoesAboveOurAuthenticationResultsUnlessSwitchedOff() async throws {
+        let stage = try Stage()
+        defer { stage.remove() }
+        let (_, delivered) = try await stage.deliver(try Self.signed(Self.message(from: "example.org")))
+        let stored = try #require(delivered)
+        let field = try #require(Self.receivedSPF(stored))
+        #expect(field == "Received-SPF: pass (mx.test: domain of bounce@example.org designates 192.0.2.10 as permitted sender) "
+            + "client-ip=192.0.2.10; envelope-from=\"bounce@example.org\"; helo=mail.example.org; receiver=mx.test; "
+            + "identity=mailfrom; mechanism=\"ip4:192.0.2.10\";")
+        // Folded: every line of the field is short and continues with a tab (RFC 5322 §2.2.3).
+        let lines = stored.components(separatedBy: "\r\nAuthentication-Results: ")[0].components(separatedBy: "\r\n")
+        #expect(lines.count == 7)  // result and comment, then six key-value pairs
+        #expect(lines.dropFirst().allSatisfy { $0.hasPrefix("\t") })
+
+        let quiet = try Stage(.init(authservID: "mx.test", receivedSPF: false))
+        defer { quiet.remove() }
+        let (_, plainDelivery) = try await quiet.deliver(try Self.signed(Self.message(from: "example.org")))
+        let plain = try #require(plainDelivery)
+        #expect(plain.hasPrefix("Authentication-Results: mx.test;"))
+        #expect(!plain.contains("Received-SPF:"))
     }
 
     @Test func signedAlignedMessagePassesWithEveryResultInOurField() async throws {
