@@ -125,7 +125,8 @@ struct PostfixRelayToMXTests {
                     "Postfix changed the signed message:\n\(first.text)")
             #expect(second.message.count > unsigned.count && Array(second.message.suffix(unsigned.count)) == unsigned,
                     "Postfix changed the message:\n\(second.text)")
-            for (entry, sent, helo) in [(first, signed, "mail.\(Self.signedSender)"), (second, unsigned, "mail.\(Self.unlistedSender)")] {
+            for (entry, sent, helo, spf) in [(first, signed, "mail.\(Self.signedSender)", "pass"),
+                                             (second, unsigned, "mail.\(Self.unlistedSender)", "fail")] {
                 let added = Self.fields(Array(entry.message.prefix(max(0, entry.message.count - sent.count))))
                 #expect(added.map(\.name) == ["Received", "Mailnode-Id", "Received"], "\(entry.text)")
                 // Ours on top: from Postfix's EHLO name and address; Postfix's below it: from our smtplib client.
@@ -133,7 +134,10 @@ struct PostfixRelayToMXTests {
                 #expect(added.first?.value.contains("by mx.d.test with ESMTP") == true, "\(entry.text)")
                 #expect(added.last?.value.hasPrefix(" from \(helo) (unknown [127.0.0.1])") == true, "\(entry.text)")
                 #expect(added.last?.value.contains("by relay.postfix.test (Postfix) with ESMTP id") == true, "\(entry.text)")
-                #expect(entry.prepended.hasPrefix("Authentication-Results: mx.d.test;\r\n"), "\(entry.text)")
+                // Received-SPF (RFC 7208 §9.1) on top, then our Authentication-Results.
+                #expect(entry.prepended.hasPrefix("Received-SPF: \(spf) (mx.d.test: domain of bounce@"), "\(entry.text)")
+                #expect(entry.prepended.contains("\r\n\tclient-ip=127.0.0.1;\r\n"), "\(entry.text)")
+                #expect(entry.prepended.contains("\r\nAuthentication-Results: mx.d.test;\r\n"), "\(entry.text)")
             }
             // (a) SPF passes for 127.0.0.1, the RSA-2048 signature verifies after the hop, DMARC passes under p=reject.
             #expect(first.prepended.contains("spf=pass smtp.mailfrom=\(Self.signedSender)"), "\(first.prepended)")
