@@ -5,15 +5,17 @@ import GRDB
 /// The embedded ``StateStore``: one SQLite file (WAL mode) through GRDB, the default of a
 /// single node (`[state] backend = "sqlite"`, docs/state.md).
 ///
-/// Every write runs in one SQLite write transaction (`BEGIN IMMEDIATE`), and SQLite allows one
-/// writer per database at a time — in this process and across processes sharing the file — so
-/// an increment and the read of its total cannot interleave with another increment. GRDB's
-/// async API runs the statements on its own serial queue, never on a NIO event loop
-/// (DESIGN.md §3.3).
+/// Every write runs inside an SQLite write transaction (`BEGIN IMMEDIATE`), and SQLite allows
+/// one writer per database at a time — in this process and across processes sharing the file —
+/// so an increment and the read of its total cannot interleave with another increment. Writes
+/// that arrive together share one transaction (``SQLiteGroupCommit``: group commit, one
+/// savepoint per operation); reads run on GRDB's reader connections. Nothing runs on a NIO
+/// event loop (DESIGN.md §3.3).
 public final class SQLiteStateStore: StateStore {
     /// The database file (`:memory:` is not accepted: a store is meant to outlive the session).
     public let path: String
     private let pool: DatabasePool
+    let writes: SQLiteGroupCommit
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// `busyTimeout` is how long a write waits for another process's write transaction.
@@ -28,6 +30,7 @@ public final class SQLiteStateStore: StateStore {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        writes = SQLiteGroupCommit(pool: pool)
     }
 
     /// The schema (docs/state.md). Times are milliseconds since 1970.
@@ -57,14 +60,16 @@ public final class SQLiteStateStore: StateStore {
 
     public func increment(_ key: String, by amount: Int, window: StateWindow, at now: Date) async throws -> Int {
         let bucket = window.bucket(at: now)
-        return try await pool.write { db in
+        let outcome = try await writes.perform { db in
             // Prepared once per connection (GRDB's statement cache): every message runs these.
             try db.cachedStatement(sql: """
                 INSERT INTO mailnode_counters (key, bucket, count, expires) VALUES (?, ?, ?, ?)
                 ON CONFLICT (key, bucket) DO UPDATE SET count = count + excluded.count
                 """).execute(arguments: [key, bucket, amount, window.bucketExpiry(bucket)])
-            return try Self.total(db, key: key, window: window, now: now)
+            return .total(try Self.total(db, key: key, window: window, now: now))
         }
+        guard case .total(let total) = outcome else { preconditionFailure("increment answers a total") }
+        return total
     }
 
     public func count(_ key: String, window: StateWindow, at now: Date) async throws -> Int {
@@ -89,29 +94,33 @@ public final class SQLiteStateStore: StateStore {
     }
 
     public func insertRecord(_ key: String, value: String, expires: Date, at now: Date) async throws -> StateRecord {
-        try await pool.write { db in
-            if let existing = try Self.liveRecord(db, key: key, now: now) { return existing }
+        let outcome = try await writes.perform { db in
+            if let existing = try Self.liveRecord(db, key: key, now: now) { return .record(existing) }
             let created = StateTime.milliseconds(now), until = StateTime.milliseconds(expires)
-            try db.execute(sql: "INSERT OR REPLACE INTO mailnode_records (key, value, created, expires) VALUES (?, ?, ?, ?)",
-                           arguments: [key, value, created, until])
-            return StateRecord(value: value, created: StateTime.date(created), expires: StateTime.date(until))
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO mailnode_records (key, value, created, expires) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [key, value, created, until])
+            return .record(StateRecord(value: value, created: StateTime.date(created), expires: StateTime.date(until)))
         }
+        guard case .record(let record?) = outcome else { preconditionFailure("insertRecord answers a record") }
+        return record
     }
 
     public func putRecord(_ key: String, value: String, expires: Date, at now: Date) async throws {
         let created = StateTime.milliseconds(now), until = StateTime.milliseconds(expires)
-        try await pool.write { db in
-            try db.execute(sql: """
+        _ = try await writes.perform { db in
+            try db.cachedStatement(sql: """
                 INSERT INTO mailnode_records (key, value, created, expires) VALUES (?, ?, ?, ?)
                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires,
                     created = CASE WHEN mailnode_records.expires > ? THEN mailnode_records.created ELSE excluded.created END
-                """, arguments: [key, value, created, until, created])
+                """).execute(arguments: [key, value, created, until, created])
+            return .done
         }
     }
 
     public func removeRecord(_ key: String) async throws {
-        try await pool.write { db in
-            try db.execute(sql: "DELETE FROM mailnode_records WHERE key = ?", arguments: [key])
+        _ = try await writes.perform { db in
+            try db.cachedStatement(sql: "DELETE FROM mailnode_records WHERE key = ?").execute(arguments: [key])
+            return .done
         }
     }
 
