@@ -253,6 +253,12 @@ enum ReviewDerivation {
                          "\(allow.perRecipient.count) recipients with their own lists"]
             if let file = allow.file { parts.append("file \(file)") }
             return make(.enabled, parts.joined(separator: ", ") + "; skip DM18/DM27/DM32/DM22, never relay control or antivirus")
+        case .camram:
+            guard let postage = mx.hashcash else { return make(.disabled, "no [mx.hashcash] table (or enabled = false)") }
+            return make(.enabled, "X-Hashcash stamps of at least \(postage.requiredBits) bits, at most "
+                + span(postage.maxAge.components.seconds) + " old, spent once; "
+                + (postage.action == .require ? "unpaid mail refused (550 5.7.1)" : "result in X-Mailnode-Hashcash")
+                + "; state: \(stateText(node))")
         case .honeyPots:
             guard let traps = mx.spamTraps else { return make(.disabled, "no [mx.spam_traps] table (or enabled = false)") }
             return make(.enabled, "\(traps.addresses.count) trap addresses; a hit blocks the client for "

@@ -227,8 +227,15 @@ extension DefenseCatalog {
         CatalogEntry(
             .camram, "CAMRAM (hashcash postage)",
             stages: [.a, .d], faults: [.init(.spam, .mitigates)], source: .inferred,
-            roles: [.antispam], status: .notYet,
-            note: "Not yet."),
+            roles: [.mx], status: .native,
+            note: "On the mx ([mx.hashcash], off by default): the X-Hashcash stamps (version 1) of each message are "
+                + "verified at the end of DATA: resource = an envelope recipient, claimed bits at least `bits` (20) and "
+                + "really paid (SHA-1 leading zeros), minted within max_age (7 days), not spent on another message "
+                + "(the state store remembers each counted stamp). `tag` writes X-Mailnode-Hashcash: pass/partial/fail/none "
+                + "for later stages and readers; `require` refuses mail not paid for every recipient (550 5.7.1). "
+                + "Minting stamps for our own users' outgoing mail, and the antispam role weighing the result, are not built.",
+            keys: ["mx.hashcash.bits", "mx.hashcash.max_age", "mx.hashcash.action", "state.backend"],
+            references: ["A. Back, Hashcash - A Denial of Service Counter-Measure (2002)", "hashcash.org stamp format, version 1"]),
         CatalogEntry(
             .honeyPots, "Honey pots (spam traps)",
             stages: [.a], faults: [.init(.spam, .mitigates)], source: .inferred,

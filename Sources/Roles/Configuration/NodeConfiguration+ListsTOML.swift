@@ -20,7 +20,7 @@ public struct RecipientDirectorySettings: Sendable, Hashable {
 }
 
 /// The keys of the mx role's list-based defenses (docs/configuration.md): DM18 `[mx.blocklist]`,
-/// DM21 `[mx.allowlist]`, DM23 `[mx.rules]`, DM27 `[mx.spam_traps]`, DM34 `[mx.sender_rate]`.
+/// DM21 `[mx.allowlist]`, DM23 `[mx.rules]`, DM26 `[mx.hashcash]`, DM27 `[mx.spam_traps]`, DM34 `[mx.sender_rate]`.
 extension ConfigurationReader {
     mutating func patterns(_ path: [String], addressesOnly: Bool = false, domainsOnly: Bool = false) throws(ConfigurationError) -> [AddressPattern]? {
         guard let texts = try strings(path) else { return nil }
@@ -134,6 +134,19 @@ extension ConfigurationReader {
             var traps = SpamTrap.Configuration(addresses: addresses, trustedNetworks: mx.trustedUpstreams)
             if let value = try seconds(["mx", "spam_traps", "block_for"], range: 60...(365 * 86_400)) { traps.blockFor = value }
             mx.spamTraps = traps
+        }
+
+        if try enabled(["mx", "hashcash"], keys: ["bits", "max_age", "action"]) {
+            var postage = HashcashPostage.Configuration(trustedNetworks: mx.trustedUpstreams)
+            if let value = try integer(["mx", "hashcash", "bits"], range: 1...40) { postage.requiredBits = value }
+            if let value = try seconds(["mx", "hashcash", "max_age"], range: 3600...(365 * 86_400)) { postage.maxAge = value }
+            if let text = try string(["mx", "hashcash", "action"]) {
+                guard let action = HashcashPostage.Configuration.Action(rawValue: text) else {
+                    throw fail(["mx", "hashcash", "action"], "must be tag or require, got '\(text)'")
+                }
+                postage.action = action
+            }
+            mx.hashcash = postage
         }
 
         if try enabled(["mx", "sender_rate"], keys: ["window", "max_messages", "max_recipients"]) {

@@ -58,6 +58,8 @@ public struct MXRoleConfiguration: Sendable {
     /// DM23 on the message: header and body patterns at the end of DATA (`mx.rules.reject_header`,
     /// `reject_body`, `body_scan_limit`); nil without any header or body pattern.
     public var contentRules: ContentRules.Configuration?
+    /// DM26: hashcash postage checked at the end of DATA (`[mx.hashcash]`; off by default).
+    public var hashcash: HashcashPostage.Configuration?
     /// DM19: unknown local recipients refused at RCPT (`[mx.recipients]`; off by default).
     public var recipientDirectory: RecipientDirectorySettings?
     /// `mx.recipients.enabled = false`: DM19's recipient check stays off even when the same
@@ -166,7 +168,7 @@ public struct NodeConfiguration: Sendable {
         if mx == nil, store?.servesPOP3 == true || store?.servesIMAP == true { return true }   // POP3 and IMAP login lockout
         guard let mx else { return false }
         return mx.greylisting != nil || mx.rateLimit != nil || mx.badRecipientThrottle != nil || mx.greetPause != nil
-            || mx.spamTraps != nil || mx.senderVolume != nil || mx.blocklist?.checkDynamic == true
+            || mx.spamTraps != nil || mx.senderVolume != nil || mx.blocklist?.checkDynamic == true || mx.hashcash != nil
     }
 
     /// True when some recipient could be routed somewhere: a route, or (the outbound role) the

@@ -149,6 +149,10 @@ public final class MailNode: Sendable {
             if let rules = mx.contentRules {
                 inspectors.append(ContentRules(rules, allowList: allowList, metrics: metrics, logger: logger))
             }
+            // DM26: stamps are read from the header; the state store remembers the spent ones.
+            if let store, let postage = mx.hashcash {
+                inspectors.append(HashcashPostage(postage, store: store, allowList: allowList, metrics: metrics, logger: logger))
+            }
             if let resolver = mxResolver, var authentication = mx.dnsDefenses.authentication {
                 // The message stage (DM31, MN10, MN04): our Authentication-Results on top of each message.
                 if authentication.authservID.isEmpty { authentication.authservID = configuration.hostname }

@@ -68,6 +68,20 @@ struct ListDefensesConfigurationTests {
         #expect(directory.file == nil && directory.reloadInterval == .seconds(30))
     }
 
+    /// DM26 (docs/configuration.md `[mx.hashcash]`): off by default, defaults 20 bits / 7 days / tag.
+    @Test func hashcash() throws {
+        #expect(try NodeConfiguration(toml: Self.base, file: "f").mx?.hashcash == nil)
+        let plain = try NodeConfiguration(toml: Self.base + "trusted_upstreams = [\"10.0.0.0/8\"]\n[mx.hashcash]\n", file: "f")
+        let postage = try #require(plain.mx?.hashcash)
+        #expect(postage.requiredBits == 20 && postage.maxAge == .seconds(7 * 86_400) && postage.action == .tag)
+        #expect(postage.trustedNetworks.map(\.description) == ["10.0.0.0/8"])
+        #expect(plain.needsStateStore, "spent stamps live in the state store")
+        let tuned = try #require(try NodeConfiguration(toml: Self.base + "[mx.hashcash]\nbits = 24\nmax_age = 86400\naction = \"require\"\n",
+                                                       file: "f").mx?.hashcash)
+        #expect(tuned.requiredBits == 24 && tuned.maxAge == .seconds(86_400) && tuned.action == .require)
+        #expect(try NodeConfiguration(toml: Self.base + "[mx.hashcash]\nenabled = false\nbits = 24\n", file: "f").mx?.hashcash == nil)
+    }
+
     @Test func disabledTablesKeepTheirKeys() throws {
         let text = Self.base + "[mx.spam_traps]\nenabled = false\naddresses = [\"trap@d.test\"]\n[mx.allowlist]\nenabled = false\n"
             + "clients = [\"192.0.2.1\"]\n[mx.allowlist.recipients]\n\"a@d.test\" = [\"b.example\"]\n"
@@ -86,6 +100,9 @@ struct ListDefensesConfigurationTests {
         ("[mx.recipients]\naddresses = [\"a@d.test\"]\ndomains = [\"x.test\"]", "f:8: mx.recipients.domains: 'x.test' is not one of mx.domains"),
         ("[mx.sender_rate]\nwindow = 5", "f:7: mx.sender_rate.window: 5 is out of range 60...604800"),
         ("[mx.blocklist]\nnetworks = [\"192.0.2.1\"]", "f:7: mx.blocklist.networks: unknown key"),
+        ("[mx.hashcash]\naction = \"reject\"", "f:7: mx.hashcash.action: must be tag or require, got 'reject'"),
+        ("[mx.hashcash]\nbits = 0", "f:7: mx.hashcash.bits: 0 is out of range 1...40"),
+        ("[mx.hashcash]\nmax_age = 60", "f:7: mx.hashcash.max_age: 60 is out of range 3600...31536000"),
     ])
     func errorsNameTheKeyAndLine(snippet: String, message: String) {
         #expect {
