@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A cache in front of any ``DNSResolver``: answers are kept for their TTL, negative answers for
 /// their SOA-derived TTL, and the least recently used entry goes when the cache is full.
 ///
@@ -49,21 +51,21 @@ public struct DNSCachingResolver: DNSResolver {
     }
 
     public func resolve(_ question: DNSQuestion) async throws(DNSError) -> DNSResponse {
-        if let cached = await storage.lookup(question, at: now()) {
+        if let cached = storage.lookup(question, at: now()) {
             return try cached.get()
         }
         do {
             let response = try await upstream.resolve(question)
             let ttl = min(response.ttl, configuration.maxTTL)
             if ttl > 0 {
-                await storage.store(.positive(response), for: question, at: now(), ttl: ttl)
+                storage.store(.positive(response), for: question, at: now(), ttl: ttl)
             }
             return response
         } catch {
             if let negative = error.negativeAnswer, let negativeTTL = negative.ttl {
                 let ttl = min(negativeTTL, configuration.maxNegativeTTL)
                 if ttl > 0 {
-                    await storage.store(.negative(error), for: question, at: now(), ttl: ttl)
+                    storage.store(.negative(error), for: question, at: now(), ttl: ttl)
                 }
             }
             throw error
@@ -72,12 +74,12 @@ public struct DNSCachingResolver: DNSResolver {
 
     /// Counters since the cache was made.
     public func statistics() async -> DNSCacheStatistics {
-        await storage.statistics
+        storage.statistics
     }
 
     /// Forgets every entry (the counters stay).
     public func removeAll() async {
-        await storage.removeAll()
+        storage.removeAll()
     }
 }
 
@@ -93,8 +95,10 @@ public struct DNSCacheStatistics: Hashable, Sendable {
     public var entries: Int
 }
 
-/// The entries, behind an actor: the cache is shared by every task resolving through it.
-private actor DNSCacheStorage {
+/// The entries, behind a lock: the cache is shared by every task resolving through it. A lock,
+/// not an actor: a look-up is a dictionary access and never waits, so the caller need not hop to
+/// another executor for it (several DNS questions per message).
+private final class DNSCacheStorage: Sendable {
     enum Payload {
         case positive(DNSResponse)
         case negative(DNSError)
@@ -106,34 +110,41 @@ private actor DNSCacheStorage {
         var ttl: UInt32
     }
 
-    private var entries: LRUCache<DNSQuestion, Entry>
-    private var hits = 0
-    private var misses = 0
-    private var evictions = 0
+    struct State {
+        var entries: LRUCache<DNSQuestion, Entry>
+        var hits = 0
+        var misses = 0
+        var evictions = 0
+    }
+
+    private let state: Mutex<State>
 
     init(capacity: Int) {
-        entries = LRUCache(capacity: capacity)
+        state = Mutex(State(entries: LRUCache(capacity: capacity)))
     }
 
     var statistics: DNSCacheStatistics {
-        DNSCacheStatistics(hits: hits, misses: misses, evictions: evictions, entries: entries.count)
+        state.withLock { DNSCacheStatistics(hits: $0.hits, misses: $0.misses, evictions: $0.evictions, entries: $0.entries.count) }
     }
 
     /// The cached outcome with TTLs counted down, or `nil` when absent or expired.
     func lookup(_ question: DNSQuestion, at now: Duration) -> Result<DNSResponse, DNSError>? {
-        guard let entry = entries.value(forKey: question) else {
-            misses += 1
-            return nil
+        let found: (Payload, UInt32)? = state.withLock { state in
+            guard let entry = state.entries.value(forKey: question) else {
+                state.misses += 1
+                return nil
+            }
+            let elapsed = max(0, (now - entry.storedAt).components.seconds)
+            guard elapsed < Int64(entry.ttl) else {
+                state.entries.removeValue(forKey: question)
+                state.misses += 1
+                return nil
+            }
+            state.hits += 1
+            return (entry.payload, UInt32(elapsed))
         }
-        let elapsed = max(0, (now - entry.storedAt).components.seconds)
-        guard elapsed < Int64(entry.ttl) else {
-            entries.removeValue(forKey: question)
-            misses += 1
-            return nil
-        }
-        hits += 1
-        let age = UInt32(elapsed)
-        switch entry.payload {
+        guard let (payload, age) = found else { return nil }
+        switch payload {
         case .positive(var response):
             response.records = response.records.map { Self.aged($0, by: age) }
             response.aliases = response.aliases.map { Self.aged($0, by: age) }
@@ -153,13 +164,15 @@ private actor DNSCacheStorage {
     }
 
     func store(_ payload: Payload, for question: DNSQuestion, at now: Duration, ttl: UInt32) {
-        if entries.setValue(Entry(payload: payload, storedAt: now, ttl: ttl), forKey: question) != nil {
-            evictions += 1
+        state.withLock { state in
+            if state.entries.setValue(Entry(payload: payload, storedAt: now, ttl: ttl), forKey: question) != nil {
+                state.evictions += 1
+            }
         }
     }
 
     func removeAll() {
-        entries.removeAll()
+        state.withLock { $0.entries.removeAll() }
     }
 
     private static func aged(_ record: DNSResourceRecord, by age: UInt32) -> DNSResourceRecord {
