@@ -32,9 +32,9 @@ RUNS=${RUNS:-1}
 OFF=${OFF:-}                         # mx tables to leave out, e.g. "dnsbl greylist"
 PROFILE=${PROFILE:-0}
 # with PROFILE=1: one mx run per set of tables left out (comma-joined), then one with the state store in memory
-STATE_TABLES=rate,sender_rate,greylist,greet_pause,bad_rcpt,blocklist,spam_traps
+STATE_TABLES=rate,sender_rate,greylist,greet_pause,bad_rcpt,blocklist,spam_traps,hashcash
 DNS_TABLES=spf,authentication,sender_checks,dnsbl
-PROFILE_SETS=${PROFILE_SETS:-"spf authentication sender_checks dnsbl greylist greet_pause rate sender_rate bad_rcpt blocklist spam_traps recipients connection_limit $STATE_TABLES $DNS_TABLES"}
+PROFILE_SETS=${PROFILE_SETS:-"spf authentication sender_checks dnsbl greylist greet_pause rate sender_rate bad_rcpt blocklist spam_traps recipients hashcash connection_limit $STATE_TABLES $DNS_TABLES"}
 GREYLIST_PASS=${GREYLIST_PASS:-spf}     # spf: the default SPF-pass exemption; triplet: spf_exempt = false + a passed triplet
 STATE_BACKEND=${STATE_BACKEND:-sqlite}   # [state] backend (default sqlite: <spool>/defenses/state.sqlite)
 RUN_LIMIT=${RUN_LIMIT:-300}
@@ -102,6 +102,7 @@ EOF
     off blocklist      || printf '\n[mx.blocklist]\n'
     off spam_traps     || printf '\n[mx.spam_traps]\naddresses = ["trap@bench.test"]\n'
     off recipients     || printf '\n[mx.recipients]\naddresses = ["%s"]\n' "$RCPT"
+    off hashcash       || printf '\n[mx.hashcash]\n'    # tag: the message carries no stamp (result none)
 }
 deviations() {
     echo "== mx deviations from the defaults:"
