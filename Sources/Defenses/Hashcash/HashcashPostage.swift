@@ -123,9 +123,7 @@ public struct HashcashPostage: MessageInspector {
     }
 
     /// The state store key of a stamp.
-    static func spentKey(_ stamp: HashcashStamp) -> String {
-        "hashcash:" + Insecure.SHA1.hash(data: Array(stamp.text.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
+    static func spentKey(_ stamp: HashcashStamp) -> String { "hashcash:" + stamp.digestHex }
 
     /// Judges `header`'s stamps for `recipients` (lower-cased addresses), spending the ones that pay.
     func evaluate(_ header: MessageHeader, recipients: [String], session: SessionContext) async -> Result {
@@ -134,7 +132,8 @@ public struct HashcashPostage: MessageInspector {
         var result = Result(stamps: 0, paid: 0, recipients: Set(recipients).count, refusal: nil)
         var unpaid = Set(recipients)
         let instant = now()
-        let headerDigest = SHA256.hash(data: header.wireBytes).prefix(16).map { String(format: "%02x", $0) }.joined()
+        // Only a stamp that reaches the double-spend check needs it (most mail has no stamp).
+        var headerDigest: String?
         func refuse(_ reason: Refusal) { if result.refusal == nil { result.refusal = reason } }
         for field in fields {
             result.stamps += 1
@@ -146,9 +145,11 @@ public struct HashcashPostage: MessageInspector {
             guard stamp.date <= instant.addingTimeInterval(configuration.futureTolerance.seconds) else { refuse(.future); continue }
             // Kept as long as the stamp would be accepted: until its date plus the age limit.
             let expires = max(stamp.date.addingTimeInterval(configuration.maxAge.seconds), instant).addingTimeInterval(1)
+            let digest = headerDigest ?? HashcashStamp.hex(SHA256.hash(data: header.wireBytes).prefix(16))
+            headerDigest = digest
             do {
-                let record = try await store.insertRecord(Self.spentKey(stamp), value: headerDigest, expires: expires, at: instant)
-                guard record.value == headerDigest else {
+                let record = try await store.insertRecord(Self.spentKey(stamp), value: digest, expires: expires, at: instant)
+                guard record.value == digest else {
                     logger.notice("hashcash stamp spent before", metadata: [
                         "defense": "\(Self.id)", "session": "\(session.sessionID)", "stamp": "\(stamp)",
                         "first_seen": "\(record.created)",

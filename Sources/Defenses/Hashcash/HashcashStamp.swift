@@ -24,6 +24,8 @@ public struct HashcashStamp: Sendable, Hashable, CustomStringConvertible {
     public let resource: String
     /// The leading zero bits of the stamp's SHA-1: what was paid.
     public let value: Int
+    /// The stamp's SHA-1 in lower-case hex (its identity in the double-spend records).
+    public let digestHex: String
 
     /// The longest stamp read (the tool's stamps are under 100 octets; a long `ext` is refused).
     public static let maxLength = 512
@@ -45,7 +47,9 @@ public struct HashcashStamp: Sendable, Hashable, CustomStringConvertible {
         claimedBits = bits
         self.date = date
         resource = String(parts[3])
-        value = Self.leadingZeroBits(Insecure.SHA1.hash(data: Array(text.utf8)))
+        let digest = Insecure.SHA1.hash(data: Array(text.utf8))
+        value = Self.leadingZeroBits(digest)
+        digestHex = Self.hex(digest)
     }
 
     /// Whether the work behind the stamp covers its claim and `required` bits.
@@ -70,6 +74,14 @@ public struct HashcashStamp: Sendable, Hashable, CustomStringConvertible {
               components.isValidDate, let date = components.date
         else { return nil }
         return date
+    }
+
+    /// Lower-case hex of `bytes`.
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]] }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Zero bits at the start of `digest`, most significant bit of the first octet first.

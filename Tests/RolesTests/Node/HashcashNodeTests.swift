@@ -36,14 +36,9 @@ struct HashcashNodeTests {
         var description: String { "hashcash is not installed (.ci/install-deps installs it)" }
     }
 
+    /// One message to u@d.test (StatefulDefensesNodeTests' client).
     static func send(port: Int, _ message: String) async -> Reply? {
-        var client = SMTPClientConfiguration()
-        client.tls = .none
-        let envelope = OutboundEnvelope(sender: .mailbox(Mailbox(localPart: "s", host: .domain("src.test"))),
-                                        recipients: [OutboundRecipient(.mailbox(Mailbox(localPart: "u", host: .domain("d.test"))))])
-        let result = await SMTPClient.deliver(envelope: envelope, message: ByteBuffer(string: message), host: "127.0.0.1", port: port,
-                                              configuration: client)
-        return result.recipients.first?.reply
+        await StatefulDefensesNodeTests.deliver(port: port, to: "u", message: message)
     }
 
     @Test func requiredPostageFromTheHashcashTool() async throws {

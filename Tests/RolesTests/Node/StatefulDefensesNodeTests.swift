@@ -10,12 +10,12 @@ import Testing
 /// SQLite state file where `[state]` says.
 @Suite(.timeLimit(.minutes(2)))
 struct StatefulDefensesNodeTests {
-    static func deliver(port: Int, to recipient: String) async -> Reply? {
+    static func deliver(port: Int, to recipient: String, message: String = "Subject: t\r\n\r\nbody\r\n") async -> Reply? {
         var client = SMTPClientConfiguration()
         client.tls = .none
         let envelope = OutboundEnvelope(sender: .mailbox(Mailbox(localPart: "s", host: .domain("src.test"))),
                                         recipients: [OutboundRecipient(.mailbox(Mailbox(localPart: recipient, host: .domain("d.test"))))])
-        let result = await SMTPClient.deliver(envelope: envelope, message: ByteBuffer(string: "Subject: t\r\n\r\nbody\r\n"),
+        let result = await SMTPClient.deliver(envelope: envelope, message: ByteBuffer(string: message),
                                               host: "127.0.0.1", port: port, configuration: client)
         return result.recipients.first?.reply
     }
