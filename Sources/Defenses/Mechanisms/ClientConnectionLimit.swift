@@ -8,9 +8,9 @@ import SMTPCore
 /// Postfix's `smtpd_client_connection_count_limit` (default 50) is the same mechanism.
 ///
 /// The count is per node and in memory, not in the ``StateStore``: a session's slot is released
-/// when the session ends (the slot lives in the session's ``SessionAttributes`` and gives itself
-/// back when the session's storage is released), and a node that crashes must not leave
-/// slots held in a shared database. Behind a load balancer, per-node limits add up to
+/// when the session ends (the slot lives in the session's ``SessionAttributes``, which the server
+/// empties before its 221 to QUIT goes out and when the client drops the connection), and a node
+/// that crashes must not leave slots held in a shared database. Behind a load balancer, per-node limits add up to
 /// `nodes × maxPerClient`; the cluster-wide limit on how *often* a client connects is DM11
 /// (``ClientRateLimit``), which does use the shared store. Log field: `defense=DM10`.
 public struct ClientConnectionLimit: SessionHooks {

@@ -136,6 +136,7 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
             transfer.abort()
             self.transfer = nil
         }
+        session.context.attributes.removeAll()
         logger.info("disconnect")
         context.fireChannelInactive()
     }
@@ -257,6 +258,11 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: - Actions
 
     private func perform(_ actions: [SMTPSession.Action], context: ChannelHandlerContext) {
+        if actions.contains(where: { if case .close = $0 { true } else { false } }) {
+            // Before the last reply leaves: a client that reconnects on reading it finds its
+            // resources (DM10's slot) already free.
+            session.context.attributes.removeAll()
+        }
         for action in actions {
             perform(action, context: context)
         }

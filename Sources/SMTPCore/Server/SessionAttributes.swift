@@ -76,6 +76,17 @@ public final class SessionAttributes: Sendable, Hashable {
         }
     }
 
+    /// Drops every value. The server calls it when the session closes (before its last reply
+    /// goes out, and when the client goes away), so that what a value holds — DM10's connection
+    /// slot — is given back then, not whenever the last copy of the context is released.
+    func removeAll() {
+        let dropped = entries.withLockedValue { stored in
+            defer { stored = [:] }
+            return stored
+        }
+        _ = consume dropped   // released outside the lock: a value's deinit may take other locks
+    }
+
     public static func == (lhs: SessionAttributes, rhs: SessionAttributes) -> Bool {
         lhs === rhs
     }
