@@ -1,7 +1,10 @@
 # Shared by bench/relay.sh and bench/mx.sh (sourced, not run): smtp-sink, the mailnode relay node
 # (`mailnode up --next-hop`), the throwaway Postfix instance and one timed smtp-source run.
 # Expects REPO WORK N SIZE RUN_LIMIT MN_PORT PF_PORT SINK_PORT PEERS PF MAILNODE HZ and die().
-now() { date +%s.%N; }
+# Seconds since 1970 with microseconds, without a process (bash 5's EPOCHREALTIME): the run
+# loop below polls while the servers are measured, and every process it starts takes CPU from them.
+now() { echo "$EPOCHREALTIME"; }
+POLL=${POLL:-0.1}   # seconds between the run loop's looks at smtp-source and the sink
 ulimit -n 65536 2>/dev/null || true
 
 # ---- smtp-sink ----------------------------------------------------------------------------
@@ -14,7 +17,10 @@ start_sink() {
 }
 stop_sink() { [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null; SINK_PID=; }
 # messages the sink counted so far (its -c counter: "\rsess=N quit=N mesg=N")
-sink_count() { tail -c 200 "$WORK/sink.out" 2>/dev/null | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2; }
+sink_count() {   # the last mesg=N smtp-sink -c printed (one tail, the rest in bash)
+    local last; last=$(tail -c 200 "$WORK/sink.out" 2>/dev/null); last=${last##*mesg=}
+    [[ $last =~ ^[0-9]+ ]] && echo "${BASH_REMATCH[0]}"
+}
 
 # ---- mailnode -----------------------------------------------------------------------------
 MN_PID=
@@ -73,8 +79,8 @@ run() {
             echo "  $server c=$c: smtp-source exit $rc: $(tail -1 "$WORK/source.out")" >&2; t_end=$(now); break; fi
         cnt=$(sink_count); cnt=${cnt:-0}
         if [ -n "$t_acc" ] && [ "$cnt" -ge "$N" ]; then t_end=$(now); break; fi
-        if [ "$(echo "$(now) - $t0 > $RUN_LIMIT" | bc)" = 1 ]; then echo "  run limit hit ($cnt delivered)" >&2; t_end=$(now); break; fi
-        sleep 0.02
+        if (( ${EPOCHREALTIME%.*} - ${t0%.*} > RUN_LIMIT )); then echo "  run limit hit ($cnt delivered)" >&2; t_end=$(now); break; fi
+        sleep "$POLL"
     done
     [ -n "$t_acc" ] || { kill $src 2>/dev/null; wait $src; rc=124; t_acc=$t_end; }
     # let the spool / queue settle (the state removal follows the sink's 250)
