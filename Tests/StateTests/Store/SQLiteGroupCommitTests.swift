@@ -59,4 +59,22 @@ struct SQLiteGroupCommitTests {
             }
         }
     }
+
+    /// Alone in its batch an operation runs without a savepoint; failing, it still leaves nothing.
+    @Test func aLoneFailingOperationLeavesNothingAndTheNextWriteWorks() async throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        try await Self.withStore { store in
+            let before = store.writes.counts
+            await #expect(throws: Refused.self) {
+                _ = try await store.writes.perform { db in
+                    try db.execute(sql: "INSERT INTO mailnode_records (key, value, created, expires) VALUES ('bad', 'x', 0, 9999999999999)")
+                    throw Refused()
+                }
+            }
+            #expect(store.writes.counts.transactions == before.transactions + 1)
+            #expect(try await store.record("bad", at: now) == nil)
+            try await store.putRecord("good", value: "v", expires: now.addingTimeInterval(600), at: now)
+            #expect(try await store.record("good", at: now)?.value == "v")
+        }
+    }
 }
