@@ -17,7 +17,7 @@ import Testing
                          "-M", "client.test", "-f", "a@src.test", "-t", "b@mx.test"]
         if reuseConnections { arguments.append("-d") }
         arguments.append("127.0.0.1:\(server.port)")
-        let run = try await ExternalProcess.run(smtpSource, arguments, timeout: .seconds(30))
+        let run = try await ExternalProcess.run(smtpSource, arguments, timeout: .seconds(120))
         #expect(run.status == 0 && !run.timedOut, "\(run)")
         #expect(!run.stderr.contains("fatal") && !run.stderr.contains("warning"), "\(run)")
         let received = server.receiver.messages
