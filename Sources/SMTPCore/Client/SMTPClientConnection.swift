@@ -72,6 +72,10 @@ public actor SMTPClientConnection {
     ) async throws(SMTPClientError) -> SMTPClientConnection {
         let maxLineLength = configuration.maxReplyLineLength
         let maxLines = configuration.maxReplyLines
+        // The handler of each channel the bootstrap tries, kept as it is installed: a server that
+        // greets with 554 and closes at once may tear the pipeline down before this task runs
+        // again, and its reply must still be read from the handler, not lost with the pipeline.
+        let installed = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<SMTPClientChannelHandler>]>([:])
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(configuration.timeouts.connect)
             .channelInitializer { channel in
@@ -79,6 +83,8 @@ public actor SMTPClientConnection {
                     let handler = SMTPClientChannelHandler(eventLoop: channel.eventLoop,
                                                            maxLineLength: maxLineLength, maxLines: maxLines)
                     try channel.pipeline.syncOperations.addHandler(handler)
+                    let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+                    installed.withLockedValue { $0[ObjectIdentifier(channel)] = bound }
                 }
             }
         var logger = logger
@@ -94,13 +100,7 @@ public actor SMTPClientConnection {
             logger.info("connect failed: \(error)")
             throw .connectionFailed(String(describing: error))
         }
-        let handler: NIOLoopBound<SMTPClientChannelHandler>
-        do {
-            handler = try await channel.eventLoop.submit {
-                NIOLoopBound(try channel.pipeline.syncOperations.handler(type: SMTPClientChannelHandler.self),
-                             eventLoop: channel.eventLoop)
-            }.get()
-        } catch {
+        guard let handler = installed.withLockedValue({ $0[ObjectIdentifier(channel)] }) else {
             channel.close(promise: nil)
             throw .connectionClosed(.connect)
         }
