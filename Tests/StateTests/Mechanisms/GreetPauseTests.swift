@@ -11,8 +11,8 @@ struct GreetPauseTests {
             // A long pause: the test's early EHLO must arrive within it even on a busy machine.
             let pause = GreetPause(.init(pause: .seconds(3)), store: store)
             try await LiveServer.with(hooks: pause) { server async throws in
-                let talker = try await RawClient.connect(port: server.port)
-                try await talker.send("EHLO impatient.example\r\n")   // before any greeting
+                // Sent by the event loop the moment the connection is up: before any greeting.
+                let talker = try await RawClient.connect(port: server.port, sendingOnConnect: "EHLO impatient.example\r\n")
                 let refusal = try await talker.reply()
                 #expect(refusal?.code.rawValue == 554)
                 #expect(refusal?.enhancedCode == EnhancedStatusCode(5, 7, 1))

@@ -61,7 +61,17 @@ final class RawClient: Sendable {
     final class Collector: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
         let received: NIOLockedValueBox<Received>
-        init(_ received: NIOLockedValueBox<Received>) { self.received = received }
+        /// Written by the event loop as soon as the connection is up (not by the test's task,
+        /// which a busy cooperative pool may run seconds later).
+        let onConnect: String?
+        init(_ received: NIOLockedValueBox<Received>, onConnect: String? = nil) {
+            self.received = received
+            self.onConnect = onConnect
+        }
+        func channelActive(context: ChannelHandlerContext) {
+            if let onConnect { context.writeAndFlush(NIOAny(ByteBuffer(string: onConnect)), promise: nil) }
+            context.fireChannelActive()
+        }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var chunk = unwrapInboundIn(data)
             received.withLockedValue { _ = $0.buffer.writeBuffer(&chunk) }
@@ -79,12 +89,13 @@ final class RawClient: Sendable {
         self.received = received
     }
 
-    static func connect(port: Int) async throws -> RawClient {
+    /// Connects; `sendingOnConnect` goes out the moment the connection is up, before any greeting.
+    static func connect(port: Int, sendingOnConnect: String? = nil) async throws -> RawClient {
         let received = NIOLockedValueBox(Received())
         let channel = try await ClientBootstrap(group: LiveServer.group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(received))
+                    try channel.pipeline.syncOperations.addHandler(Collector(received, onConnect: sendingOnConnect))
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()
