@@ -26,11 +26,11 @@ public struct HookStages: OptionSet, Sendable, Hashable {
 /// The stages at which defenses run (the `Defenses` module implements them).
 ///
 /// Every method has a default that returns `.continue`, so a hook implements only the
-/// stages it cares about. Hooks run as tasks that prefer the connection's event loop
-/// (`EventLoopTaskExecutor`): they may await as long as they like (DNS, a state store), and a
-/// slow hook delays one session, never the node — but they must not *block* (a synchronous
-/// file, database or process wait belongs on a thread pool such as `NIOThreadPool`), or every
-/// session on that loop waits with them.
+/// stages it cares about. Hooks run as Swift tasks off the connection's event loop (in the
+/// `mailnode` binary, NIO's event loops are the global executor, so on one of those): they may
+/// await as long as they like (DNS, a state store), and a slow hook delays one session, never
+/// the node — but they must not *block* (a synchronous file, database or process wait belongs on
+/// a thread pool such as `NIOThreadPool`), or the sessions sharing that thread wait with them.
 public protocol SessionHooks: Sendable {
     /// The stages this hook implements. The server answers the other stages without calling
     /// the hook, which saves an asynchronous round trip per command. The default, `.all`, is
