@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "Defenses",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -9,6 +9,7 @@
 #   OFF="authentication dnsbl" bench/mx.sh       # switch tables off (printed as deviations)
 #   GREYLIST_PASS=triplet bench/mx.sh            # greylisting by a pre-seeded passed triplet, not by SPF pass
 #   STATE_BACKEND=memory bench/mx.sh             # [state] backend = "memory" (default sqlite)
+#   STATE_SYNC=full bench/mx.sh                  # [state] sync = "full": every state commit fsyncs (default normal)
 #
 # Raw results stay in $WORK (mx.csv, logs); the spools, the sink's dump and the DKIM key are removed on exit.
 #
@@ -37,6 +38,7 @@ DNS_TABLES=spf,authentication,sender_checks,dnsbl
 PROFILE_SETS=${PROFILE_SETS:-"spf authentication sender_checks dnsbl greylist greet_pause rate sender_rate bad_rcpt blocklist spam_traps recipients hashcash connection_limit $STATE_TABLES $DNS_TABLES"}
 GREYLIST_PASS=${GREYLIST_PASS:-spf}     # spf: the default SPF-pass exemption; triplet: spf_exempt = false + a passed triplet
 STATE_BACKEND=${STATE_BACKEND:-sqlite}   # [state] backend (default sqlite: <spool>/defenses/state.sqlite)
+STATE_SYNC=${STATE_SYNC:-}               # [state] sync for sqlite (empty: the default, normal)
 RUN_LIMIT=${RUN_LIMIT:-300}
 MN_PORT=${MN_PORT:-2655}             # the relay node (relay.sh: 2635; own ports, so both can run)
 MX_PORT=${MX_PORT:-2657}
@@ -78,6 +80,7 @@ spool = "$WORK/mx-spool"
 [dns]
 servers = ["127.0.0.1:$DNS_PORT"]
 $([ "$STATE_BACKEND" != sqlite ] && printf '\n[state]\nbackend = "%s"' "$STATE_BACKEND")
+$([ "$STATE_BACKEND" = sqlite ] && [ -n "$STATE_SYNC" ] && printf '\n[state]\nsync = "%s"' "$STATE_SYNC")
 
 [mx]
 listen = ["127.0.0.1:$MX_PORT"]
@@ -120,6 +123,7 @@ deviations() {
     fi
     [ -n "$OFF" ] && echo "   OFF: tables left out: $OFF"
     [ "$STATE_BACKEND" != sqlite ] && echo "   [state] backend = \"$STATE_BACKEND\""
+    [ "$STATE_BACKEND" = sqlite ] && [ -n "$STATE_SYNC" ] && echo "   [state] sync = \"$STATE_SYNC\""
     true
 }
 mx_fail() { tail -5 "$WORK/mx.log" >&2; stop_mailnode; stop_sink; die "$1"; }   # (in run()'s subshell)

@@ -14,13 +14,25 @@ import GRDB
 public final class SQLiteStateStore: StateStore {
     /// The database file (`:memory:` is not accepted: a store is meant to outlive the session).
     public let path: String
+    /// How far a commit has reached the disk when it returns (default ``SQLiteStateSync/normal``).
+    public let sync: SQLiteStateSync
     private let pool: DatabasePool
     let writes: SQLiteGroupCommit
+    private let fileLock: StateFileLock?
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// `busyTimeout` is how long a write waits for another process's write transaction.
-    public init(path: String, busyTimeout: Duration = .seconds(5)) throws {
+    ///
+    /// The store holds `<path>-lock` shared (``StateFileLock``): stores like this one in other
+    /// processes may use the file too, a ``SQLiteWriteBehindStore`` may not (and vice versa).
+    public convenience init(path: String, sync: SQLiteStateSync = .normal, busyTimeout: Duration = .seconds(5)) throws {
+        try self.init(path: path, sync: sync, busyTimeout: busyTimeout, lock: .shared)
+    }
+
+    /// `lock: nil` for the write-behind store, which holds the lock exclusively itself.
+    init(path: String, sync: SQLiteStateSync, busyTimeout: Duration, lock: StateFileLock.Mode?) throws {
         self.path = path
+        self.sync = sync
         var configuration = Configuration()
         configuration.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds))
         configuration.label = "mailnode.state"
@@ -28,8 +40,11 @@ public final class SQLiteStateStore: StateStore {
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
+        fileLock = try lock.map { try StateFileLock(database: path, mode: $0) }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        // GRDB sets NORMAL when it opens the writer in WAL mode; only the writer's setting matters.
+        if sync == .full { try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") } }
         writes = SQLiteGroupCommit(pool: pool)
     }
 
@@ -74,6 +89,11 @@ public final class SQLiteStateStore: StateStore {
 
     public func count(_ key: String, window: StateWindow, at now: Date) async throws -> Int {
         try await pool.read { db in try Self.total(db, key: key, window: window, now: now) }
+    }
+
+    /// The connection's `PRAGMA synchronous` as SQLite reports it (1 NORMAL, 2 FULL), for tests.
+    func synchronousPragma() async throws -> Int {
+        try await pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     private static func total(_ db: Database, key: String, window: StateWindow, now: Date) throws -> Int {
@@ -132,6 +152,44 @@ public final class SQLiteStateStore: StateStore {
             try db.execute(sql: "DELETE FROM mailnode_records WHERE expires <= ?", arguments: [ms])
             removed += db.changesCount
             return removed
+        }
+    }
+
+    // MARK: - For the write-behind store
+
+    /// Every counter bucket and record in the file, read at once (loading a mirror). Expired
+    /// rows too: the mirror hides them from readers as the file does, and purging removes them.
+    func allRows() throws -> (counters: [(key: String, bucket: Int64, count: Int, expires: Int64)],
+                              records: [(key: String, record: StateRecord)]) {
+        try pool.read { db in
+            let counters = try Row.fetchAll(db, sql: "SELECT key, bucket, count, expires FROM mailnode_counters").map { row in
+                (key: row["key"] as String, bucket: row["bucket"] as Int64, count: row["count"] as Int, expires: row["expires"] as Int64)
+            }
+            let records = try Row.fetchAll(db, sql: "SELECT key, value, created, expires FROM mailnode_records").map { row in
+                (key: row["key"] as String, record: StateRecord(value: row["value"], created: StateTime.date(row["created"]),
+                                                                expires: StateTime.date(row["expires"])))
+            }
+            return (counters, records)
+        }
+    }
+
+    /// Adds counter increments and sets records as they are (nil: removed), inside `db`'s write
+    /// transaction (a ``SQLiteGroupCommit`` operation).
+    static func apply(_ db: Database, counters: [SQLiteWriteBehindStore.CounterSlot: SQLiteWriteBehindStore.CounterDelta],
+                      records: [(key: String, record: StateRecord?)]) throws {
+        for (slot, delta) in counters {
+            try db.cachedStatement(sql: """
+                INSERT INTO mailnode_counters (key, bucket, count, expires) VALUES (?, ?, ?, ?)
+                ON CONFLICT (key, bucket) DO UPDATE SET count = count + excluded.count
+                """).execute(arguments: [slot.key, slot.bucket, delta.amount, delta.expires])
+        }
+        for (key, record) in records {
+            if let record {
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO mailnode_records (key, value, created, expires) VALUES (?, ?, ?, ?)")
+                    .execute(arguments: [key, record.value, StateTime.milliseconds(record.created), StateTime.milliseconds(record.expires)])
+            } else {
+                try db.cachedStatement(sql: "DELETE FROM mailnode_records WHERE key = ?").execute(arguments: [key])
+            }
         }
     }
 }

@@ -82,6 +82,31 @@ public final class MemoryStateStore: StateStore {
         }
     }
 
+    // MARK: - For a store that mirrors its state here (StateSQLite's write-behind store)
+
+    /// Puts a counter bucket back as a database holds it (loading a mirror).
+    package func restoreCounter(_ key: String, bucket: Int64, count: Int, expires: Int64) {
+        storage.withLockedValue { $0.counters[CounterKey(key: key, bucket: bucket)] = (count, expires) }
+    }
+
+    /// Puts a record back as a database holds it (loading a mirror).
+    package func restoreRecord(_ key: String, _ record: StateRecord) {
+        storage.withLockedValue { $0.records[key] = record }
+    }
+
+    /// The live record under `key` at `now`, without suspending (for writing a mirror back).
+    package func liveRecord(_ key: String, at now: Date) -> StateRecord? {
+        storage.withLockedValue { storage in
+            guard let record = storage.records[key], record.expires > now else { return nil }
+            return record
+        }
+    }
+
+    /// Counter buckets and records held (for tests and diagnostics).
+    package var sizes: (counters: Int, records: Int) {
+        storage.withLockedValue { ($0.counters.count, $0.records.count) }
+    }
+
     /// Times at the same millisecond precision as the database backends, so that tests see
     /// the same records from every backend.
     private static func rounded(_ date: Date) -> Date {

@@ -1,6 +1,7 @@
 import Defenses
 import SMTPCore
 import StatePostgres
+import StateSQLite
 
 /// The keys of the state store and of the stateful mx defenses (docs/configuration.md).
 extension ConfigurationReader {
@@ -15,7 +16,7 @@ extension ConfigurationReader {
         try integer(path, range: range).map { .seconds($0) }
     }
 
-    /// `[state] backend = "sqlite"|"postgres"|"memory"`, `path`, `url`, `purge_interval`.
+    /// `[state] backend = "sqlite"|"postgres"|"memory"`, `path`, `url`, `sync`, `write_behind`, `purge_interval`.
     mutating func readState(spool: String) throws(ConfigurationError) -> StateConfiguration {
         let name = try string(["state", "backend"]) ?? "sqlite"
         let path = try string(["state", "path"])
@@ -44,6 +45,15 @@ extension ConfigurationReader {
         }
         var state = StateConfiguration(backend: backend)
         if let interval = try seconds(["state", "purge_interval"], range: 60...86_400) { state.purgeInterval = interval }
+        if let sync = try string(["state", "sync"]) {
+            guard case .sqlite = state.backend else { throw fail(["state", "sync"], "is for backend = \"sqlite\"") }
+            guard let value = SQLiteStateSync(rawValue: sync) else { throw fail(["state", "sync"], "must be normal or full, got '\(sync)'") }
+            state.sqliteSync = value
+        }
+        if let milliseconds = try integer(["state", "write_behind"], range: 0...10_000) {
+            guard case .sqlite = state.backend else { throw fail(["state", "write_behind"], "is for backend = \"sqlite\"") }
+            state.sqliteWriteBehind = .milliseconds(milliseconds)
+        }
         if let users = try string(["state", "users"]) {
             switch users {
             case "file": state.usersInStore = false

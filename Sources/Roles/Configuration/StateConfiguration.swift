@@ -1,4 +1,5 @@
 import StatePostgres
+import StateSQLite
 
 /// Where the node keeps what its defenses remember across sessions (`[state]`, docs/state.md).
 /// The store is opened only when a mechanism that needs it is enabled (greylisting, rate limits).
@@ -28,6 +29,14 @@ public struct StateConfiguration: Sendable, Hashable {
     /// `state.users = "store"`: the user directory lives in this (PostgreSQL) store, shared by
     /// every node that uses it, instead of the `users.sqlite` file (`"file"`, the default).
     public var usersInStore = false
+    /// `state.sync`: how far an SQLite commit has reached the disk when it returns (default
+    /// `normal`: synced at checkpoints; `full`: every commit). Only for `backend = "sqlite"`.
+    public var sqliteSync: SQLiteStateSync = .normal
+    /// `state.write_behind` (ms): the SQLite store keeps the state in memory and writes what
+    /// changed this often (default 100 ms; ``StateSQLite/SQLiteWriteBehindStore``); `.zero`: every
+    /// operation commits to the file before it returns (``StateSQLite/SQLiteStateStore``, which
+    /// several processes may share). Only for `backend = "sqlite"`.
+    public var sqliteWriteBehind: Duration = .milliseconds(100)
 
     public init(backend: Backend, purgeInterval: Duration = .seconds(3600)) {
         self.backend = backend

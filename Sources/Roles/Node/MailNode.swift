@@ -368,9 +368,18 @@ public final class MailNode: Sendable {
     /// Opens the configured store (SQLite creates its file and schema here; PostgreSQL connects
     /// in ``start()``).
     public static func openStateStore(_ state: StateConfiguration, logger: Logger) throws -> any StateStore {
-        logger.info("state store", metadata: ["backend": "\(state.backend)"])   // never the password
+        var metadata: Logger.Metadata = ["backend": "\(state.backend)"]   // never the password
+        if case .sqlite = state.backend {
+            metadata["sync"] = "\(state.sqliteSync.rawValue)"
+            metadata["write_behind"] = "\(state.sqliteWriteBehind)"
+        }
+        logger.info("state store", metadata: metadata)
         switch state.backend {
-        case .sqlite(let path): return try SQLiteStateStore(path: path)
+        case .sqlite(let path):
+            if state.sqliteWriteBehind > .zero {
+                return try SQLiteWriteBehindStore(path: path, sync: state.sqliteSync, interval: state.sqliteWriteBehind, logger: logger)
+            }
+            return try SQLiteStateStore(path: path, sync: state.sqliteSync)
         case .postgres(let configuration): return PostgresStateStore(configuration: configuration, logger: logger)
         case .memory: return MemoryStateStore()
         }
@@ -489,7 +498,10 @@ public final class MailNode: Sendable {
         await metricsServer?.stop()
         statePurger?.cancel()
         quarantineMaintenance.withLockedValue { $0 }?.cancel()
-        if ownsStateStore { await (stateStore as? PostgresStateStore)?.shutdown() }
+        if ownsStateStore {
+            await (stateStore as? PostgresStateStore)?.shutdown()
+            await (stateStore as? SQLiteWriteBehindStore)?.close()
+        }
         spoolLock.withLockedValue { $0 }?.release()
     }
 }

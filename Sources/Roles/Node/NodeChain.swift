@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import SMTPCore
 import StatePostgres
+import StateSQLite
 
 /// Every stage one process runs: one ``MailNode`` per role of the configuration, chained over
 /// their listeners as ``NodeConfiguration/stages()`` describes (`--role all`, `mailnode up`).
@@ -66,6 +67,7 @@ public final class NodeChain: Sendable {
         } catch {
             for stage in nodes { await stage.node.shutdown() }
             await (stateStore as? PostgresStateStore)?.shutdown()
+            await (stateStore as? SQLiteWriteBehindStore)?.close()
             throw error
         }
         let purger = planned.count > 1 ? stateStore.map { MailNode.purgeRegularly($0, every: purgeInterval, logger: logger) } : nil
@@ -91,5 +93,6 @@ public final class NodeChain: Sendable {
         for stage in nodes { await stage.node.shutdown() }
         purger?.cancel()
         await (stateStore as? PostgresStateStore)?.shutdown()
+        await (stateStore as? SQLiteWriteBehindStore)?.close()
     }
 }

@@ -9,6 +9,8 @@ struct StateConfigurationTests {
         let configuration = try NodeConfiguration(toml: Self.base, file: "f")
         #expect("\(configuration.state.backend)" == "sqlite /sp/defenses/state.sqlite")
         #expect(configuration.state.purgeInterval == .seconds(3600))
+        #expect(configuration.state.sqliteSync.rawValue == "normal")
+        #expect(configuration.state.sqliteWriteBehind == .milliseconds(100))
         #expect(configuration.mx?.connectionLimit?.maxPerClient == 10)
         #expect(configuration.mx?.rateLimit == nil)
         #expect(configuration.mx?.greylisting == nil)
@@ -66,6 +68,17 @@ struct StateConfigurationTests {
         #expect(shared.state.usersInStore)
     }
 
+    @Test func sqliteSync() throws {
+        let full = try NodeConfiguration(toml: Self.base + "[state]\nsync = \"full\"\n", file: "f")
+        #expect(full.state.sqliteSync.rawValue == "full")
+        let normal = try NodeConfiguration(toml: Self.base + "[state]\nbackend = \"sqlite\"\nsync = \"normal\"\n", file: "f")
+        #expect(normal.state.sqliteSync.rawValue == "normal")
+        let through = try NodeConfiguration(toml: Self.base + "[state]\nwrite_behind = 0\n", file: "f")
+        #expect(through.state.sqliteWriteBehind == .zero)
+        let slow = try NodeConfiguration(toml: Self.base + "[state]\nwrite_behind = 2000\n", file: "f")
+        #expect(slow.state.sqliteWriteBehind == .seconds(2))
+    }
+
     @Test func disabledTablesKeepTheirKeys() throws {
         let text = Self.base + "max_connections_per_client = 0\n[mx.greylist]\nenabled = false\ndelay = 60\n[mx.rate]\nenabled = false\nwindow = 5\n"
         let configuration = try NodeConfiguration(toml: text, file: "f")
@@ -85,6 +98,10 @@ struct StateConfigurationTests {
         (base + "[mx.rate]\nenabled = \"yes\"\n", "f:7: mx.rate.enabled: expected true or false, got a string"),
         (base + "[state]\nusers = \"store\"\n", "f:7: state.users: \"store\" needs backend = \"postgres\" (the SQLite state file keeps no users)"),
         (base + "[state]\nbackend = \"postgres\"\nurl = \"postgres://u@h/db\"\nusers = \"ldap\"\n", "f:9: state.users: must be file or store, got 'ldap'"),
+        (base + "[state]\nsync = \"off\"\n", "f:7: state.sync: must be normal or full, got 'off'"),
+        (base + "[state]\nbackend = \"memory\"\nsync = \"full\"\n", "f:8: state.sync: is for backend = \"sqlite\""),
+        (base + "[state]\nbackend = \"memory\"\nwrite_behind = 50\n", "f:8: state.write_behind: is for backend = \"sqlite\""),
+        (base + "[state]\nwrite_behind = 60000\n", "f:7: state.write_behind: 60000 is out of range 0...10000"),
     ])
     func errors(text: String, expected: String) {
         do {

@@ -45,6 +45,14 @@ struct StatefulDefensesNodeTests {
         #expect(await Self.deliver(port: port, to: "u")?.code.rawValue == 250)
         await node.shutdown()
         #expect(FileManager.default.fileExists(atPath: spool + "/defenses/state.sqlite"))
+
+        // The state is written behind (the default): the clean stop wrote the passed triplet, and
+        // the node started again on the same file knows it — no greylisting this time.
+        let again = try MailNode(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton,
+                                 logger: Logger(label: "test"))
+        let secondPort = try await again.start()[0].port!
+        #expect(await Self.deliver(port: secondPort, to: "u")?.code.rawValue == 250)
+        await again.shutdown()
     }
 }
 
