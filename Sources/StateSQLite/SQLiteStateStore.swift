@@ -2,8 +2,10 @@ import Defenses
 import Foundation
 import GRDB
 
-/// The embedded ``StateStore``: one SQLite file (WAL mode) through GRDB, the default of a
-/// single node (`[state] backend = "sqlite"`, docs/state.md).
+/// A ``StateStore`` written through to one SQLite file (WAL mode) through GRDB: every operation
+/// has committed when it returns (`[state] backend = "sqlite"` with `write_behind = 0`,
+/// docs/state.md), so several processes may share the file. A node's default is the faster
+/// ``SQLiteWriteBehindStore``, which uses this store to write.
 ///
 /// Every write runs inside an SQLite write transaction (`BEGIN IMMEDIATE`), and SQLite allows
 /// one writer per database at a time — in this process and across processes sharing the file —
