@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import Testing
 
 @testable import Defenses
@@ -24,6 +25,11 @@ struct DNSTestServer: Sendable {
 
     var address: DNSServerAddress { DNSServerAddress(.v4(IPv4Address("127.0.0.1")!), port: port) }
 
+    /// The test resolvers' own event loop. Not the shared singleton: the test servers' sessions
+    /// run their hooks there (DKIM, ARC and smtp-source load tests in a debug build), and a UDP
+    /// answer must not wait behind them — the live DNS tests once lost answers that way.
+    static let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
     /// A resolver that asks only this server. The defaults (5 s, two attempts) are hang bounds for
     /// answers the server does give — the whole suite on two cores once lost 500 ms and 2 s
     /// timeouts; a test that wants a timeout passes its own short one.
@@ -33,7 +39,8 @@ struct DNSTestServer: Sendable {
     ) -> LDNSResolver {
         LDNSResolver(
             configuration: DNSResolverConfiguration(
-                nameservers: [address], timeout: timeout, attempts: attempts, edns: edns, adTrust: adTrust))
+                nameservers: [address], timeout: timeout, attempts: attempts, edns: edns, adTrust: adTrust),
+            eventLoopGroup: Self.loops)
     }
 
     /// The queries received so far, one per line: `<udp|tcp> <name> <type> <edns size|-> <do|->`.
