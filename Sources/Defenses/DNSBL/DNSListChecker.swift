@@ -102,7 +102,7 @@ public struct DNSListChecker: Sendable {
                 group.addTask { (index, await self.lookup(job.zone, job.subject, job.value, gate: gate)) }
             }
             group.addTask {
-                try? await Task.sleep(for: limit)
+                await waitForTimeLimit(limit)
                 return nil
             }
             var remaining = jobs.count

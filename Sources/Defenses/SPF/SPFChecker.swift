@@ -144,16 +144,8 @@ public struct SPFChecker: Sendable {
         // elapsed time to evaluate check_host() ... If such a limit is exceeded, the result of
         // authorization SHOULD be "temperror"."
         let limit = configuration.timeLimit
-        return await withTaskGroup(of: SPFCheck?.self) { group in
-            group.addTask { await run() }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            if let first { return first }
-            return SPFCheck(
+        return await withTimeLimit(limit, run) {
+            SPFCheck(
                 result: .temperror, identity: identity, clientIP: ip, domain: domain, sender: sender, helo: helo,
                 problem: "SPF evaluation took longer than \(limit)", trail: ["time limit \(limit) exceeded"])
         }

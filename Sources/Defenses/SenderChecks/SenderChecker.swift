@@ -51,17 +51,7 @@ public struct SenderChecker: Sendable {
     /// Runs `body`, or returns `timedOut` after ``SenderCheckConfiguration/timeLimit`` (the
     /// look-ups in flight are cancelled).
     func limited<T: Sendable>(_ body: @escaping @Sendable () async -> T, timedOut: @escaping @Sendable () -> T) async -> T {
-        let limit = configuration.timeLimit
-        return await withTaskGroup(of: T?.self) { group in
-            group.addTask { await body() }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? timedOut()
-        }
+        await withTimeLimit(configuration.timeLimit, body, timedOut: timedOut)
     }
 
     /// A domain in the form names are compared in: A-labels, lower case, no trailing dot;

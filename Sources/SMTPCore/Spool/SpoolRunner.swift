@@ -75,6 +75,9 @@ public actor SpoolRunner: SpoolAdministrator {
     private var inFlight: [String: Task<Void, Never>] = [:]
     private var loop: Task<Void, Never>?
     private var waiter: CheckedContinuation<Void, Never>?
+    /// Ends the current wait at its deadline; cancelled when work ends it first, so that a wait
+    /// long over does not wake the runner once more (one per message under load).
+    private var sleeper: Task<Void, Never>?
     private var workSignalled = false
     private var stopping = false
     /// Open connections kept between messages, per hop.
@@ -243,6 +246,8 @@ public actor SpoolRunner: SpoolAdministrator {
     }
 
     private func wake() {
+        sleeper?.cancel()
+        sleeper = nil
         if let waiter {
             self.waiter = nil
             waiter.resume()
@@ -274,8 +279,8 @@ public actor SpoolRunner: SpoolAdministrator {
         let delay = max(0, deadline.timeIntervalSince(configuration.clock()))
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             waiter = continuation
-            Task { [weak self] in
-                try? await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
+            sleeper = Task { [weak self] in
+                do { try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000)) } catch { return }   // cancelled: woken by work
                 await self?.wake()
             }
         }

@@ -82,7 +82,10 @@ import Testing
         configuration.maxDeliveriesPerHost = 3
         let runner = SpoolRunner(store: store, configuration: configuration, logger: Logger(label: "test"))
         try await runner.start()
-        try await SpoolRunnerTests.eventually(timeout: .seconds(60)) { receiver.done.withLockedValue { $0 } == 20 }
+        // At least 20: under a loaded suite a client may time out waiting for the reply to the
+        // final dot of a message the server then commits anyway, and the retry delivers it again
+        // (at-least-once, RFC 5321 §6.1) — seen once as 21 commits, which `== 20` never matched.
+        try await SpoolRunnerTests.eventually(timeout: .seconds(60)) { receiver.done.withLockedValue { $0 } >= 20 }
         #expect(receiver.peak.withLockedValue { $0 } <= 3)
         #expect(await runner.slots.peak["127.0.0.1:\(port)"] == 3)   // the limit was reached, and held
         await runner.stop()

@@ -1,0 +1,64 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import SMTPCore
+
+/// ``withTimeLimit(_:_:timedOut:)``: the body's answer when it comes in time, else the time-out
+/// value with the body cancelled — on a NIO event loop (the loop's timer, cancelled when the body
+/// answers) and off one (`Task.sleep`).
+@Suite(.timeLimit(.minutes(1)))
+struct TimeLimitTests {
+    enum Place: String, CaseIterable, CustomStringConvertible {
+        case eventLoop, cooperativePool
+        var description: String { rawValue }
+    }
+
+    static let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    static func run<T: Sendable>(_ place: Place, _ body: @escaping @Sendable () async -> T) async -> T {
+        switch place {
+        case .eventLoop: return await withTaskExecutorPreference(EventLoopTaskExecutor(loops.next())) { await body() }
+        case .cooperativePool: return await body()
+        }
+    }
+
+    @Test(arguments: Place.allCases)
+    func anAnswerInTimeWinsAndTheDeadlineGoesWithIt(place: Place) async {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let (value, onLoop) = await Self.run(place) {
+            let onLoop = MultiThreadedEventLoopGroup.currentEventLoop != nil
+            return (await withTimeLimit(.seconds(60), { 42 }, timedOut: { -1 }), onLoop)
+        }
+        #expect(value == 42)
+        #expect(onLoop == (place == .eventLoop))
+        // The group waited for its deadline child: had the timer not been cancelled, a minute.
+        #expect(clock.now - start < .seconds(30))
+    }
+
+    @Test(arguments: Place.allCases)
+    func aLateAnswerGivesTheTimeOutValueAndTheBodyIsCancelled(place: Place) async {
+        let cancelled = NIOLockedValueBox(false)
+        let value = await Self.run(place) {
+            await withTimeLimit(.milliseconds(50), {
+                try? await Task.sleep(for: .seconds(30))
+                cancelled.withLockedValue { $0 = Task.isCancelled }
+                return 42
+            }, timedOut: { -1 })
+        }
+        #expect(value == -1)
+        #expect(cancelled.withLockedValue { $0 })
+    }
+
+    @Test func waitingEndsWithCancellation() async {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let waiter = Task { await Self.run(.eventLoop) { await waitForTimeLimit(.seconds(60)) } }
+        try? await Task.sleep(for: .milliseconds(20))
+        waiter.cancel()
+        await waiter.value
+        #expect(clock.now - start < .seconds(30))
+    }
+}
