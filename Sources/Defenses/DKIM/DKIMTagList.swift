@@ -116,6 +116,7 @@ extension DKIMTagList {
     /// The text with every FWS character (SP, HTAB, CR, LF) removed: how `b=`, `bh=` and `p=`
     /// values are read (RFC 6376 §3.5 base64string allows FWS anywhere).
     static func removingFWS(_ text: String) -> String {
-        String(decoding: text.utf8.filter { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D && $0 != 0x0A }, as: UTF8.self)
+        guard text.utf8.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }) else { return text }
+        return String(decoding: text.utf8.filter { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D && $0 != 0x0A }, as: UTF8.self)
     }
 }

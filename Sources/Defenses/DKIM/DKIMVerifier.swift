@@ -67,6 +67,9 @@ public struct DKIMVerifier: Sendable {
     /// Limits and clock.
     public var configuration: DKIMVerifierConfiguration
 
+    /// Parsed key records and built keys, shared by the copies of this verifier.
+    let keyCache = DKIMKeyCache()
+
     public init(resolver: any DNSResolver, configuration: DKIMVerifierConfiguration = DKIMVerifierConfiguration()) {
         self.resolver = resolver
         self.configuration = configuration
@@ -171,10 +174,9 @@ public struct DKIMVerifier: Sendable {
         var parsed: [DKIMKeyRecord] = []
         var firstError: DKIMKeyRecordError?
         for record in answer.records {
-            do {
-                parsed.append(try DKIMKeyRecord.parse(record.text))
-            } catch {
-                firstError = firstError ?? error
+            switch keyCache.record(record.text) {
+            case .success(let key): parsed.append(key)
+            case .failure(let error): firstError = firstError ?? error
             }
         }
         guard !parsed.isEmpty else {
@@ -235,7 +237,7 @@ public struct DKIMVerifier: Sendable {
                 if record.strictIdentity && !identityIsDomain {
                     throw DKIMKeyRecordError("key requires i= domain to equal d= (t=s)")
                 }
-                return .success((record, try DKIMPublicKey(record, minimumRSABits: configuration.minimumRSAKeyBits)))
+                return .success((record, try keyCache.key(record, minimumRSABits: configuration.minimumRSAKeyBits).get()))
             } catch {
                 keyError = keyError ?? error
             }

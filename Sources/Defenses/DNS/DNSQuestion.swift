@@ -30,6 +30,40 @@ public struct DNSQuestion: Hashable, Sendable, CustomStringConvertible {
 /// Name normalisation shared by questions and record data.
 enum DNSName {
     static func normalize(_ input: String) throws(DNSError) -> String {
+        if let plain = canonicalAlready(input) { return plain }
+        return try normalizeThroughWire(input)
+    }
+
+    /// `input` without its trailing dot when it is in the canonical form already — lower-case
+    /// letters, digits, `-` and `_` in labels of 1–63 octets, at most 255 octets on the wire —
+    /// which is what the wire round trip would return for it; nil for anything else. Nearly every
+    /// name a message makes us ask is like that, and the round trip cost two allocations a label.
+    static func canonicalAlready(_ input: String) -> String? {
+        var label = 0
+        var wire = 1   // the root label
+        var last: UInt8 = 0
+        for byte in input.utf8 {
+            switch byte {
+            case UInt8(ascii: "."):
+                guard label > 0 else { return nil }
+                wire += label + 1
+                label = 0
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                label += 1
+                guard label <= 63 else { return nil }
+            default:
+                return nil
+            }
+            last = byte
+        }
+        if label > 0 { wire += label + 1 }
+        guard last != 0, wire <= 255 else { return nil }   // empty, or over 255 octets
+        guard last == UInt8(ascii: ".") else { return input }
+        return input.utf8.count > 1 ? String(input.dropLast()) : nil   // "." alone: the slow path
+    }
+
+    /// The general case: IDNA for non-ASCII names, then through the wire form and back.
+    static func normalizeThroughWire(_ input: String) throws(DNSError) -> String {
         guard !input.isEmpty else { throw .invalidName("empty name") }
         var name = input
         if !input.utf8.allSatisfy({ $0 < 0x80 }) {

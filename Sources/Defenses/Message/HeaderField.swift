@@ -93,6 +93,8 @@ enum MessageASCII {
 extension MessageASCII {
     /// Lower-cases A–Z only, leaving other characters alone.
     static func lowercased(_ text: some StringProtocol) -> String {
-        String(decoding: text.utf8.map(lowercased), as: UTF8.self)
+        // Most names and domains are lower-case already: then no byte array is built.
+        guard text.utf8.contains(where: { (0x41...0x5A).contains($0) }) else { return String(text) }
+        return String(decoding: text.utf8.map(lowercased), as: UTF8.self)
     }
 }

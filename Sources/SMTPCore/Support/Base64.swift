@@ -27,7 +27,9 @@ public enum Base64 {
         out.reserveCapacity(input.count / 4 * 3)
         var index = 0
         while index < input.count {
-            var values = [UInt8](repeating: 0, count: 4)
+            // The group's four sextets in one word (no array per group: DKIM decodes a signature
+            // and a key per message, hundreds of characters each).
+            var group: UInt32 = 0
             var padding = 0
             for offset in 0..<4 {
                 let char = input[index + offset]
@@ -35,14 +37,15 @@ public enum Base64 {
                     // Padding only in the last group's last two positions.
                     guard index + 4 == input.count, offset >= 2 else { return nil }
                     padding += 1
+                    group <<= 6
                 } else {
                     guard padding == 0, let value = sextet(char) else { return nil }
-                    values[offset] = value
+                    group = group << 6 | UInt32(value)
                 }
             }
-            out.append(values[0] << 2 | values[1] >> 4)
-            if padding < 2 { out.append(values[1] << 4 | values[2] >> 2) }
-            if padding < 1 { out.append(values[2] << 6 | values[3]) }
+            out.append(UInt8(truncatingIfNeeded: group >> 16))
+            if padding < 2 { out.append(UInt8(truncatingIfNeeded: group >> 8)) }
+            if padding < 1 { out.append(UInt8(truncatingIfNeeded: group)) }
             index += 4
         }
         return out
