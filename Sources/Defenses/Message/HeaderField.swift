@@ -48,9 +48,19 @@ public struct HeaderField: Hashable, Sendable, CustomStringConvertible {
     /// [RFC 5322 §1.2.2](https://www.rfc-editor.org/rfc/rfc5322#section-1.2.2)).
     public var lowercasedName: String { MessageASCII.lowercased(name) }
 
-    /// Whether the field has this name, ignoring ASCII case.
+    /// Whether the field has this name, ignoring ASCII case. Compares bytes: no string is built
+    /// (DKIM looks up every signed name in every field of the header, per signature).
     public func hasName(_ other: String) -> Bool {
-        colonIndex != nil && lowercasedName == MessageASCII.lowercased(other)
+        guard let colonIndex else { return false }
+        var end = colonIndex
+        while end > 0, MessageASCII.isWSP(raw[end - 1]) { end -= 1 }
+        guard end == other.utf8.count else { return false }
+        var index = 0
+        for byte in other.utf8 {
+            guard MessageASCII.lowercased(raw[index]) == MessageASCII.lowercased(byte) else { return false }
+            index += 1
+        }
+        return true
     }
 
     /// The value bytes after the colon, folding included.

@@ -41,13 +41,13 @@ public struct MessageHeader: Hashable, Sendable {
     /// The fields with this name, top to bottom (case-insensitive).
     public func fields(named name: String) -> [HeaderField] {
         let lower = MessageASCII.lowercased(name)
-        return fields.filter { $0.colonIndex != nil && $0.lowercasedName == lower }
+        return fields.filter { $0.hasName(lower) }
     }
 
     /// The first (top-most) field with this name.
     public func first(named name: String) -> HeaderField? {
         let lower = MessageASCII.lowercased(name)
-        return fields.first { $0.colonIndex != nil && $0.lowercasedName == lower }
+        return fields.first { $0.hasName(lower) }
     }
 
     /// How many fields have this name.
@@ -76,7 +76,7 @@ public struct HeaderFieldSelector: Sendable {
         var seen = 0
         for index in header.fields.indices.reversed() {
             let field = header.fields[index]
-            guard field.colonIndex != nil, field.lowercasedName == lower else { continue }
+            guard field.hasName(lower) else { continue }
             if seen == skip {
                 used[lower] = skip + 1
                 return (index, field)

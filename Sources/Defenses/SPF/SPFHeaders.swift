@@ -76,8 +76,13 @@ enum HeaderText {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "/"), UInt8(ascii: "="), UInt8(ascii: "?"),
+             UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"),
+             UInt8(ascii: "~"):
+            return true
         default:
-            return Array("!#$%&'*+-/=?^_`{|}~".utf8).contains(byte)
+            return false
         }
     }
 
@@ -90,9 +95,20 @@ enum HeaderText {
 
     /// An RFC 2045 token when the text is one, else a quoted-string (RFC 8601 §2.2 `value`).
     static func tokenOrQuoted(_ text: String) -> String {
-        let specials = Array("()<>@,;:\\\"/[]?=".utf8)
-        if !text.isEmpty, text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !specials.contains($0) }) { return text }
+        if !text.isEmpty, text.utf8.allSatisfy(isTokenByte) { return text }
         return quoted(text)
+    }
+
+    /// An RFC 2045 token character: printable ASCII except space and tspecials.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "@"), UInt8(ascii: ","),
+             UInt8(ascii: ";"), UInt8(ascii: ":"), UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "/"), UInt8(ascii: "["),
+             UInt8(ascii: "]"), UInt8(ascii: "?"), UInt8(ascii: "="):
+            return false
+        default:
+            return byte > 0x20 && byte < 0x7F
+        }
     }
 
     static func quoted(_ text: String) -> String {
@@ -106,6 +122,9 @@ enum HeaderText {
 
     /// Comment text (RFC 5322 §3.2.2): parentheses and backslashes escaped.
     static func comment(_ text: String) -> String {
+        // Usually there is nothing to escape or replace: then the text is the comment.
+        let plain = text.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "(") && $0 != UInt8(ascii: ")") && $0 != UInt8(ascii: "\\") }
+        if plain { return text }
         var out = ""
         for scalar in clean(text).unicodeScalars {
             if scalar == "(" || scalar == ")" || scalar == "\\" { out += "\\" }
