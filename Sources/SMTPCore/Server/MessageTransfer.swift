@@ -1,9 +1,8 @@
 import NIOCore
 import Logging
 
-/// Feeds one message's chunks to its ``MessageWriter`` one at a time, as tasks on the
-/// connection's ``EventLoopTaskExecutor``, and commits or aborts it once the queue is empty.
-/// Lives on the channel's event loop.
+/// Feeds one message's chunks to its ``MessageWriter`` one at a time, off the event loop, and
+/// commits or aborts it once the queue is empty. Lives on the channel's event loop.
 final class MessageTransfer {
     enum Final {
         case none
@@ -12,8 +11,7 @@ final class MessageTransfer {
     }
 
     let writer: any MessageWriter
-    let executor: EventLoopTaskExecutor
-    var eventLoop: any EventLoop { executor.eventLoop }
+    let eventLoop: any EventLoop
     private var queue = CircularBuffer<ByteBuffer>()
     private(set) var queuedBytes = 0
     private var inFlight = false
@@ -24,9 +22,9 @@ final class MessageTransfer {
     /// Called on the event loop whenever queued bytes drop (to resume reading).
     var onDrain: () -> Void = {}
 
-    init(writer: any MessageWriter, executor: EventLoopTaskExecutor, logger: Logger) {
+    init(writer: any MessageWriter, eventLoop: any EventLoop, logger: Logger) {
         self.writer = writer
-        self.executor = executor
+        self.eventLoop = eventLoop
         self.logger = logger
     }
 
@@ -56,7 +54,7 @@ final class MessageTransfer {
         if let chunk = queue.popFirst() {
             inFlight = true
             let promise = eventLoop.makePromise(of: Void.self)
-            promise.completeWithTask(on: executor) { try await writer.write(chunk) }
+            promise.completeWithTask { try await writer.write(chunk) }
             promise.futureResult.assumeIsolated().whenComplete { result in
                 self.inFlight = false
                 self.queuedBytes -= chunk.readableBytes
@@ -78,19 +76,19 @@ final class MessageTransfer {
             final = .none
             inFlight = true
             let promise = eventLoop.makePromise(of: Void.self)
-            promise.completeWithTask(on: executor) { await writer.abort() }
+            promise.completeWithTask { await writer.abort() }
             promise.futureResult.assumeIsolated().whenComplete { _ in self.inFlight = false }
         case .commit(let summary, let completion):
             final = .none
             inFlight = true
             if let failure {
                 let promise = eventLoop.makePromise(of: Void.self)
-                promise.completeWithTask(on: executor) { await writer.abort() }
+                promise.completeWithTask { await writer.abort() }
                 promise.futureResult.assumeIsolated().whenComplete { _ in completion(.failure(failure)) }
                 return
             }
             let promise = eventLoop.makePromise(of: CommitResult.self)
-            promise.completeWithTask(on: executor) {
+            promise.completeWithTask {
                 do {
                     return try await writer.commit(summary: summary)
                 } catch {

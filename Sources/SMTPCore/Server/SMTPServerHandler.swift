@@ -55,8 +55,6 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// DM33's bandwidth cap (nil when ``SMTPLimits/maxDataRate`` is 0) and its resume timer.
     private var throttle: BandwidthThrottle?
     private var throttleTimer: Scheduled<Void>?
-    /// Where the services' asynchronous work runs: this connection's event loop.
-    private var taskExecutor: EventLoopTaskExecutor?
 
     init(configuration: SMTPSessionConfiguration, services: SMTPServerServices, tlsContext: NIOSSLContext?,
          implicitTLS: Bool, awaitProxyHeader: Bool, listenerName: String) {
@@ -92,7 +90,6 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        taskExecutor = EventLoopTaskExecutor(context.eventLoop)
         if let throttle, let options = context.channel.syncOptions {
             // Small, fixed reads: the bucket is checked between them (see BandwidthThrottle).
             try? options.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: throttle.readSize))
@@ -349,7 +346,7 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 }
             }) { handler, opened in
                 if case .success(let writer) = opened {
-                    let transfer = MessageTransfer(writer: writer, executor: handler.executor(context), logger: handler.logger)
+                    let transfer = MessageTransfer(writer: writer, eventLoop: context.eventLoop, logger: handler.logger)
                     transfer.onDrain = { [weak handler] in
                         guard let handler, let context = handler.context else { return }
                         handler.resumeReadingIfPossible(context)
@@ -397,26 +394,18 @@ final class SMTPServerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Runs `work` as a task on this connection's event loop (see ``EventLoopTaskExecutor``),
-    /// then feeds its result to the session.
+    /// Runs `work` off the event loop, then feeds its result to the session on the event loop.
     private func run<T: Sendable>(_ context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> T,
                                   then complete: @escaping (SMTPServerHandler, T) -> [SMTPSession.Action]) {
         flush(context)
         let promise = context.eventLoop.makePromise(of: T.self)
-        promise.completeWithTask(on: executor(context), work)
+        promise.completeWithTask(work)
         promise.futureResult.assumeIsolated().whenSuccess { [weak self] value in
             guard let self, let context = self.context else { return }
             guard context.channel.isActive else { return }
             self.perform(complete(self, value), context: context)
             self.process(context)
         }
-    }
-
-    private func executor(_ context: ChannelHandlerContext) -> EventLoopTaskExecutor {
-        if let taskExecutor { return taskExecutor }
-        let executor = EventLoopTaskExecutor(context.eventLoop)
-        taskExecutor = executor
-        return executor
     }
 
     private func flush(_ context: ChannelHandlerContext) {

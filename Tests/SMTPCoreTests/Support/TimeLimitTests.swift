@@ -7,7 +7,8 @@ import Testing
 
 /// ``withTimeLimit(_:_:timedOut:)``: the body's answer when it comes in time, else the time-out
 /// value with the body cancelled — on a NIO event loop (the loop's timer, cancelled when the body
-/// answers) and off one (`Task.sleep`).
+/// answers; where hooks run in the `mailnode` binary, whose global executor is NIO's) and off one
+/// (`Task.sleep`).
 @Suite(.timeLimit(.minutes(1)))
 struct TimeLimitTests {
     enum Place: String, CaseIterable, CustomStringConvertible {
@@ -17,9 +18,22 @@ struct TimeLimitTests {
 
     static let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
+    /// Runs the test's tasks on one event loop (SE-0417), as NIO's global executor does in the
+    /// `mailnode` binary (main.swift).
+    final class LoopExecutor: TaskExecutor {
+        let loop: any EventLoop
+        init(_ loop: any EventLoop) { self.loop = loop }
+
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            let executor = asUnownedTaskExecutor()
+            loop.execute { job.runSynchronously(on: executor) }
+        }
+    }
+
     static func run<T: Sendable>(_ place: Place, _ body: @escaping @Sendable () async -> T) async -> T {
         switch place {
-        case .eventLoop: return await withTaskExecutorPreference(EventLoopTaskExecutor(loops.next())) { await body() }
+        case .eventLoop: return await withTaskExecutorPreference(LoopExecutor(loops.next())) { await body() }
         case .cooperativePool: return await body()
         }
     }
