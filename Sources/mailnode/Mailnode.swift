@@ -76,7 +76,9 @@ enum NodeRunner {
         var logger = Logger(label: "mailnode")
         logger.logLevel = logLevel
         let openFiles = ResourceLimits.raiseOpenFiles()
-        let node = try NodeChain(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        // NIO is this process's global executor (main.swift): sessions' tasks may as well stay on their own loop.
+        let node = try NodeChain(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
+                                 sessionTasksOnConnectionLoop: true)
         let bound = try await node.start()
         logger.notice("mailnode up", metadata: [
             "listen": "\(bound.map { "\($0)" }.joined(separator: ","))",

@@ -71,8 +71,11 @@ public final class MailNode: Sendable {
     ///   - metrics: counters to add to (several stages of one process share one set); nil: new ones.
     ///   - sharedStateStore: a state store opened (and later shut down) by the caller, for several
     ///     stages of one process; nil: the node opens `[state]` itself when a mechanism needs it.
+    ///   - sessionTasksOnConnectionLoop: see ``SMTPCore/SMTPServerServices/sessionTasksOnConnectionLoop``
+    ///     (the `mailnode` binary sets it; off by default).
     public init(configuration: NodeConfiguration, group: any EventLoopGroup, logger: Logger,
-                metrics: DefenseMetrics? = nil, sharedStateStore: (any StateStore)? = nil) throws {
+                metrics: DefenseMetrics? = nil, sharedStateStore: (any StateStore)? = nil,
+                sessionTasksOnConnectionLoop: Bool = false) throws {
         self.configuration = configuration
         self.group = group
         self.logger = logger
@@ -226,7 +229,7 @@ public final class MailNode: Sendable {
         for index in listeners.indices { listeners[index].session.requireTLSOffered = carriesRequireTLS }
         server = SMTPServer(listeners: listeners,
                             services: SMTPServerServices(receiver: receiver, hooks: hooks, authenticator: authenticator, logger: logger,
-                                                         metrics: metrics),
+                                                         metrics: metrics, sessionTasksOnConnectionLoop: sessionTasksOnConnectionLoop),
                             group: group, connectionCaps: configuration.connectionCaps)
         if configuration.hasNextHop {
             var forwarding = SpoolRunnerConfiguration(routing: configuration.routing, retry: configuration.retry,

@@ -21,11 +21,15 @@ public final class NodeChain: Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     let stateStore: (any StateStore)?
+    let sessionTasksOnConnectionLoop: Bool
     let purgeInterval: Duration
     let running = NIOLockedValueBox<(nodes: [(role: String, node: MailNode)], purger: Task<Void, Never>?)>(([], nil))
 
     /// Plans the stages and opens the shared state store; the nodes are built by ``start()``.
-    public init(configuration: NodeConfiguration, group: any EventLoopGroup, logger: Logger) throws {
+    /// `sessionTasksOnConnectionLoop`: see ``SMTPCore/SMTPServerServices/sessionTasksOnConnectionLoop``.
+    public init(configuration: NodeConfiguration, group: any EventLoopGroup, logger: Logger,
+                sessionTasksOnConnectionLoop: Bool = false) throws {
+        self.sessionTasksOnConnectionLoop = sessionTasksOnConnectionLoop
         planned = configuration.stages()
         metrics = DefenseMetrics()
         self.group = group
@@ -58,7 +62,7 @@ public final class NodeChain: Sendable {
                 var stageLogger = logger
                 if planned.count > 1 { stageLogger[metadataKey: "stage"] = "\(stage.role)" }
                 let node = try MailNode(configuration: configuration, group: group, logger: stageLogger, metrics: metrics,
-                                        sharedStateStore: stateStore)
+                                        sharedStateStore: stateStore, sessionTasksOnConnectionLoop: sessionTasksOnConnectionLoop)
                 let addresses = try await node.start()
                 nodes.insert((stage.role, node), at: 0)
                 bound.insert(addresses, at: 0)

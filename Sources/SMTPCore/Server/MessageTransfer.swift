@@ -1,8 +1,10 @@
 import NIOCore
 import Logging
 
-/// Feeds one message's chunks to its ``MessageWriter`` one at a time, off the event loop, and
-/// commits or aborts it once the queue is empty. Lives on the channel's event loop.
+/// Feeds one message's chunks to its ``MessageWriter`` one at a time, as tasks (on the
+/// connection's ``EventLoopTaskExecutor`` when there is one), and commits or aborts it once the
+/// queue is empty.
+/// Lives on the channel's event loop.
 final class MessageTransfer {
     enum Final {
         case none
@@ -12,6 +14,8 @@ final class MessageTransfer {
 
     let writer: any MessageWriter
     let eventLoop: any EventLoop
+    /// Where the writer's calls run; nil: the global executor.
+    let executor: EventLoopTaskExecutor?
     private var queue = CircularBuffer<ByteBuffer>()
     private(set) var queuedBytes = 0
     private var inFlight = false
@@ -22,9 +26,10 @@ final class MessageTransfer {
     /// Called on the event loop whenever queued bytes drop (to resume reading).
     var onDrain: () -> Void = {}
 
-    init(writer: any MessageWriter, eventLoop: any EventLoop, logger: Logger) {
+    init(writer: any MessageWriter, eventLoop: any EventLoop, executor: EventLoopTaskExecutor?, logger: Logger) {
         self.writer = writer
         self.eventLoop = eventLoop
+        self.executor = executor
         self.logger = logger
     }
 
@@ -54,7 +59,7 @@ final class MessageTransfer {
         if let chunk = queue.popFirst() {
             inFlight = true
             let promise = eventLoop.makePromise(of: Void.self)
-            promise.completeWithTask { try await writer.write(chunk) }
+            promise.completeWithTask(on: executor) { try await writer.write(chunk) }
             promise.futureResult.assumeIsolated().whenComplete { result in
                 self.inFlight = false
                 self.queuedBytes -= chunk.readableBytes
@@ -76,19 +81,19 @@ final class MessageTransfer {
             final = .none
             inFlight = true
             let promise = eventLoop.makePromise(of: Void.self)
-            promise.completeWithTask { await writer.abort() }
+            promise.completeWithTask(on: executor) { await writer.abort() }
             promise.futureResult.assumeIsolated().whenComplete { _ in self.inFlight = false }
         case .commit(let summary, let completion):
             final = .none
             inFlight = true
             if let failure {
                 let promise = eventLoop.makePromise(of: Void.self)
-                promise.completeWithTask { await writer.abort() }
+                promise.completeWithTask(on: executor) { await writer.abort() }
                 promise.futureResult.assumeIsolated().whenComplete { _ in completion(.failure(failure)) }
                 return
             }
             let promise = eventLoop.makePromise(of: CommitResult.self)
-            promise.completeWithTask {
+            promise.completeWithTask(on: executor) {
                 do {
                     return try await writer.commit(summary: summary)
                 } catch {

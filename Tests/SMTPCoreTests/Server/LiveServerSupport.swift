@@ -32,13 +32,14 @@ final class LiveServer: Sendable {
     init(session: SMTPSessionConfiguration = .init(hostname: "mx.test"), port: Int = 0, tls: ListenerTLSMode = .none,
          proxyTrusted: [IPNetwork] = [], hooks: any SessionHooks = NoHooks(),
          authenticator: (any Authenticator)? = nil, group: any EventLoopGroup = LiveServer.group,
-         connectionCaps: ConnectionCaps = .init()) async throws {
+         connectionCaps: ConnectionCaps = .init(), sessionTasksOnConnectionLoop: Bool = false) async throws {
         let receiver = MemoryMessageReceiver()
         let tlsContext = tls == .none ? nil : try FixturePaths.serverTLSContext()
         let listener = SMTPListenerConfiguration(name: "test", host: "127.0.0.1", port: port, session: session,
                                                  tls: tls, tlsContext: tlsContext, proxyProtocolTrusted: proxyTrusted)
         let server = SMTPServer(listeners: [listener],
-                                services: SMTPServerServices(receiver: receiver, hooks: hooks, authenticator: authenticator),
+                                services: SMTPServerServices(receiver: receiver, hooks: hooks, authenticator: authenticator,
+                                                             sessionTasksOnConnectionLoop: sessionTasksOnConnectionLoop),
                                 group: group, connectionCaps: connectionCaps)
         let addresses = try await server.start()
         self.server = server
