@@ -45,10 +45,7 @@ public final class MemoryStateStore: StateStore {
     }
 
     public func record(_ key: String, at now: Date) async throws -> StateRecord? {
-        storage.withLockedValue { storage in
-            guard let record = storage.records[key], record.expires > now else { return nil }
-            return record
-        }
+        liveRecord(key, at: now)
     }
 
     public func insertRecord(_ key: String, value: String, expires: Date, at now: Date) async throws -> StateRecord {
@@ -100,11 +97,6 @@ public final class MemoryStateStore: StateStore {
             guard let record = storage.records[key], record.expires > now else { return nil }
             return record
         }
-    }
-
-    /// Counter buckets and records held (for tests and diagnostics).
-    package var sizes: (counters: Int, records: Int) {
-        storage.withLockedValue { ($0.counters.count, $0.records.count) }
     }
 
     /// Times at the same millisecond precision as the database backends, so that tests see

@@ -60,7 +60,7 @@ enum LoopDeadline {
         }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let timer = loop.scheduleTask(in: .nanoseconds(limit.nanoseconds)) { finish() }
+                let timer = loop.scheduleTask(in: TimeAmount(limit)) { finish() }
                 let resumeNow = state.withLockedValue { state -> Bool in
                     if state.finished { return true }   // cancelled before we got here
                     state.continuation = continuation
@@ -75,14 +75,5 @@ enum LoopDeadline {
         } onCancel: {
             finish()
         }
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds, saturating at `Int64.max`.
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : scaled.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
     }
 }
