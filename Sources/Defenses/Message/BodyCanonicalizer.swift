@@ -28,29 +28,9 @@ public struct BodyCanonicalizer: Sendable {
 
     /// Canonicalises the next body bytes; `emit` gets the canonical bytes ready so far.
     public mutating func update(_ bytes: some Sequence<UInt8>, emit: ([UInt8]) -> Void) {
-        let relaxed = canonicalization == .relaxed
-        for byte in bytes {
-            if pendingCR {
-                pendingCR = false
-                if byte == MessageASCII.lf {
-                    endLine()
-                    continue
-                }
-                content(MessageASCII.cr, emit: emit)
-            }
-            if byte == MessageASCII.cr {
-                pendingCR = true
-            } else if byte == MessageASCII.lf {
-                endLine()
-            } else if relaxed && MessageASCII.isWSP(byte) {
-                pendingSpace = true
-            } else {
-                content(byte, emit: emit)
-            }
-            if output.count >= Self.flushSize {
-                emit(output)
-                output.removeAll(keepingCapacity: true)
-            }
+        let done: Void? = bytes.withContiguousStorageIfAvailable { update(buffer: $0, emit: emit) }
+        if done == nil {
+            Array(bytes).withUnsafeBufferPointer { update(buffer: $0, emit: emit) }
         }
         if !output.isEmpty {
             emit(output)
@@ -58,11 +38,71 @@ public struct BodyCanonicalizer: Sendable {
         }
     }
 
+    /// The work of ``update(_:emit:)``: line ends, white space and bare CRs one at a time, and
+    /// everything between them copied as one run (for `relaxed`, a single SP between two content
+    /// bytes belongs to the run: it canonicalises to itself).
+    private mutating func update(buffer: UnsafeBufferPointer<UInt8>, emit: ([UInt8]) -> Void) {
+        let relaxed = canonicalization == .relaxed
+        var index = 0
+        let end = buffer.count
+        while index < end {
+            let byte = buffer[index]
+            if pendingCR {
+                pendingCR = false
+                if byte == MessageASCII.lf {
+                    endLine()
+                    index += 1
+                    continue
+                }
+                content(CollectionOfOne(MessageASCII.cr), emit: emit)
+            }
+            if byte == MessageASCII.cr {
+                pendingCR = true
+                index += 1
+            } else if byte == MessageASCII.lf {
+                endLine()
+                index += 1
+            } else if relaxed && MessageASCII.isWSP(byte) {
+                pendingSpace = true
+                index += 1
+            } else {
+                var runEnd = index + 1
+                if relaxed {
+                    while runEnd < end {
+                        let next = buffer[runEnd]
+                        if Self.isRelaxedContent(next) {
+                            runEnd += 1
+                        } else if next == MessageASCII.sp, runEnd + 1 < end, Self.isRelaxedContent(buffer[runEnd + 1]) {
+                            runEnd += 2
+                        } else {
+                            break
+                        }
+                    }
+                } else {
+                    while runEnd < end, buffer[runEnd] != MessageASCII.cr, buffer[runEnd] != MessageASCII.lf {
+                        runEnd += 1
+                    }
+                }
+                content(UnsafeBufferPointer(rebasing: buffer[index..<runEnd]), emit: emit)
+                index = runEnd
+            }
+            if output.count >= Self.flushSize {
+                emit(output)
+                output.removeAll(keepingCapacity: true)
+            }
+        }
+    }
+
+    /// Neither a line end, a CR nor white space: a byte `relaxed` keeps as it is.
+    private static func isRelaxedContent(_ byte: UInt8) -> Bool {
+        byte != MessageASCII.cr && byte != MessageASCII.lf && !MessageASCII.isWSP(byte)
+    }
+
     /// Ends the body; `emit` gets the last canonical bytes.
     public mutating func finish(emit: ([UInt8]) -> Void) {
         if pendingCR {
             pendingCR = false
-            content(MessageASCII.cr, emit: emit)
+            content(CollectionOfOne(MessageASCII.cr), emit: emit)
         }
         if lineHasContent {
             output += MessageASCII.crlf
@@ -76,7 +116,8 @@ public struct BodyCanonicalizer: Sendable {
         output.removeAll()
     }
 
-    private mutating func content(_ byte: UInt8, emit: ([UInt8]) -> Void) {
+    /// Content bytes of the current line (never empty, no CR or LF).
+    private mutating func content(_ bytes: some Collection<UInt8>, emit: ([UInt8]) -> Void) {
         if !lineHasContent {
             // Held-back empty lines were not at the end after all. Flushed in pieces: a body of
             // millions of empty lines must not become one buffer.
@@ -95,7 +136,7 @@ public struct BodyCanonicalizer: Sendable {
             output.append(MessageASCII.sp)
             pendingSpace = false
         }
-        output.append(byte)
+        output.append(contentsOf: bytes)
     }
 
     private mutating func endLine() {

@@ -94,4 +94,65 @@ struct CanonicalizationTests {
         for _ in 0..<64 { hasher.update(chunk) }
         #expect(hasher.finalize() == Array(SHA256.hash(data: Array("x\r\n".utf8))))
     }
+
+    /// RFC 6376 §3.4.3/§3.4.4 applied to a whole body at once, line by line, as the RFC words it:
+    /// the oracle for the streaming canonicaliser. Lines end at LF (a CR before it belongs to the
+    /// line end); any other CR is content.
+    static func reference(_ body: [UInt8], _ canonicalization: Canonicalization) -> [UInt8] {
+        var lines = body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
+        let last = lines.removeLast()   // after the last LF: a line without its end, or nothing
+        lines = lines.map { $0.last == UInt8(ascii: "\r") ? Array($0.dropLast()) : $0 }
+        if !last.isEmpty { lines.append(last) }
+        if canonicalization == .relaxed {
+            lines = lines.map { line in
+                var out: [UInt8] = []
+                var inSpace = false
+                for byte in line {
+                    if byte == 0x20 || byte == 0x09 { inSpace = true; continue }
+                    if inSpace { out.append(0x20); inSpace = false }
+                    out.append(byte)
+                }
+                return out
+            }
+        }
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        if lines.isEmpty { return canonicalization == .simple ? Array("\r\n".utf8) : [] }
+        return lines.flatMap { $0 + Array("\r\n".utf8) }
+    }
+
+    /// Random bodies of the awkward bytes, fed in random pieces, canonicalise as the reference
+    /// says, in both modes.
+    @Test(arguments: Canonicalization.allCases)
+    func randomBodiesAgreeWithTheReference(_ canonicalization: Canonicalization) {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [[UInt8]] = ["a", "b", " ", "  ", "\t", "\r", "\n", "\r\n", "\r\n\r\n", "xyz "].map { Array($0.utf8) }
+        for round in 0..<2_000 {
+            var body: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...40, using: &generator) { body += alphabet.randomElement(using: &generator)! }
+            var canonicalizer = BodyCanonicalizer(canonicalization)
+            var out: [UInt8] = []
+            var rest = body[...]
+            while !rest.isEmpty {
+                let take = Int.random(in: 1...max(1, rest.count), using: &generator)
+                canonicalizer.update(rest.prefix(take)) { out += $0 }
+                rest = rest.dropFirst(take)
+            }
+            canonicalizer.finish { out += $0 }
+            let expected = Self.reference(body, canonicalization)
+            #expect(out == expected, "round \(round): \(String(decoding: body, as: UTF8.self).debugDescription)")
+            if out != expected { return }
+        }
+    }
+
+    /// A non-contiguous sequence (no `withContiguousStorageIfAvailable`) canonicalises the same.
+    @Test func nonContiguousInputGivesTheSameBytes() {
+        let body = " C \r\nD \t E\r\n\r\n\r\n"
+        for canonicalization in Canonicalization.allCases {
+            var canonicalizer = BodyCanonicalizer(canonicalization)
+            var out: [UInt8] = []
+            canonicalizer.update(body.utf8.lazy.map { $0 }) { out += $0 }
+            canonicalizer.finish { out += $0 }
+            #expect(String(decoding: out, as: UTF8.self) == Self.canonical(body, canonicalization))
+        }
+    }
 }
