@@ -43,7 +43,7 @@ public struct ARCMessageSignature: Hashable, Sendable {
         guard DKIMSignature.isDomainName(domain), DKIMSignature.isSelector(selector) else {
             throw ARCSignatureError("ARC-Message-Signature with a bad d= or s=")
         }
-        let signedHeaders = DKIMTagList.removingFWS(try required("h")).split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        let signedHeaders = DKIMTagList.colonList(try required("h"))
         guard signedHeaders.allSatisfy(DKIMSignature.isFieldName) else { throw ARCSignatureError("ARC-Message-Signature with a bad h=") }
         // §4.1.2: the AMS "MUST NOT" sign ARC-Seal fields.
         guard !signedHeaders.contains(where: { MessageASCII.lowercased($0) == "arc-seal" }) else {

@@ -96,11 +96,11 @@ public struct DKIMSignature: Hashable, Sendable {
         guard DKIMSignature.isSelector(selectorText) else { throw DKIMSignatureError("invalid selector s=\(selectorText)") }
 
         let headerList = try required("h")
-        let signedHeaders = DKIMTagList.removingFWS(headerList).split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        let signedHeaders = DKIMTagList.colonList(headerList)
         guard signedHeaders.allSatisfy(DKIMSignature.isFieldName) else { throw DKIMSignatureError("invalid field name list h=\(headerList)") }
         // §6.1.1: "If the h= tag does not include the From header field, the Verifier MUST ignore
         // the DKIM-Signature header field and return PERMFAIL (From field not signed)."
-        guard signedHeaders.contains(where: { MessageASCII.lowercased($0) == "from" }) else {
+        guard signedHeaders.contains(where: { MessageASCII.equalsIgnoringCase($0, "from") }) else {
             throw DKIMSignatureError("From field not signed")
         }
 

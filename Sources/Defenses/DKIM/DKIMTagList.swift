@@ -116,7 +116,34 @@ extension DKIMTagList {
     /// The text with every FWS character (SP, HTAB, CR, LF) removed: how `b=`, `bh=` and `p=`
     /// values are read (RFC 6376 §3.5 base64string allows FWS anywhere).
     static func removingFWS(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }) else { return text }
-        return String(decoding: text.utf8.filter { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D && $0 != 0x0A }, as: UTF8.self)
+        guard text.utf8.contains(where: isFWSByte) else { return text }
+        var text = text
+        return text.withUTF8 { bytes in
+            String(unsafeUninitializedCapacity: bytes.count) { out in
+                var count = 0
+                for byte in bytes where !isFWSByte(byte) {
+                    out[count] = byte
+                    count += 1
+                }
+                return count
+            }
+        }
     }
+
+    /// A colon-separated list (`h=`, `k=`, `s=`) without its FWS, split at every colon (empty
+    /// items kept: the callers judge them).
+    static func colonList(_ text: String) -> [String] {
+        var text = removingFWS(text)
+        return text.withUTF8 { bytes in
+            var items: [String] = []
+            var start = 0
+            for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: ":") {
+                items.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
+                start = index + 1
+            }
+            return items
+        }
+    }
+
+    private static func isFWSByte(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
 }

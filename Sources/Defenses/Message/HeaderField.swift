@@ -107,4 +107,10 @@ extension MessageASCII {
         guard text.utf8.contains(where: { (0x41...0x5A).contains($0) }) else { return String(text) }
         return String(decoding: text.utf8.map(lowercased), as: UTF8.self)
     }
+
+    /// Whether two texts are equal ignoring the case of A–Z, without building either in lower case.
+    static func equalsIgnoringCase(_ text: some StringProtocol, _ other: some StringProtocol) -> Bool {
+        guard text.utf8.count == other.utf8.count else { return false }
+        return zip(text.utf8, other.utf8).allSatisfy { lowercased($0) == lowercased($1) }
+    }
 }
