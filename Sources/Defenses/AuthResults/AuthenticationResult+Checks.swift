@@ -1,3 +1,5 @@
+import SMTPCore
+
 /// `resinfo` entries for the checks this library runs, with the properties RFC 8601 registers
 /// for each method ([§2.7](https://www.rfc-editor.org/rfc/rfc8601#section-2.7)).
 extension AuthenticationResult {
@@ -31,10 +33,17 @@ extension AuthenticationResult {
                 AuthenticationProperty("header", "i", signature.identity ?? "@" + signature.domain),
                 AuthenticationProperty("header", "s", signature.selector),
                 AuthenticationProperty("header", "a", signature.algorithm.rawValue),
-                AuthenticationProperty("header", "b", String(DKIMTagList.removingFWS(signature.tags["b"] ?? "").prefix(8))),
+                AuthenticationProperty("header", "b", Self.signaturePrefix(signature)),
             ]
         }
         return result
+    }
+
+    /// The first 8 characters of `b=` (RFC 6008 §4): the base64 of the signature's first 6 octets,
+    /// which is exactly those characters (two whole groups), without copying the whole value.
+    static func signaturePrefix(_ signature: DKIMSignature) -> String {
+        guard signature.signature.count >= 6 else { return String(DKIMTagList.removingFWS(signature.tags["b"] ?? "").prefix(8)) }
+        return Base64.encode(signature.signature.prefix(6))
     }
 
     /// `dkim=none`: the message carries no signature.

@@ -88,8 +88,14 @@ enum HeaderText {
 
     /// A dot-atom when the text is one, else a quoted-string (RFC 5322 §3.2.3, §3.2.4).
     static func dotAtomOrQuoted(_ text: String) -> String {
-        let atoms = text.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        if !text.isEmpty, atoms.allSatisfy({ !$0.isEmpty && $0.allSatisfy(isAtext) }) { return text }
+        // One pass: atext and dots, no empty atom (no dot first, last, or next to another).
+        var previous = UInt8(ascii: ".")
+        var isDotAtom = !text.isEmpty
+        for byte in text.utf8 where isDotAtom {
+            isDotAtom = byte == UInt8(ascii: ".") ? previous != UInt8(ascii: ".") : isAtext(byte)
+            previous = byte
+        }
+        if isDotAtom, previous != UInt8(ascii: ".") { return text }
         return quoted(text)
     }
 

@@ -17,6 +17,10 @@ struct HeaderTextTests {
         #expect(HeaderText.dotAtomOrQuoted("a@b.test") == "\"a@b.test\"")
         #expect(HeaderText.dotAtomOrQuoted("a..b") == "\"a..b\"")
         #expect(HeaderText.dotAtomOrQuoted("") == "\"\"")
+        for text in [".a", "a.", ".", "a.b.", "a b", "a.(b)"] {
+            #expect(HeaderText.dotAtomOrQuoted(text) == "\"\(text)\"", "\(text)")
+        }
+        #expect(HeaderText.dotAtomOrQuoted("a.b.c") == "a.b.c")
         #expect(HeaderText.tokenOrQuoted("rsa-sha256") == "rsa-sha256")
         #expect(HeaderText.tokenOrQuoted("DG/k+Cip") == "\"DG/k+Cip\"")
         #expect(HeaderText.tokenOrQuoted("a b") == "\"a b\"")
