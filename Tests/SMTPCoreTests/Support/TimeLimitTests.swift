@@ -48,7 +48,7 @@ struct TimeLimitTests {
         }
         #expect(value == 42)
         #expect(onLoop == (place == .eventLoop))
-        // The group waited for its deadline child: had the timer not been cancelled, a minute.
+        // Had the deadline held the caller (a task group waits for its children), a minute.
         #expect(clock.now - start < .seconds(30))
     }
 
@@ -63,7 +63,27 @@ struct TimeLimitTests {
             }, timedOut: { -1 })
         }
         #expect(value == -1)
+        // The body's task was cancelled; it finishes on its own, soon after.
+        for _ in 0..<500 where !cancelled.withLockedValue({ $0 }) { try? await Task.sleep(for: .milliseconds(10)) }
         #expect(cancelled.withLockedValue { $0 })
+    }
+
+    /// A body that does not heed cancellation (a look-up stuck in a non-cancellable wait) does
+    /// not hold the caller past the limit: it is left to finish on its own.
+    @Test(arguments: Place.allCases)
+    func aBodyDeafToCancellationDoesNotHoldTheCaller(place: Place) async {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let value = await Self.run(place) {
+            await withTimeLimit(.milliseconds(50), {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    Self.loops.next().scheduleTask(in: .seconds(20)) { continuation.resume() }
+                }
+                return 42
+            }, timedOut: { -1 })
+        }
+        #expect(value == -1)
+        #expect(clock.now - start < .seconds(10))
     }
 
     @Test func waitingEndsWithCancellation() async {
