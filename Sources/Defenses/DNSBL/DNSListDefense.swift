@@ -149,6 +149,12 @@ public struct DNSListDefense: SessionHooks {
     }
 
     private func log(_ verdict: DNSListVerdict, action: DefenseAction, session: SessionContext, recipient: ForwardPath?) {
+        let level: Logger.Level
+        switch (verdict.result, action) {
+        case (.notListed, _), (_, .ignore): level = .debug
+        default: level = .notice
+        }
+        guard logger.logLevel <= level else { return }   // the metadata only for a line that is written
         var metadata: Logger.Metadata = [
             "defense": "\(Self.id)", "session": "\(session.sessionID)",
             "client": "\(DefenseHookSupport.clientIP(session)?.description ?? "-")",
@@ -162,9 +168,6 @@ public struct DNSListDefense: SessionHooks {
         if !verdict.unknownZones.isEmpty { metadata["unknown"] = "\(verdict.unknownZones.joined(separator: ","))" }
         if !verdict.unusableZones.isEmpty { metadata["unusable"] = "\(verdict.unusableZones.joined(separator: ","))" }
         if let recipient { metadata["rcpt"] = "\(recipient)" }
-        switch (verdict.result, action) {
-        case (.notListed, _), (_, .ignore): logger.debug("DNS list verdict", metadata: metadata)
-        default: logger.notice("DNS list verdict", metadata: metadata)
-        }
+        logger.log(level: level, "DNS list verdict", metadata: metadata)
     }
 }

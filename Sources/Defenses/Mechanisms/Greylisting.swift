@@ -196,6 +196,7 @@ public struct Greylisting: SessionHooks {
     }
 
     private func log(_ outcome: Outcome, reversePath: ReversePath, recipient: ForwardPath, session: SessionContext) {
+        guard logger.logLevel <= (outcome.isDeferred ? .notice : .debug) else { return }   // metadata only for a written line
         let metadata: Logger.Metadata = [
             "defense": "\(Self.id)", "session": "\(session.sessionID)", "greylist": "\(outcome.rawValue)",
             "client": "\(DefenseHookSupport.clientIP(session)?.description ?? "-")",

@@ -328,6 +328,8 @@ public struct MessageAuthentication: MessageInspector {
         }
 
         private func log(_ findings: Findings, disposition: InspectionVerdict.Disposition) {
+            let quiet = disposition == .accept && findings.dmarc?.result != .fail
+            if quiet, owner.logger.logLevel > .info { return }   // the metadata only for a line that is written
             var metadata: Logger.Metadata = [
                 "defense": "\(DefenseID.dmarc)", "session": "\(session.sessionID)",
                 "spf": "\(findings.spf.map { "\($0.result)" } ?? "-")",

@@ -69,14 +69,15 @@ public struct SPFDefense: SessionHooks {
                                                 helo: session.heloName.map { "\($0)" } ?? "")
         SPFSessionResult.store(check, for: path, in: session)
         let action = configuration.action(for: check.result)
+        let level: Logger.Level = action == .ignore ? .debug : .notice
+        guard logger.logLevel <= level else {   // the metadata only for a line that is written
+            return action.decision(reject: Self.failReply(explanation: check.explanation), tempfail: Self.temporaryReply)
+        }
         let metadata: Logger.Metadata = [
             "defense": "\(Self.id)", "session": "\(session.sessionID)", "spf": "\(check.result)", "domain": "\(check.domain)",
             "mechanism": "\(check.mechanism ?? "-")", "client": "\(client)", "action": "\(action)",
         ]
-        switch action {
-        case .ignore: logger.debug("spf", metadata: metadata)
-        default: logger.notice("spf", metadata: metadata)
-        }
+        logger.log(level: level, "spf", metadata: metadata)
         return action.decision(reject: Self.failReply(explanation: check.explanation), tempfail: Self.temporaryReply)
     }
 }

@@ -175,16 +175,14 @@ public struct SenderCheckDefense: SessionHooks {
     }
 
     private func log(_ message: Logger.Message, result: String, action: DefenseAction, session: SessionContext, extra: Logger.Metadata) {
+        let level: Logger.Level = action == .ignore || result == "pass" ? .debug : .notice
+        guard logger.logLevel <= level else { return }   // the metadata is built only for a line that is written
         var metadata: Logger.Metadata = [
             "defense": "\(Self.id)", "session": "\(session.sessionID)",
             "client": "\(DefenseHookSupport.clientIP(session)?.description ?? "-")",
             "result": "\(result)", "action": "\(action)",
         ]
         metadata.merge(extra) { current, _ in current }
-        if action == .ignore || result == "pass" {
-            logger.debug(message, metadata: metadata)
-        } else {
-            logger.notice(message, metadata: metadata)
-        }
+        logger.log(level: level, message, metadata: metadata)
     }
 }
