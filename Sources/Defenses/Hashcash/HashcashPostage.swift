@@ -127,7 +127,8 @@ public struct HashcashPostage: MessageInspector {
 
     /// Judges `header`'s stamps for `recipients` (lower-cased addresses), spending the ones that pay.
     func evaluate(_ header: MessageHeader, recipients: [String], session: SessionContext) async -> Result {
-        let fields = header.fields.lazy.filter { $0.colonIndex != nil && Self.stampFields.contains($0.lowercasedName) }
+        // By bytes (``HeaderField/hasName(_:)``): no lower-cased copy of every field name per message.
+        let fields = header.fields.lazy.filter { field in Self.stampFields.contains { field.hasName($0) } }
             .prefix(Self.maxStampFields)
         var result = Result(stamps: 0, paid: 0, recipients: Set(recipients).count, refusal: nil)
         var unpaid = Set(recipients)
