@@ -166,25 +166,38 @@ remote-control:
             conf.write(f"stub-zone:\n  name: \"{origin}\"\n  stub-addr: 127.0.0.1@{nsd_port}\n")
 
     children = [
-        subprocess.Popen(["/usr/sbin/nsd", "-d", "-c", os.path.join(work, "nsd.conf")],
+        # Each in its own process group: nsd forks server processes, and stop() must end them
+        # too (the test's helper runner sends SIGKILL to this script 2 s after SIGTERM).
+        subprocess.Popen(["/usr/sbin/nsd", "-d", "-c", os.path.join(work, "nsd.conf")], start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "nsd.err"), "w")),
-        subprocess.Popen(["/usr/sbin/unbound", "-d", "-c", os.path.join(work, "unbound.conf")],
+        subprocess.Popen(["/usr/sbin/unbound", "-d", "-c", os.path.join(work, "unbound.conf")], start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "unbound.err"), "w")),
     ]
 
+    def signal_group(child, number):
+        try:
+            os.killpg(child.pid, number)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def stop(*_):
         for child in children:
-            if child.poll() is None:
-                child.terminate()
+            signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + 1
         for child in children:
             try:
-                child.wait(timeout=5)
+                child.wait(timeout=max(0.05, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                child.kill()
+                pass
+        for child in children:   # whatever is left of each group, forked children included
+            signal_group(child, signal.SIGKILL)
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # A test process may spawn this script with SIGTERM blocked (the mask is inherited): then the
+    # handler never ran, the runner's SIGKILL followed, and nsd and unbound outlived the test.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     first = zones[0][0]
     deadline = time.monotonic() + 50
     while not query_ad(unbound_port, first):
