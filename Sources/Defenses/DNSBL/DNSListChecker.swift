@@ -192,7 +192,7 @@ public struct DNSListChecker: Sendable {
 
     /// The remembered conclusive health-check results.
     public func healthReports() async -> [DNSListHealthReport] {
-        await monitor.all()
+        monitor.all()
     }
 
     // MARK: - One look-up
@@ -222,10 +222,10 @@ public struct DNSListChecker: Sendable {
         lookup.queryName = name
 
         if zone.healthCheck {
-            var report = await monitor.cached(zone: zone.name, family: family, interval: configuration.healthCheckInterval)
+            var report = monitor.cached(zone: zone.name, family: family, interval: configuration.healthCheckInterval)
             if report == nil {
                 // One health check per zone and family per check, however many subjects ask.
-                let task = await gate.task(zone: zone.name, family: family) {
+                let task = gate.task(zone: zone.name, family: family) {
                     Task {
                         let fresh = await self.runHealthCheck(zone, family: family)
                         if !Task.isCancelled { await self.remember(fresh) }
@@ -327,7 +327,7 @@ public struct DNSListChecker: Sendable {
     }
 
     private func remember(_ report: DNSListHealthReport) async {
-        let previous = await monitor.record(report)
+        let previous = monitor.record(report)
         switch report.health {
         case .unhealthy(let why):
             // Loud on every conclusive re-check: an operator must notice a list that went bad.

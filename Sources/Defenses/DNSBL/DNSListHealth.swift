@@ -1,3 +1,5 @@
+import NIOConcurrencyHelpers
+
 /// Which set of [RFC 5782 §5](https://www.rfc-editor.org/rfc/rfc5782#section-5) test points a
 /// health check asks.
 public enum DNSListTestFamily: String, Hashable, Sendable, CaseIterable, CustomStringConvertible {
@@ -59,17 +61,20 @@ public struct DNSListHealthReport: Hashable, Sendable, CustomStringConvertible {
 /// Only conclusive results (healthy, unhealthy) are kept. Within one check the test points are
 /// asked once (``DNSListHealthGate``); concurrent checks of different sessions may each ask them
 /// before the first result is remembered — a few extra queries, never a wait on another session's DNS.
-actor DNSListHealthMonitor {
+final class DNSListHealthMonitor: Sendable {
     private struct Key: Hashable {
         var zone: String
         var family: DNSListTestFamily
     }
 
-    private var reports: [Key: (report: DNSListHealthReport, at: ContinuousClock.Instant)] = [:]
+    /// A lock, not an actor: every DNS list look-up asks, and a hop to an actor and back cost
+    /// more than the dictionary look-up.
+    private let reports = NIOLockedValueBox<[Key: (report: DNSListHealthReport, at: ContinuousClock.Instant)]>([:])
 
     /// The remembered report if it is younger than `interval`.
     func cached(zone: String, family: DNSListTestFamily, interval: Duration) -> DNSListHealthReport? {
-        guard let entry = reports[Key(zone: zone, family: family)], ContinuousClock.now - entry.at < interval else { return nil }
+        guard let entry = reports.withLockedValue({ $0[Key(zone: zone, family: family)] }),
+              ContinuousClock.now - entry.at < interval else { return nil }
         return entry.report
     }
 
@@ -78,28 +83,32 @@ actor DNSListHealthMonitor {
     func record(_ report: DNSListHealthReport) -> DNSListHealth? {
         if case .unknown = report.health { return nil }
         let key = Key(zone: report.zone, family: report.family)
-        let previous = reports[key]?.report.health
-        reports[key] = (report, ContinuousClock.now)
-        return previous
+        return reports.withLockedValue { reports in
+            let previous = reports[key]?.report.health
+            reports[key] = (report, ContinuousClock.now)
+            return previous
+        }
     }
 
     /// Every remembered report, for status displays.
     func all() -> [DNSListHealthReport] {
-        reports.values.map(\.report).sorted { ($0.zone, $0.family.rawValue) < ($1.zone, $1.family.rawValue) }
+        reports.withLockedValue { $0.values.map(\.report) }.sorted { ($0.zone, $0.family.rawValue) < ($1.zone, $1.family.rawValue) }
     }
 }
 
 /// The health checks started by one ``DNSListChecker/check(clientIP:helo:mailFromDomain:)``, so
 /// that look-ups of several subjects in one zone share one. The tasks belong to that check: a
 /// waiter that is cancelled (the time limit) cancels the task.
-actor DNSListHealthGate {
-    private var tasks: [String: Task<DNSListHealthReport, Never>] = [:]
+final class DNSListHealthGate: Sendable {
+    private let tasks = NIOLockedValueBox<[String: Task<DNSListHealthReport, Never>]>([:])
 
-    func task(zone: String, family: DNSListTestFamily, start: @Sendable () -> Task<DNSListHealthReport, Never>) -> Task<DNSListHealthReport, Never> {
+    func task(zone: String, family: DNSListTestFamily, start: () -> Task<DNSListHealthReport, Never>) -> Task<DNSListHealthReport, Never> {
         let key = "\(zone) \(family)"
-        if let running = tasks[key] { return running }
-        let task = start()
-        tasks[key] = task
-        return task
+        return tasks.withLockedValue { tasks in
+            if let running = tasks[key] { return running }
+            let task = start()
+            tasks[key] = task
+            return task
+        }
     }
 }
