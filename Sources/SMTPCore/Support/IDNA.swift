@@ -16,9 +16,49 @@ public enum IDNA {
     /// Also refused: an empty name, an empty label (a single trailing root dot is kept), and
     /// spaces or control characters, which libidn2 alone would let through.
     public static func toASCII(_ domain: String) throws(IDNAError) -> String {
+        if let plain = plainASCII(domain) { return plain }
+        return try libidn2ToASCII(domain)
+    }
+
+    /// ``toASCII(_:)`` always through libidn2 (the fast path's oracle in the tests).
+    static func libidn2ToASCII(_ domain: String) throws(IDNAError) -> String {
         try checkShape(domain)
         return try convert(domain, flags: Int32(IDN2_NONTRANSITIONAL.rawValue)) { input, output, flags in
             idn2_to_ascii_8z(input, output, flags)
+        }
+    }
+
+    /// The A-label form of a name that is plain ASCII already, without libidn2 (every mail domain
+    /// of a message passes here, several times): letters, digits, `-` and `_` in labels of 1–63
+    /// octets that neither begin nor end with `-` nor have `--` in positions 3–4 (so there is no
+    /// A-label to check), at most 253 octets, a root dot kept — lower-cased, as UTS #46 maps it.
+    /// `nil` for anything else, which goes to libidn2.
+    static func plainASCII(_ domain: String) -> String? {
+        var text = domain
+        return text.withUTF8 { bytes -> String? in
+            let end = bytes.last == UInt8(ascii: ".") ? bytes.count - 1 : bytes.count
+            guard end > 0, bytes.count <= 253 else { return nil }
+            var hasUpper = false
+            var labelStart = 0
+            for index in 0...end {
+                if index == end || bytes[index] == UInt8(ascii: ".") {
+                    let length = index - labelStart
+                    guard length >= 1, length <= 63,
+                          bytes[labelStart] != UInt8(ascii: "-"), bytes[index - 1] != UInt8(ascii: "-") else { return nil }
+                    if length >= 4, bytes[labelStart + 2] == UInt8(ascii: "-"), bytes[labelStart + 3] == UInt8(ascii: "-") { return nil }
+                    labelStart = index + 1
+                    continue
+                }
+                switch bytes[index] {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                    break
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                    hasUpper = true
+                default:
+                    return nil
+                }
+            }
+            return hasUpper ? String(decoding: bytes.map(lowercased), as: UTF8.self) : domain
         }
     }
 

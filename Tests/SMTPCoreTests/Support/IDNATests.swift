@@ -1,5 +1,6 @@
-import SMTPCore
 import Testing
+
+@testable import SMTPCore
 
 @Suite struct IDNATests {
     static let pairs: [(unicode: String, ascii: String)] = [
@@ -78,5 +79,35 @@ import Testing
         #expect(throws: IDNAError.self) {
             try Mailbox(localPart: "a", host: .domain(String(repeating: "ü", count: 64))).withASCIIDomain()
         }
+    }
+
+    /// The libidn2-free path for plain ASCII names gives what libidn2 gives, on random names
+    /// of the characters and shapes around its edges (hyphens at label ends and in positions 3–4,
+    /// underscores, upper case, long labels, a root dot); names it declines still convert.
+    @Test func plainASCIIFastPathAgreesWithLibidn2() {
+        var generator = SystemRandomNumberGenerator()
+        let characters = Array("abcXYZ019-_")
+        var taken = 0
+        for round in 0..<5_000 {
+            let labels = (0..<Int.random(in: 1...4, using: &generator)).map { _ in
+                let length = Int.random(in: 0...10, using: &generator) == 0 ? Int.random(in: 60...66, using: &generator)
+                    : Int.random(in: 1...6, using: &generator)
+                var label = String((0..<length).map { _ in characters.randomElement(using: &generator)! })
+                if Int.random(in: 0...8, using: &generator) == 0, label.count >= 4 {
+                    label = String(label.prefix(2)) + "--" + label.dropFirst(4)
+                }
+                return label
+            }
+            let name = labels.joined(separator: ".") + (Int.random(in: 0...5, using: &generator) == 0 ? "." : "")
+            let fast = IDNA.plainASCII(name)
+            if fast != nil { taken += 1 }
+            let slow = try? IDNA.libidn2ToASCII(name)
+            if let fast {
+                #expect(fast == slow, "round \(round): \(name)")
+                if fast != slow { return }
+            }
+            #expect((try? IDNA.toASCII(name)) == slow, "\(name)")
+        }
+        #expect(taken > 1_000)   // the fast path is exercised, not only its refusals
     }
 }
