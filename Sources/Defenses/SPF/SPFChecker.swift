@@ -77,6 +77,8 @@ public struct SPFChecker: Sendable {
 
     public var resolver: any DNSResolver
     public var configuration: SPFConfiguration
+    /// Records parsed once per text, shared by the copies of this checker.
+    let records = SPFRecordCache()
 
     public init(resolver: any DNSResolver, configuration: SPFConfiguration = SPFConfiguration()) {
         self.resolver = resolver
@@ -136,8 +138,10 @@ public struct SPFChecker: Sendable {
         let ip = SPFEvaluation.unmapped(clientIP)
         let resolver = resolver
         let configuration = configuration
+        let records = records
         let run: @Sendable () async -> SPFCheck = {
-            var evaluation = SPFEvaluation(resolver: resolver, configuration: configuration, ip: ip, sender: sender, helo: helo)
+            var evaluation = SPFEvaluation(resolver: resolver, configuration: configuration, records: records, ip: ip,
+                                           sender: sender, helo: helo)
             return await evaluation.check(domain: domain, identity: identity)
         }
         // RFC 7208 §4.6.4: "MTAs or other processors SHOULD impose a limit on the maximum amount of

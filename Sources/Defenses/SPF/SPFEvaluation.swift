@@ -21,6 +21,7 @@ struct SPFOutcome {
 struct SPFEvaluation {
     let resolver: any DNSResolver
     let configuration: SPFConfiguration
+    let records: SPFRecordCache
     /// `<ip>`, IPv4-mapped addresses already turned into IPv4.
     let ip: IPAddress
     let sender: SPFSender
@@ -34,9 +35,11 @@ struct SPFEvaluation {
     /// Names of `ptrNames` already validated (true: one of its addresses is `<ip>`).
     private var validated: [String: Bool] = [:]
 
-    init(resolver: any DNSResolver, configuration: SPFConfiguration, ip: IPAddress, sender: SPFSender, helo: String) {
+    init(resolver: any DNSResolver, configuration: SPFConfiguration, records: SPFRecordCache = SPFRecordCache(), ip: IPAddress,
+         sender: SPFSender, helo: String) {
         self.resolver = resolver
         self.configuration = configuration
+        self.records = records
         self.ip = ip
         self.sender = sender
         self.helo = helo
@@ -125,7 +128,7 @@ struct SPFEvaluation {
         let text = String(decoding: candidates[0].strings.joined(), as: UTF8.self)
         note("\(domain): \"\(text)\"")
         do {
-            return try SPFRecord.parse(text)
+            return try records.record(text)
         } catch {
             throw .permerror("\(domain): \(error.reason)")  // RFC 7208 §4.6
         }
