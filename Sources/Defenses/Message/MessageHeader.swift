@@ -40,14 +40,12 @@ public struct MessageHeader: Hashable, Sendable {
 
     /// The fields with this name, top to bottom (case-insensitive).
     public func fields(named name: String) -> [HeaderField] {
-        let lower = MessageASCII.lowercased(name)
-        return fields.filter { $0.hasName(lower) }
+        fields.filter { $0.hasName(name) }
     }
 
     /// The first (top-most) field with this name.
     public func first(named name: String) -> HeaderField? {
-        let lower = MessageASCII.lowercased(name)
-        return fields.first { $0.hasName(lower) }
+        fields.first { $0.hasName(name) }
     }
 
     /// How many fields have this name.

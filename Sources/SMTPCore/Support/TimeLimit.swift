@@ -22,22 +22,7 @@ public func withTimeLimit<T: Sendable>(_ limit: Duration, _ body: @escaping @Sen
                                        timedOut: @escaping @Sendable () -> T) async -> T {
     let race = TimeLimitRace<T>()
     let work = Task { race.finish(.answered(await body())) }
-    let loop = MultiThreadedEventLoopGroup.currentEventLoop
-    let timer = loop?.scheduleTask(in: TimeAmount(limit)) { race.finish(.timedOut) }
-    let sleeper: Task<Void, Never>? = loop == nil
-        ? Task {
-            do { try await Task.sleep(for: limit) } catch { return }
-            race.finish(.timedOut)
-        }
-        : nil
-    let outcome = await withTaskCancellationHandler {
-        await race.outcome()
-    } onCancel: {
-        race.finish(.timedOut)
-    }
-    timer?.cancel()
-    sleeper?.cancel()
-    switch outcome {
+    switch await race.outcome(within: limit) {
     case .answered(let value):
         return value
     case .timedOut:
@@ -46,8 +31,15 @@ public func withTimeLimit<T: Sendable>(_ limit: Duration, _ body: @escaping @Sen
     }
 }
 
-/// The meeting point of ``withTimeLimit(_:_:timedOut:)``: the first outcome wins, later ones are
-/// dropped; the waiter is resumed exactly once.
+/// Waits until `limit` has passed or the task is cancelled, whichever comes first: the deadline
+/// half of a race like ``withTimeLimit(_:_:timedOut:)``'s, for callers that collect partial
+/// results (a timer of the current NIO event loop when there is one, else `Task.sleep`).
+public func waitForTimeLimit(_ limit: Duration) async {
+    _ = await TimeLimitRace<Void>().outcome(within: limit)
+}
+
+/// The meeting point of ``withTimeLimit(_:_:timedOut:)`` and ``waitForTimeLimit(_:)``: the first
+/// outcome wins, later ones are dropped; the waiter is resumed exactly once.
 final class TimeLimitRace<T: Sendable>: Sendable {
     enum Outcome: Sendable {
         case answered(T)
@@ -71,66 +63,37 @@ final class TimeLimitRace<T: Sendable>: Sendable {
         waiter?.resume(returning: outcome)
     }
 
-    func outcome() async -> Outcome {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-            let ready = state.withLockedValue { state -> Outcome? in
-                if let outcome = state.outcome { return outcome }
-                state.waiter = continuation
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
-        }
-    }
-}
-
-/// Waits until `limit` has passed or the task is cancelled, whichever comes first: the deadline
-/// half of a race like ``withTimeLimit(_:_:timedOut:)``'s, for callers that collect partial
-/// results (a timer of the current NIO event loop when there is one, else `Task.sleep`).
-public func waitForTimeLimit(_ limit: Duration) async {
-    if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
-        await LoopDeadline.wait(limit, on: loop)
-    } else {
-        try? await Task.sleep(for: limit)
-    }
-}
-
-/// A wait that ends when an event loop's timer fires or the waiting task is cancelled, whichever
-/// comes first; the timer is cancelled with the wait.
-enum LoopDeadline {
-    private struct State {
-        var continuation: CheckedContinuation<Void, Never>?
-        var timer: Scheduled<Void>?
-        var finished = false
-    }
-
-    static func wait(_ limit: Duration, on loop: any EventLoop) async {
-        let state = NIOLockedValueBox(State())
-        let finish: @Sendable () -> Void = {
-            let (continuation, timer) = state.withLockedValue { state -> (CheckedContinuation<Void, Never>?, Scheduled<Void>?) in
-                guard !state.finished else { return (nil, nil) }
-                state.finished = true
-                defer { state.continuation = nil; state.timer = nil }
-                return (state.continuation, state.timer)
-            }
-            timer?.cancel()
-            continuation?.resume()
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let timer = loop.scheduleTask(in: TimeAmount(limit)) { finish() }
-                let resumeNow = state.withLockedValue { state -> Bool in
-                    if state.finished { return true }   // cancelled before we got here
-                    state.continuation = continuation
-                    state.timer = timer
-                    return false
+    /// The first outcome; `.timedOut` once `limit` has passed or the waiting task is cancelled.
+    /// The deadline is cancelled with the wait.
+    func outcome(within limit: Duration) async -> Outcome {
+        let cancelDeadline = armDeadline(limit) { self.finish(.timedOut) }
+        let outcome = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+                let ready = state.withLockedValue { state -> Outcome? in
+                    if let outcome = state.outcome { return outcome }
+                    state.waiter = continuation
+                    return nil
                 }
-                if resumeNow {
-                    timer.cancel()
-                    continuation.resume()
-                }
+                if let ready { continuation.resume(returning: ready) }
             }
         } onCancel: {
-            finish()
+            finish(.timedOut)
         }
+        cancelDeadline()
+        return outcome
     }
+}
+
+/// Calls `fire` once `limit` has passed — a timer of the current NIO event loop when there is
+/// one, else a task in `Task.sleep` — and returns what cancels it.
+func armDeadline(_ limit: Duration, _ fire: @escaping @Sendable () -> Void) -> () -> Void {
+    if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
+        let timer = loop.scheduleTask(in: TimeAmount(limit)) { fire() }
+        return { timer.cancel() }
+    }
+    let sleeper = Task {
+        do { try await Task.sleep(for: limit) } catch { return }
+        fire()
+    }
+    return { sleeper.cancel() }
 }
