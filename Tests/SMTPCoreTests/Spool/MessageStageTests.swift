@@ -49,10 +49,19 @@ import Testing
             var texts: [String] = []
             for id in try store.committedIDs() {
                 let entry = try store.committedEntry(id)
-                var bytes: [UInt8] = []
-                for try await chunk in store.message(of: entry, chunkSize: 1000) { bytes += chunk.readableBytesView }
-                #expect(bytes.count == entry.messageSize)
-                texts.append(String(decoding: bytes, as: UTF8.self))
+                // Chunks that end inside the prepended fields, at their end, and hold both ranges at once.
+                var readings: [[UInt8]] = []
+                for chunkSize in (entry.messageSize < 20_000 ? [1, 13] : []) + [1000, 64 * 1024] {
+                    var bytes: [UInt8] = []
+                    for try await chunk in store.message(of: entry, chunkSize: chunkSize) {
+                        #expect(chunk.readableBytes <= chunkSize)
+                        bytes += chunk.readableBytesView
+                    }
+                    #expect(bytes.count == entry.messageSize)
+                    readings.append(bytes)
+                }
+                #expect(Set(readings).count == 1)
+                texts.append(String(decoding: readings[0], as: UTF8.self))
             }
             return texts
         }
