@@ -1,6 +1,6 @@
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Runs `body` and returns its result, or `timedOut()` when `limit` passes first (then `body`'s
 /// task is cancelled and abandoned to finish on its own): the overall bound a check such as SPF
@@ -17,7 +17,9 @@ import NIOPosix
 /// the deadline and the caller's cancellation resumes (no task group and no second task for the
 /// deadline: one task fewer per check). In the `mailnode`
 /// binary the body's task starts on the caller's event loop (NIO's global executor prefers the
-/// current loop).
+/// current loop). Inlinable, so that it is specialised for each result type: generic, every call
+/// looked up the metadata of its race and outcome types.
+@inlinable
 public func withTimeLimit<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async -> T,
                                        timedOut: @escaping @Sendable () -> T) async -> T {
     let race = TimeLimitRace<T>()
@@ -39,22 +41,32 @@ public func waitForTimeLimit(_ limit: Duration) async {
 }
 
 /// The meeting point of ``withTimeLimit(_:_:timedOut:)`` and ``waitForTimeLimit(_:)``: the first
-/// outcome wins, later ones are dropped; the waiter is resumed exactly once.
+/// outcome wins, later ones are dropped; the waiter is resumed exactly once (which is why an
+/// unchecked continuation is enough: it is taken out under the lock by whoever resumes it).
+@usableFromInline
 final class TimeLimitRace<T: Sendable>: Sendable {
+    @usableFromInline
     enum Outcome: Sendable {
         case answered(T)
         case timedOut
     }
 
-    private struct State {
-        var outcome: Outcome?
-        var waiter: CheckedContinuation<Outcome, Never>?
+    @usableFromInline
+    struct State {
+        @usableFromInline var outcome: Outcome?
+        @usableFromInline var waiter: UnsafeContinuation<Outcome, Never>?
+        @inlinable init() {}
     }
 
-    private let state = NIOLockedValueBox(State())
+    @usableFromInline
+    let state = Mutex(State())
 
+    @inlinable
+    init() {}
+
+    @inlinable
     func finish(_ outcome: Outcome) {
-        let waiter = state.withLockedValue { state -> CheckedContinuation<Outcome, Never>? in
+        let waiter = state.withLock { state -> UnsafeContinuation<Outcome, Never>? in
             guard state.outcome == nil else { return nil }
             state.outcome = outcome
             defer { state.waiter = nil }
@@ -65,11 +77,12 @@ final class TimeLimitRace<T: Sendable>: Sendable {
 
     /// The first outcome; `.timedOut` once `limit` has passed or the waiting task is cancelled.
     /// The deadline is cancelled with the wait.
+    @inlinable
     func outcome(within limit: Duration) async -> Outcome {
         let cancelDeadline = armDeadline(limit) { self.finish(.timedOut) }
         let outcome = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-                let ready = state.withLockedValue { state -> Outcome? in
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Outcome, Never>) in
+                let ready = state.withLock { state -> Outcome? in
                     if let outcome = state.outcome { return outcome }
                     state.waiter = continuation
                     return nil
@@ -86,6 +99,7 @@ final class TimeLimitRace<T: Sendable>: Sendable {
 
 /// Calls `fire` once `limit` has passed — a timer of the current NIO event loop when there is
 /// one, else a task in `Task.sleep` — and returns what cancels it.
+@usableFromInline
 func armDeadline(_ limit: Duration, _ fire: @escaping @Sendable () -> Void) -> () -> Void {
     if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
         let timer = loop.scheduleTask(in: TimeAmount(limit)) { fire() }
