@@ -97,21 +97,27 @@ public struct DNSListChecker: Sendable {
         var lookups: [DNSListLookup?] = Array(repeating: nil, count: jobs.count)
         let limit = configuration.timeLimit
         let gate = DNSListHealthGate()
-        await withTaskGroup(of: (Int, DNSListLookup)?.self) { group in
-            for (index, job) in jobs.enumerated() {
-                group.addTask { (index, await self.lookup(job.zone, job.subject, job.value, gate: gate)) }
+        if jobs.count == 1, let job = jobs.first {
+            // One list asked about one subject (the common set-up): one task under the limit, not a group of two.
+            lookups[0] = await withTimeLimit(limit, { await self.lookup(job.zone, job.subject, job.value, gate: gate) },
+                                             timedOut: { nil })
+        } else {
+            await withTaskGroup(of: (Int, DNSListLookup)?.self) { group in
+                for (index, job) in jobs.enumerated() {
+                    group.addTask { (index, await self.lookup(job.zone, job.subject, job.value, gate: gate)) }
+                }
+                group.addTask {
+                    await waitForTimeLimit(limit)
+                    return nil
+                }
+                var remaining = jobs.count
+                while remaining > 0, let next = await group.next() {
+                    guard let (index, lookup) = next else { break }   // the time limit
+                    lookups[index] = lookup
+                    remaining -= 1
+                }
+                group.cancelAll()
             }
-            group.addTask {
-                await waitForTimeLimit(limit)
-                return nil
-            }
-            var remaining = jobs.count
-            while remaining > 0, let next = await group.next() {
-                guard let (index, lookup) = next else { break }   // the time limit
-                lookups[index] = lookup
-                remaining -= 1
-            }
-            group.cancelAll()
         }
         let results = jobs.enumerated().map { index, job in
             lookups[index] ?? DNSListLookup(

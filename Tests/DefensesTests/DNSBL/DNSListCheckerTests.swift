@@ -220,6 +220,22 @@ struct DNSListCheckerTests {
         #expect(verdict.lookups[0].outcome == .unknown("no answer within the time limit of 0.2 seconds"))
     }
 
+    /// Two lookups (a group, not the one-lookup path above): the slow one ends at the limit, the
+    /// quick one keeps its answer.
+    @Test func timeLimitEndsTheSlowOneOfTwoLookups() async {
+        let quick = DNSListZone("quick.test")
+        var dns = healthy(bl, quick)
+        F.list(&dns, quick, "192.0.2.99")
+        dns.timeoutDelay = .seconds(30)
+        dns.fail("99.2.0.192.bl.test", with: .timeout)
+        let start = ContinuousClock.now
+        let verdict = await checker(dns, [bl, quick], timeLimit: .milliseconds(200)).check(clientIP: ip)
+        #expect(ContinuousClock.now - start < .seconds(29))
+        #expect(verdict.lookups.map(\.zone) == ["bl.test", "quick.test"])
+        #expect(verdict.lookups[0].outcome == .unknown("no answer within the time limit of 0.2 seconds"))
+        #expect(verdict.listings.map(\.zone) == ["quick.test"])
+    }
+
     // MARK: - Domain lists
 
     @Test func domainListsForMailFromAndHELO() async {
