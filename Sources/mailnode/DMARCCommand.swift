@@ -105,7 +105,7 @@ struct DMARCReport: AsyncParsableCommand {
             }
             written += 1
         }
-        let skipped = await store.skippedLines
+        let skipped = store.skippedLines
         if skipped > 0 { FileHandle.standardError.write(Data("mailnode: \(skipped) unreadable record lines skipped\n".utf8)) }
         if written == 0 { print("no records for \(UTCDay.name(of: UTCDay.day(of: begin)))") }
         if prune { try await store.removeRecords(before: end) }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The durable ``DMARCReportStore`` of a node: one line of JSON per evaluated message
 /// (``DMARCRecordLine``) appended to `DIR/YYYY-MM-DD.jsonl`, one file per UTC day — the
@@ -12,35 +13,46 @@ import Foundation
 ///   end starts a new line first.
 /// - Day files older than ``retentionDays`` are removed when the first record of a new day is
 ///   appended, so the directory cannot grow without bound when no report is ever sent.
-public actor DMARCReportFileStore: DMARCReportStore {
+///
+/// A class behind one lock, not an actor: an append is one `write(2)`, and the mx appends once per
+/// message, which as an actor cost two executor hops each time.
+public final class DMARCReportFileStore: DMARCReportStore {
     /// The directory of the day files (created 0700 if missing).
-    public nonisolated let directory: String
+    public let directory: String
     /// Whole days of records kept (the current day included).
-    public nonisolated let retentionDays: Int
+    public let retentionDays: Int
+    private struct State {
+        var log: DayFileLog
+        var skippedLines = 0
+    }
+    private let state: Mutex<State>
+
     /// Lines that could not be read back, since this instance started.
-    public private(set) var skippedLines = 0
-    private var log: DayFileLog
+    public var skippedLines: Int { state.withLock { $0.skippedLines } }
 
     public init(directory: String, retentionDays: Int = 31) throws {
-        log = try DayFileLog(directory: directory, retentionDays: retentionDays)
+        let log = try DayFileLog(directory: directory, retentionDays: retentionDays)
         self.directory = directory
         self.retentionDays = log.retentionDays
+        state = Mutex(State(log: log))
     }
 
     deinit {
-        log.close()
+        state.withLock { $0.log.close() }
     }
 
-    public func append(_ record: DMARCAggregateRecord) throws {
-        try log.append(Data(DMARCRecordLine(record).jsonLine), day: UTCDay.day(of: record.date))
+    public func append(_ record: DMARCAggregateRecord) async throws {
+        let line = Data(DMARCRecordLine(record).jsonLine)
+        let day = UTCDay.day(of: record.date)
+        try state.withLock { state throws(ReportStoreError) in try state.log.append(line, day: day) }
     }
 
-    public func records(policyDomain: String, from: Int64, to: Int64) throws -> [DMARCAggregateRecord] {
+    public func records(policyDomain: String, from: Int64, to: Int64) async throws -> [DMARCAggregateRecord] {
         let wanted = policyDomain.lowercased()
         return try read(from: from, to: to).filter { $0.policyDomain.lowercased() == wanted }
     }
 
-    public func policyDomains(from: Int64, to: Int64) throws -> [String] {
+    public func policyDomains(from: Int64, to: Int64) async throws -> [String] {
         var seen = Set<String>()
         var ordered: [String] = []
         for record in try read(from: from, to: to) where seen.insert(record.policyDomain.lowercased()).inserted {
@@ -51,19 +63,26 @@ public actor DMARCReportFileStore: DMARCReportStore {
 
     /// Removes the day files that end at or before `date`; the day holding `date` is rewritten
     /// (through a temporary file and a rename) without its older records.
-    public func removeRecords(before date: Int64) throws {
-        try log.remove(before: UTCDay.day(of: date)) { line in
-            (Self.decode(line)?.record?.date ?? date) >= date
+    public func removeRecords(before date: Int64) async throws {
+        try state.withLock { state throws(ReportStoreError) in
+            try state.log.remove(before: UTCDay.day(of: date)) { line in
+                (Self.decode(line)?.record?.date ?? date) >= date
+            }
         }
     }
 
     private func read(from: Int64, to: Int64) throws -> [DMARCAggregateRecord] {
         guard from < to else { return [] }
+        let lines = try state.withLock { state throws(ReportStoreError) in
+            try state.log.lines(days: UTCDay.day(of: from), UTCDay.day(of: to - 1))
+        }
         var records: [DMARCAggregateRecord] = []
-        for line in try log.lines(days: UTCDay.day(of: from), UTCDay.day(of: to - 1)) {
-            guard let record = Self.decode(line)?.record else { skippedLines += 1; continue }
+        var skipped = 0
+        for line in lines {
+            guard let record = Self.decode(line)?.record else { skipped += 1; continue }
             if record.date >= from && record.date < to { records.append(record) }
         }
+        if skipped > 0 { state.withLock { $0.skippedLines += skipped } }
         return records.sorted { $0.date < $1.date }
     }
 
