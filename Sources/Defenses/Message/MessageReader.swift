@@ -32,21 +32,24 @@ public struct MessageReader: Sendable {
     /// is still being read).
     public mutating func feed(_ chunk: ArraySlice<UInt8>) throws(MessageError) -> ArraySlice<UInt8> {
         guard complete == nil else { return chunk }
+        // A line at a time: its bytes are appended as one run, not one by one.
         var index = chunk.startIndex
         while index < chunk.endIndex {
-            let byte = chunk[index]
-            index += 1
-            if byte == MessageASCII.lf {
-                if lineLength == 0 {
-                    try completeHeader()
-                    return chunk[index...]
-                }
-                lineLength = 0
-                headerBytes.append(byte)
-            } else {
-                if byte != MessageASCII.cr { lineLength += 1 }
-                headerBytes.append(byte)
+            let lineEnd = chunk[index...].firstIndex(of: MessageASCII.lf)
+            let run = chunk[index..<(lineEnd ?? chunk.endIndex)]
+            var carriageReturns = 0
+            for byte in run where byte == MessageASCII.cr { carriageReturns += 1 }
+            lineLength += run.count - carriageReturns
+            headerBytes.append(contentsOf: run)
+            guard headerBytes.count <= limits.maxHeaderBytes else { throw .headerTooLarge(limit: limits.maxHeaderBytes) }
+            guard let lineEnd else { return [] }
+            index = lineEnd + 1
+            if lineLength == 0 {
+                try completeHeader()
+                return chunk[index...]
             }
+            lineLength = 0
+            headerBytes.append(MessageASCII.lf)
             guard headerBytes.count <= limits.maxHeaderBytes else { throw .headerTooLarge(limit: limits.maxHeaderBytes) }
         }
         return []
