@@ -89,9 +89,10 @@ extension SenderChecker {
     }
 
     private static func resolveHELO(_ name: String, given: String, client: IPAddress?, resolver: any DNSResolver) async -> HELOCheck {
-        async let v4 = result({ () async throws(DNSError) in try await resolver.lookupA(name).records.map(IPAddress.v4) })
+        // Both in flight at once; the A look-up in this task, so one child task, not two.
         async let v6 = result({ () async throws(DNSError) in try await resolver.lookupAAAA(name).records.map(IPAddress.v6) })
-        let answers = await [v4, v6]
+        let v4 = await result({ () async throws(DNSError) in try await resolver.lookupA(name).records.map(IPAddress.v4) })
+        let answers = [v4, await v6]
         var trail: [String] = []
         var addresses: [IPAddress] = []
         var temporary = false

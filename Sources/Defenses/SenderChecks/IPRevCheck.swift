@@ -78,21 +78,26 @@ extension SenderChecker {
             return IPRevCheck(result: .permerror, clientIP: ip, names: [], confirmedName: nil, trail: trail)
         }
 
-        // The forward look-ups run in parallel; the first confirming name in PTR order wins.
-        let outcomes = await withTaskGroup(of: (Int, Result<[IPAddress], DNSError>).self) { group in
-            for (index, name) in names.enumerated() {
-                group.addTask {
-                    switch ip {
-                    case .v4:
-                        (index, await result({ () async throws(DNSError) in try await resolver.lookupA(name).records.map(IPAddress.v4) }))
-                    case .v6:
-                        (index, await result({ () async throws(DNSError) in try await resolver.lookupAAAA(name).records.map(IPAddress.v6) }))
-                    }
-                }
+        // The forward look-ups run in parallel (one name, the common case, in this task); the first
+        // confirming name in PTR order wins.
+        let forward: @Sendable (String) async -> Result<[IPAddress], DNSError> = { name in
+            switch ip {
+            case .v4: await result({ () async throws(DNSError) in try await resolver.lookupA(name).records.map(IPAddress.v4) })
+            case .v6: await result({ () async throws(DNSError) in try await resolver.lookupAAAA(name).records.map(IPAddress.v6) })
             }
-            var outcomes: [Result<[IPAddress], DNSError>?] = Array(repeating: nil, count: names.count)
-            for await (index, outcome) in group { outcomes[index] = outcome }
-            return outcomes.map { $0 ?? .failure(.cancelled) }
+        }
+        let outcomes: [Result<[IPAddress], DNSError>]
+        if names.count == 1 {
+            outcomes = [await forward(names[0])]
+        } else {
+            outcomes = await withTaskGroup(of: (Int, Result<[IPAddress], DNSError>).self) { group in
+                for (index, name) in names.enumerated() {
+                    group.addTask { (index, await forward(name)) }
+                }
+                var outcomes: [Result<[IPAddress], DNSError>?] = Array(repeating: nil, count: names.count)
+                for await (index, outcome) in group { outcomes[index] = outcome }
+                return outcomes.map { $0 ?? .failure(.cancelled) }
+            }
         }
         var temporary = false
         var askable = false

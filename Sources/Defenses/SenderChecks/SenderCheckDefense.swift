@@ -82,9 +82,10 @@ public struct SenderCheckDefense: SessionHooks {
     public func mailFrom(_ path: ReversePath, parameters: MailParameters, session: SessionContext) async -> HookDecision {
         guard !isExempt(session) else { return .continue }
         let client = DefenseHookSupport.clientIP(session)
-        async let iprev: IPRevCheck? = policy.checkIPRev && client != nil ? checker.checkIPRev(client!) : nil
+        // Both checks at once; iprev in this task, so one child task, not two.
         async let domain: SenderDomainCheck? = policy.checkSenderDomain ? checker.checkSenderDomain(path) : nil
-        let (reverse, sender) = await (iprev, domain)
+        let reverse: IPRevCheck? = if policy.checkIPRev, let client { await checker.checkIPRev(client) } else { nil }
+        let sender = await domain
         // The sender-domain verdict goes first: its reply is the more specific one.
         var decisions: [HookDecision] = []
         if let sender { decisions.append(decide(sender, session: session)) }

@@ -89,9 +89,10 @@ extension SenderChecker {
             trail.append("\(name) MX: \(error)")
             return done(.temperror)
         }
-        async let v4 = result({ () async throws(DNSError) in try await resolver.lookupA(name).records.map(\.description) })
+        // Both in flight at once; the A look-up in this task, so one child task, not two.
         async let v6 = result({ () async throws(DNSError) in try await resolver.lookupAAAA(name).records.map(\.description) })
-        let answers = await [v4, v6]
+        let v4 = await result({ () async throws(DNSError) in try await resolver.lookupA(name).records.map(\.description) })
+        let answers = [v4, await v6]
         var temporary = false
         var addresses: [String] = []
         for (type, answer) in zip(["A", "AAAA"], answers) {
