@@ -79,7 +79,7 @@ final class TimeLimitRace<T: Sendable>: Sendable {
     /// The deadline is cancelled with the wait.
     @inlinable
     func outcome(within limit: Duration) async -> Outcome {
-        let cancelDeadline = armDeadline(limit) { self.finish(.timedOut) }
+        let deadline = ArmedDeadline(limit, for: self)
         let outcome = await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Outcome, Never>) in
                 let ready = state.withLock { state -> Outcome? in
@@ -92,22 +92,44 @@ final class TimeLimitRace<T: Sendable>: Sendable {
         } onCancel: {
             finish(.timedOut)
         }
-        cancelDeadline()
+        deadline.cancel()
         return outcome
     }
 }
 
-/// Calls `fire` once `limit` has passed — a timer of the current NIO event loop when there is
-/// one, else a task in `Task.sleep` — and returns what cancels it.
+/// A deadline armed for a ``TimeLimitRace``: a callback of the current NIO event loop when there
+/// is one (the race itself is the handler: no promise, closure or `Scheduled` per deadline), else a
+/// task in `Task.sleep`. ``cancel()`` disarms it.
 @usableFromInline
-func armDeadline(_ limit: Duration, _ fire: @escaping @Sendable () -> Void) -> () -> Void {
-    if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
-        let timer = loop.scheduleTask(in: TimeAmount(limit)) { fire() }
-        return { timer.cancel() }
+enum ArmedDeadline: Sendable {
+    case callback(NIOScheduledCallback)
+    case sleeper(Task<Void, Never>)
+
+    @inlinable
+    init<T>(_ limit: Duration, for race: TimeLimitRace<T>) {
+        if let loop = MultiThreadedEventLoopGroup.currentEventLoop,
+           let callback = try? loop.scheduleCallback(in: TimeAmount(limit), handler: race) {
+            self = .callback(callback)
+            return
+        }
+        self = .sleeper(Task {
+            do { try await Task.sleep(for: limit) } catch { return }
+            race.finish(.timedOut)
+        })
     }
-    let sleeper = Task {
-        do { try await Task.sleep(for: limit) } catch { return }
-        fire()
+
+    @inlinable
+    func cancel() {
+        switch self {
+        case .callback(let callback): callback.cancel()
+        case .sleeper(let task): task.cancel()
+        }
     }
-    return { sleeper.cancel() }
+}
+
+extension TimeLimitRace: NIOScheduledCallbackHandler {
+    @inlinable
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        finish(.timedOut)
+    }
 }
