@@ -25,7 +25,7 @@ final class StateFileLock: Sendable {
         }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StateStoreError("cannot open \(path): \(String(cString: strerror(errno)))") }
-        guard flock(fd, (mode == .exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
+        guard Self.lock(fd, mode) == 0 else {
             let reason = errno == EWOULDBLOCK
                 ? mode == .exclusive
                     ? "is in use by another state store (another mailnode process, or [state] write_behind = 0 elsewhere); "
@@ -41,4 +41,19 @@ final class StateFileLock: Sendable {
     }
 
     deinit { close(descriptor) }
+
+    /// `flock` without blocking, tried again for up to a second while the answer is "held": a
+    /// process that another thread of this one is spawning holds a copy of every descriptor —
+    /// close-on-exec or not — until its `exec`, and with it the lock a store just released (seen
+    /// in the test suite on a loaded machine, where a store closed and reopened in one process
+    /// found its own lock still held).
+    private static func lock(_ fd: Int32, _ mode: Mode) -> Int32 {
+        let operation = (mode == .exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB
+        for _ in 0..<100 {
+            let result = flock(fd, operation)
+            guard result != 0, errno == EWOULDBLOCK else { return result }
+            usleep(10_000)
+        }
+        return flock(fd, operation)
+    }
 }
