@@ -91,6 +91,7 @@ let package = Package(
             name: "StateSQLite",
             dependencies: [
                 "Defenses",
+                "SMTPCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

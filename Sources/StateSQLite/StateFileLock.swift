@@ -1,5 +1,6 @@
 import Defenses
 import Foundation
+import SMTPCore
 
 #if canImport(Glibc)
 import Glibc
@@ -12,10 +13,11 @@ import Glibc
 /// shares a file with a store that keeps its state in memory — its counts would silently part.
 /// The kernel drops the lock with the process, kill -9 included: no stale lock files.
 final class StateFileLock: Sendable {
-    enum Mode: Sendable { case shared, exclusive }
+    typealias Mode = SpoolLock.Mode
 
     let path: String
-    private let descriptor: Int32
+    /// The open file description that holds the lock (released when this goes).
+    private let lock: SpoolLock
 
     init(database: String, mode: Mode) throws {
         path = database + "-lock"
@@ -23,37 +25,32 @@ final class StateFileLock: Sendable {
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StateStoreError("cannot open \(path): \(String(cString: strerror(errno)))") }
-        guard Self.lock(fd, mode) == 0 else {
-            let reason = errno == EWOULDBLOCK
-                ? mode == .exclusive
-                    ? "is in use by another state store (another mailnode process, or [state] write_behind = 0 elsewhere); "
-                        + "a store that writes behind must be the file's only user. Give each node its own [state] path, "
-                        + "or share state through backend = \"postgres\""
-                    : "is held by a store that writes behind (another mailnode process); give this node its own [state] path, "
-                        + "or share state through backend = \"postgres\""
-                : String(cString: strerror(errno))
-            close(fd)
+        guard let lock = try Self.acquire(path, mode) else {
+            let reason = mode == .exclusive
+                ? "is in use by another state store (another mailnode process, or [state] write_behind = 0 elsewhere); "
+                    + "a store that writes behind must be the file's only user. Give each node its own [state] path, "
+                    + "or share state through backend = \"postgres\""
+                : "is held by a store that writes behind (another mailnode process); give this node its own [state] path, "
+                    + "or share state through backend = \"postgres\""
             throw StateStoreError("state file \(database) \(reason)")
         }
-        descriptor = fd
+        self.lock = lock
     }
 
-    deinit { close(descriptor) }
-
-    /// `flock` without blocking, tried again for up to a second while the answer is "held": a
-    /// process that another thread of this one is spawning holds a copy of every descriptor —
-    /// close-on-exec or not — until its `exec`, and with it the lock a store just released (seen
-    /// in the test suite on a loaded machine, where a store closed and reopened in one process
-    /// found its own lock still held).
-    private static func lock(_ fd: Int32, _ mode: Mode) -> Int32 {
-        let operation = (mode == .exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB
-        for _ in 0..<100 {
-            let result = flock(fd, operation)
-            guard result != 0, errno == EWOULDBLOCK else { return result }
-            usleep(10_000)
+    /// ``SpoolLock/tryAcquire(path:mode:)``, tried again for up to a second while the lock is
+    /// held: a process that another thread of this one is spawning holds a copy of every
+    /// descriptor — close-on-exec or not — until its `exec`, and with it the lock a store just
+    /// released (seen in the test suite on a loaded machine, where a store closed and reopened in
+    /// one process found its own lock still held). Synchronous, as the stores' initialisers are.
+    private static func acquire(_ path: String, _ mode: Mode) throws -> SpoolLock? {
+        do {
+            for _ in 0..<100 {
+                if let lock = try SpoolLock.tryAcquire(path: path, mode: mode) { return lock }
+                usleep(10_000)
+            }
+            return try SpoolLock.tryAcquire(path: path, mode: mode)
+        } catch {
+            throw StateStoreError("cannot lock \(path): \(error)")
         }
-        return flock(fd, operation)
     }
 }

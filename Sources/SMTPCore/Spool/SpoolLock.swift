@@ -7,7 +7,9 @@ import Darwin
 #endif
 import NIOConcurrencyHelpers
 
-/// An exclusive `flock(2)` on `DIR/lock`: who owns a spool's files right now.
+/// An exclusive `flock(2)` on `DIR/lock`: who owns a spool's files right now. (Any lock file may
+/// be taken, shared or exclusive, with ``tryAcquire(path:mode:)``: the SQLite state store's
+/// `<state file>-lock` is.)
 ///
 /// A running node holds it from before recovery until it stops; `mailnode queue …` takes it to
 /// change files directly when no node runs. The kernel drops the lock when its holder exits, even
@@ -30,18 +32,30 @@ public final class SpoolLock: Sendable {
     /// cannot be opened. Two ``SpoolLock``s on one file exclude each other within a process too
     /// (each has its own open file description).
     public static func tryAcquire(spoolDirectory: String) throws -> SpoolLock? {
-        let path = path(spoolDirectory: spoolDirectory)
+        try tryAcquire(path: path(spoolDirectory: spoolDirectory), mode: .exclusive)
+    }
+
+    /// How a lock file is held: by one holder, or by any number of shared holders at once.
+    public enum Mode: Sendable {
+        case shared, exclusive
+    }
+
+    /// Takes the lock on the file at `path` (created 0600 if missing) without waiting; nil when
+    /// a holder in a conflicting mode has it. An exclusive holder writes its pid into the file.
+    public static func tryAcquire(path: String, mode: Mode) throws -> SpoolLock? {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw DurableFile.Failure(operation: "open", path: path, code: errno) }
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        while flock(fd, (mode == .exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
             let code = errno
             if code == EINTR { continue }
             close(fd)
             if code == EWOULDBLOCK { return nil }
             throw DurableFile.Failure(operation: "flock", path: path, code: code)
         }
-        let pid = "\(getpid())\n"
-        if ftruncate(fd, 0) == 0 { _ = pid.withCString { write(fd, $0, strlen($0)) } }
+        if mode == .exclusive {
+            let pid = "\(getpid())\n"
+            if ftruncate(fd, 0) == 0 { _ = pid.withCString { write(fd, $0, strlen($0)) } }
+        }
         return SpoolLock(path: path, descriptor: fd)
     }
 

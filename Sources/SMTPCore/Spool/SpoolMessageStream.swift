@@ -36,7 +36,7 @@ public struct SpoolMessageStream: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(stream: self, ranges: entry.messageRanges.filter { !$0.isEmpty })
+        AsyncIterator(stream: self, ranges: entry.messageRanges)   // never an empty range
     }
 
     /// The file ranges of the next chunk (at most `chunkSize` octets, at least one) and what is
